@@ -1,0 +1,170 @@
+//! The command line, defined once: parsing, help and the completion scripts all come from it.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use msb_proto::units::parse_duration;
+use msb_proto::{Fault, Flavor, TASK_NAMES};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "msbctl",
+    version,
+    about = "Control msbd: task status and health, pause and resume, sessions, graceful stop",
+    after_help = "Exit codes: 0 success, 1 failed or partial, 2 usage, 3 msbd unreachable.\n\
+                  `health` exits 0 healthy, 1 degraded, 2 unhealthy, 3 unreachable."
+)]
+pub struct Cli {
+    /// Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]
+    #[arg(long, global = true, env = "MSB_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Print machine-readable JSON (a stable contract) instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct TaskList {
+    /// Tasks to act on [default: all]
+    #[arg(value_name = "TASK", value_parser = TASK_NAMES)]
+    pub tasks: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the tasks, their health and a summary of sessions
+    Status {
+        /// Show only this task
+        #[arg(value_parser = TASK_NAMES)]
+        task: Option<String>,
+    },
+    /// Print overall health in one line; the exit code says it too
+    Health,
+    /// Restart unhealthy tasks (every named task with --force); never lifts a pause
+    Restart {
+        #[command(flatten)]
+        tasks: TaskList,
+        /// Restart tasks that are not unhealthy too
+        #[arg(long)]
+        force: bool,
+    },
+    /// Pause tasks at a safe point, as a lease that ends at --for or when CMD exits
+    Pause {
+        #[command(flatten)]
+        tasks: TaskList,
+        /// Resume automatically after this long (500ms, 30s, 5m, 1h, or seconds)
+        #[arg(long = "for", value_name = "DUR", value_parser = parse_duration)]
+        for_: Option<Duration>,
+        /// Why, shown in status
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Run CMD while paused, resume as soon as it exits, and exit with its status
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Resume paused tasks
+    Resume {
+        #[command(flatten)]
+        tasks: TaskList,
+    },
+    /// Run one cycle of a task now (also while paused) and print its report
+    Run {
+        #[arg(value_parser = TASK_NAMES)]
+        task: String,
+    },
+    /// Stop msbd gracefully: stop tasks and sandboxes, kill what is left at the deadline
+    Stop {
+        /// Deadline for sandboxes to stop [default: the daemon's --shutdown-timeout]
+        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+        timeout: Option<Duration>,
+    },
+    /// The session registry
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Tools for testing msbd itself
+    #[command(subcommand)]
+    Debug(DebugCommand),
+    /// Print a completion script for SHELL
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the versions of msbctl and of the running msbd
+    Version,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FlavorArg {
+    /// 1 CPU, 1024 MB
+    Small,
+    /// 2 CPUs, 2048 MB
+    Medium,
+    /// 4 CPUs, 4096 MB
+    Large,
+}
+
+impl From<FlavorArg> for Flavor {
+    fn from(arg: FlavorArg) -> Self {
+        match arg {
+            FlavorArg::Small => Flavor::Small,
+            FlavorArg::Medium => Flavor::Medium,
+            FlavorArg::Large => Flavor::Large,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List sessions
+    List,
+    /// Show one session
+    Show { id: String },
+    /// Create a session and its sandbox
+    Create {
+        /// Template to run [default: default]
+        #[arg(long)]
+        template: Option<String>,
+        /// Resources of the sandbox [default: the daemon's --default-flavor]
+        #[arg(long, value_enum)]
+        flavor: Option<FlavorArg>,
+        /// Session id [default: generated]
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Mark a session as used now, postponing its expiry
+    Touch { id: String },
+    /// Stop a session's sandbox and remove the session
+    Stop { id: String },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FaultArg {
+    Panic,
+    Hang,
+    Error,
+    Clear,
+}
+
+impl From<FaultArg> for Fault {
+    fn from(arg: FaultArg) -> Self {
+        match arg {
+            FaultArg::Panic => Fault::Panic,
+            FaultArg::Hang => Fault::Hang,
+            FaultArg::Error => Fault::Error,
+            FaultArg::Clear => Fault::Clear,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DebugCommand {
+    /// Inject a fault into a task (msbd must run with --enable-fault-injection)
+    Fault {
+        #[arg(value_parser = TASK_NAMES)]
+        task: String,
+        #[arg(value_enum)]
+        fault: FaultArg,
+    },
+}

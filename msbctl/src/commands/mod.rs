@@ -1,0 +1,77 @@
+//! One module per command family; `run` connects and hands each command to its family.
+
+mod meta;
+mod sessions;
+mod stop;
+mod tasks;
+
+use crate::cli::{Cli, Command, DebugCommand};
+use crate::output::{Failure, Out};
+use crate::{exit, render};
+use msb_proto::Client;
+use std::path::{Path, PathBuf};
+
+/// Name this client gives in the handshake.
+const CLIENT_NAME: &str = concat!("msbctl/", env!("CARGO_PKG_VERSION"));
+
+pub async fn connect(socket: &Path) -> Result<Client, Failure> {
+    Client::connect(socket, CLIENT_NAME).await.map_err(|error| {
+        if error.is_unreachable() {
+            Failure::Unreachable {
+                socket: socket.to_path_buf(),
+                error,
+            }
+        } else {
+            Failure::Client(error)
+        }
+    })
+}
+
+fn socket_of(cli: &Cli) -> PathBuf {
+    cli.socket
+        .clone()
+        .unwrap_or_else(msb_proto::paths::default_socket)
+}
+
+pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
+    let socket = socket_of(&cli);
+    // These two work without a daemon.
+    if let Command::Completions { shell } = cli.command {
+        return Ok(meta::completions(shell));
+    }
+    if let Command::Version = cli.command {
+        return meta::version(&socket, out).await;
+    }
+    let mut client = connect(&socket).await?;
+    match cli.command {
+        Command::Status { task } => tasks::status(&mut client, task, out).await,
+        Command::Health => tasks::health(&mut client, out).await,
+        Command::Restart { tasks, force } => {
+            tasks::restart(&mut client, tasks.tasks, force, out).await
+        }
+        Command::Pause {
+            tasks,
+            for_,
+            reason,
+            command,
+        } => tasks::pause(&mut client, tasks.tasks, for_, reason, command, out).await,
+        Command::Resume { tasks } => tasks::resume(&mut client, tasks.tasks, out).await,
+        Command::Run { task } => tasks::run_now(&mut client, task, out).await,
+        Command::Stop { timeout } => stop::stop(client, timeout, out).await,
+        Command::Sessions(command) => sessions::run(&mut client, command, out).await,
+        Command::Debug(DebugCommand::Fault { task, fault }) => {
+            let message = client.fault(task, fault.into()).await?;
+            out.show(&message, |m| m.clone())?;
+            Ok(exit::OK)
+        }
+        Command::Completions { .. } | Command::Version => {
+            unreachable!("answered before connecting")
+        }
+    }
+}
+
+/// Prints a list of task actions; used by restart, pause and resume.
+fn show_actions(actions: &[msb_proto::TaskAction], out: &Out) -> Result<u8, Failure> {
+    out.show(actions, render::actions)?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,57 @@
+//! `msbctl stop`: shows the shutdown's progress, waits until the daemon process is gone, and
+//! prints the report. A shutdown that had to kill or failed exits 1.
+
+use crate::output::{Failure, Out};
+use crate::{exit, render};
+use msb_proto::{Client, StopOutcome};
+use std::time::Duration;
+use tokio::time::{sleep, Instant};
+
+/// How long to wait for the process to disappear after it closed the connection.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
+
+pub async fn stop(mut client: Client, timeout: Option<Duration>, out: &Out) -> Result<u8, Failure> {
+    let pid = client.daemon().pid;
+    let json = out.json;
+    let report = client
+        .shutdown(timeout.map(|d| d.as_millis() as u64), |line| {
+            if !json {
+                eprintln!("{line}");
+            }
+        })
+        .await?;
+    client.closed().await;
+    if !wait_exit(pid).await {
+        return Err(Failure::Local(format!(
+            "msbd (pid {pid}) reported its shutdown but is still running after {}s",
+            EXIT_WAIT.as_secs()
+        )));
+    }
+    out.show(&report, render::stop_report)?;
+    Ok(if report.outcome == StopOutcome::Clean {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+/// True once `pid` is gone or a zombie waiting for its parent.
+async fn wait_exit(pid: u32) -> bool {
+    let deadline = Instant::now() + EXIT_WAIT;
+    loop {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                stat.rsplit_once(')')
+                    .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
+            .is_some_and(|zombie| !zombie);
+        if !alive {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+}

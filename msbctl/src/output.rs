@@ -1,0 +1,108 @@
+//! Where results and errors go: tables or JSON on stdout, messages on stderr, and the exit
+//! code each failure maps to. A closed pipe (`msbctl status | head`) ends quietly.
+
+use crate::exit;
+use msb_proto::{ClientError, ErrorCode};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub enum Failure {
+    /// The daemon could not be reached (exit 3).
+    Unreachable { socket: PathBuf, error: ClientError },
+    /// The request failed or the answer made no sense (exit 1).
+    Client(ClientError),
+    /// Something on this side failed (exit 1).
+    Local(String),
+    /// Nobody reads our output any more.
+    BrokenPipe,
+}
+
+impl From<ClientError> for Failure {
+    fn from(error: ClientError) -> Self {
+        Self::Client(error)
+    }
+}
+
+#[derive(Serialize)]
+struct JsonError {
+    error: JsonErrorBody,
+}
+
+#[derive(Serialize)]
+struct JsonErrorBody {
+    code: Code,
+    message: String,
+}
+
+/// The daemon's own error code, or one of msbctl's (`unreachable`, `client`).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Code {
+    Daemon(ErrorCode),
+    Client(&'static str),
+}
+
+pub struct Out {
+    pub json: bool,
+}
+
+impl Out {
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    /// Writes `text` (a newline is added) to stdout.
+    pub fn line(&self, text: &str) -> Result<(), Failure> {
+        let mut stdout = std::io::stdout().lock();
+        match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::BrokenPipe),
+            Err(err) => Err(Failure::Local(format!("cannot write output: {err}"))),
+        }
+    }
+
+    /// Prints `value` as JSON in `--json` mode, else the human rendering.
+    pub fn show<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&T) -> String,
+    ) -> Result<(), Failure> {
+        if self.json {
+            let text =
+                serde_json::to_string_pretty(value).map_err(|e| Failure::Local(e.to_string()))?;
+            self.line(&text)
+        } else {
+            self.line(human(value).trim_end())
+        }
+    }
+
+    /// Reports a failure on stderr (and as JSON on stdout with `--json`); returns its exit code.
+    pub fn fail(&self, failure: &Failure) -> u8 {
+        let (code, message, status) = match failure {
+            Failure::Unreachable { socket, error } => (
+                Code::Client("unreachable"),
+                format!(
+                    "{error}\nis msbd running? start it with `msbd --socket {}`, or point msbctl at the right socket with --socket or MSB_SOCKET",
+                    socket.display()
+                ),
+                exit::UNREACHABLE,
+            ),
+            Failure::Client(ClientError::Daemon(body)) => (Code::Daemon(body.code), body.message.clone(), exit::FAILED),
+            Failure::Client(error) => (Code::Client("client"), error.to_string(), exit::FAILED),
+            Failure::Local(message) => (Code::Client("client"), message.clone(), exit::FAILED),
+            Failure::BrokenPipe => return exit::OK,
+        };
+        eprintln!("msbctl: {message}");
+        if self.json {
+            let body = JsonError {
+                error: JsonErrorBody { code, message },
+            };
+            if let Ok(text) = serde_json::to_string_pretty(&body) {
+                let _ = self.line(&text);
+            }
+        }
+        status
+    }
+}

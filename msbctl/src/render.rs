@@ -1,0 +1,210 @@
+//! Renderings for people: compact tables and one-line messages. Scripts use `--json`.
+
+use comfy_table::{presets, ContentArrangement, Table};
+use msb_proto::units::format_duration;
+use msb_proto::*;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.iter().map(|h| h.to_string()));
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    table
+}
+
+/// The table's text without the padding that trails each line.
+fn lines(table: &Table) -> String {
+    table
+        .lines()
+        .map(|line| line.trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// "5m ago" for a unix-seconds stamp.
+fn ago(secs: u64) -> String {
+    format!(
+        "{} ago",
+        format_duration(Duration::from_secs(now_secs().saturating_sub(secs)))
+    )
+}
+
+fn ms(ms: u64) -> String {
+    format_duration(Duration::from_millis(ms))
+}
+
+fn cycle_summary(cycle: &CycleReport) -> String {
+    let mut text = format!("{} in {}ms", cycle.outcome, cycle.duration_ms);
+    if cycle.processed > 0 {
+        text.push_str(&format!(", {} processed", cycle.processed));
+    }
+    text
+}
+
+pub fn status(report: &StatusReport) -> String {
+    let d = &report.daemon;
+    let mut out = format!(
+        "msbd {} (pid {}, up {}, backend {}): {}\nsessions: {} of {}\n\n",
+        d.version,
+        d.pid,
+        format_duration(Duration::from_secs(d.uptime_secs)),
+        d.backend,
+        report.overall,
+        report.sessions.active,
+        report.sessions.max
+    );
+    let mut t = table(&[
+        "TASK",
+        "STATE",
+        "HEALTH",
+        "EVERY",
+        "CYCLES",
+        "FAILED",
+        "RESTARTS",
+        "LAST CYCLE",
+        "NEXT",
+    ]);
+    for task in &report.tasks {
+        t.add_row(vec![
+            task.name.clone(),
+            task.state.to_string(),
+            task.health.to_string(),
+            format_duration(Duration::from_secs_f64(task.interval_secs)),
+            task.cycles.to_string(),
+            task.failed_cycles.to_string(),
+            task.restarts.to_string(),
+            task.last_cycle
+                .as_ref()
+                .map(cycle_summary)
+                .unwrap_or_else(|| "-".into()),
+            task.next_run_in_ms
+                .map(|n| format!("in {}", ms(n)))
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    out.push_str(&lines(&t));
+    for task in &report.tasks {
+        if let Some(reason) = &task.reason {
+            out.push_str(&format!("\n{}: {reason}", task.name));
+        }
+    }
+    out
+}
+
+pub fn health(report: &HealthReport) -> String {
+    let reasons: Vec<String> = report
+        .tasks
+        .iter()
+        .filter_map(|t| t.reason.as_ref().map(|r| format!("{}: {r}", t.name)))
+        .collect();
+    if reasons.is_empty() {
+        report.overall.to_string()
+    } else {
+        format!("{} - {}", report.overall, reasons.join("; "))
+    }
+}
+
+pub fn actions(actions: &[TaskAction]) -> String {
+    actions
+        .iter()
+        .map(|a| {
+            let mut line = format!("{}: {} (now {})", a.task, a.result, a.state);
+            if let Some(detail) = &a.detail {
+                line.push_str(&format!(" - {detail}"));
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn cycle(report: &CycleReport) -> String {
+    let mut out = format!("{}: {}", report.task, cycle_summary(report));
+    for (key, value) in &report.counts {
+        out.push_str(&format!(", {key} {value}"));
+    }
+    if let Some(error) = &report.error {
+        out.push_str(&format!("\nerror: {error}"));
+    }
+    out
+}
+
+pub fn sessions(list: &[SessionInfo]) -> String {
+    if list.is_empty() {
+        return "no sessions".into();
+    }
+    let mut t = table(&[
+        "ID",
+        "TEMPLATE",
+        "FLAVOR",
+        "STATUS",
+        "SANDBOX",
+        "CREATED",
+        "LAST ACCESS",
+        "EXPIRES IN",
+    ]);
+    for s in list {
+        t.add_row(vec![
+            s.id.clone(),
+            s.template.clone(),
+            s.flavor.to_string(),
+            s.status.to_string(),
+            s.sandbox.clone(),
+            ago(s.created_at),
+            ago(s.last_accessed),
+            format_duration(Duration::from_secs(s.expires_in_secs)),
+        ]);
+    }
+    lines(&t)
+}
+
+pub fn session(s: &SessionInfo) -> String {
+    let mut out = format!(
+        "id:          {}\ntemplate:    {}\nflavor:      {} ({} CPU, {} MB)\nstatus:      {}\nsandbox:     {}\ncreated:     {}\nlast access: {}\nexpires in:  {}",
+        s.id,
+        s.template,
+        s.flavor,
+        s.flavor.cpus(),
+        s.flavor.memory_mb(),
+        s.status,
+        s.sandbox,
+        ago(s.created_at),
+        ago(s.last_accessed),
+        format_duration(Duration::from_secs(s.expires_in_secs)),
+    );
+    if let Some(error) = &s.error {
+        out.push_str(&format!("\nerror:       {error}"));
+    }
+    out
+}
+
+pub fn stop_report(report: &StopReport) -> String {
+    let mut out = format!(
+        "shutdown {} in {}: {} session(s), {} stopped, {} killed, {} failed",
+        report.outcome,
+        ms(report.duration_ms),
+        report.sessions_total,
+        report.stopped,
+        report.killed,
+        report.failed
+    );
+    for s in report.sessions.iter().filter(|s| s.fate != Fate::Stopped) {
+        out.push_str(&format!("\n  {} {}", s.id, s.fate));
+        if let Some(error) = &s.error {
+            out.push_str(&format!(": {error}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,89 @@
+//! Backends create, stop and list sandboxes. The daemon only speaks to this trait; the
+//! `process` backend is the embedded default that needs nothing installed.
+
+pub mod process;
+pub mod procfs;
+
+use msb_proto::Flavor;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a sandbox runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `msbd keeper`: an idle sandbox that needs nothing installed and exits on SIGTERM.
+    Keeper,
+    /// A command line run by `/bin/sh -c`.
+    Shell(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct SandboxSpec {
+    pub name: String,
+    pub session_id: String,
+    pub command: Command,
+    pub flavor: Flavor,
+}
+
+/// A running sandbox that carries this daemon's marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxInfo {
+    pub name: String,
+    pub session_id: String,
+    pub pid: Option<u32>,
+}
+
+/// How a sandbox ended when asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// It exited on the polite signal before the deadline.
+    Graceful,
+    /// It had to be killed at the deadline.
+    Killed,
+    /// It was not running any more.
+    Gone,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("cannot start sandbox {name}: {source}")]
+    Spawn {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write the record of sandbox {name} at {path}: {source}")]
+    Record {
+        name: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot read the sandbox records in {path}: {source}")]
+    List {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot signal sandbox {name}: {source}")]
+    Signal { name: String, source: nix::Error },
+    #[error("sandbox {name} is still running after SIGKILL")]
+    Unkillable { name: String },
+}
+
+pub trait Backend: Send + Sync + 'static {
+    /// Name shown in `status`.
+    fn name(&self) -> &'static str;
+
+    fn create(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<SandboxInfo, BackendError>>;
+
+    /// Asks politely, and forces the sandbox down once `grace` has passed.
+    fn stop<'a>(
+        &'a self,
+        name: &'a str,
+        grace: Duration,
+    ) -> BoxFuture<'a, Result<Stopped, BackendError>>;
+
+    /// The running sandboxes that carry this daemon's marker, and no others.
+    fn list(&self) -> BoxFuture<'_, Result<Vec<SandboxInfo>, BackendError>>;
+}

@@ -1,0 +1,283 @@
+//! The embedded default backend: a sandbox is a process group in its own session, started
+//! from a template's command line in a private working directory under the state dir.
+//!
+//! Each sandbox leaves a record (`sandboxes/NAME.json`: pid and start time) and carries the
+//! marker variables in its environment. A process counts as one of ours only when its start
+//! time matches the record and its environment names this daemon's instance, so a pid that
+//! was reused by an unrelated process is never signalled.
+
+use super::{procfs, Backend, BackendError, BoxFuture, Command, SandboxInfo, SandboxSpec, Stopped};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::time::{sleep, Instant};
+
+/// Environment variables that mark a sandbox as msbd's: which daemon instance, which session.
+pub const MARK_INSTANCE: &str = "MSBD_INSTANCE";
+pub const MARK_SESSION: &str = "MSBD_SESSION";
+pub const MARK_SANDBOX: &str = "MSBD_SANDBOX";
+
+/// Sandboxes get a fixed, minimal environment rather than the daemon's.
+const SANDBOX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How often a stop looks whether the group is gone; short, since stops are rare and brief.
+const STOP_POLL: Duration = Duration::from_millis(20);
+/// How long to wait for the kernel to take a group down after SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    name: String,
+    session_id: String,
+    instance: String,
+    pid: u32,
+    start_time: u64,
+}
+
+pub struct ProcessBackend {
+    instance: String,
+    records: PathBuf,
+    work: PathBuf,
+}
+
+impl ProcessBackend {
+    /// `instance` is the daemon's identity from its state dir; `state_dir` holds records and
+    /// working directories.
+    pub fn new(instance: String, state_dir: &Path) -> std::io::Result<Self> {
+        let records = state_dir.join("sandboxes");
+        let work = state_dir.join("work");
+        std::fs::create_dir_all(&records)?;
+        std::fs::create_dir_all(&work)?;
+        Ok(Self {
+            instance,
+            records,
+            work,
+        })
+    }
+
+    fn record_path(&self, name: &str) -> PathBuf {
+        self.records.join(format!("{name}.json"))
+    }
+
+    fn read_record(&self, name: &str) -> Option<Record> {
+        let text = std::fs::read_to_string(self.record_path(name)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn write_record(&self, record: &Record) -> Result<(), BackendError> {
+        let path = self.record_path(&record.name);
+        let err = |source| BackendError::Record {
+            name: record.name.clone(),
+            path: path.display().to_string(),
+            source,
+        };
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_vec(record).map_err(|e| err(e.into()))?;
+        std::fs::write(&tmp, text).map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)
+    }
+
+    /// Drops what a finished sandbox leaves behind: its record and working directory.
+    fn forget(&self, name: &str) {
+        let _ = std::fs::remove_file(self.record_path(name));
+        let _ = std::fs::remove_dir_all(self.work.join(name));
+    }
+
+    /// True when the recorded leader is still the very process we started.
+    fn leader_is_ours(&self, record: &Record) -> bool {
+        record.instance == self.instance
+            && matches!(procfs::stat(record.pid), Some(s) if s.start_time == record.start_time && !s.zombie)
+            && procfs::has_env(record.pid, MARK_INSTANCE, &self.instance)
+    }
+
+    /// True while any process of the sandbox's group is alive. Once the leader is gone its
+    /// pid cannot be reused as a group id while members remain, so members that still carry
+    /// our marker identify the group safely.
+    fn group_alive(&self, record: &Record) -> bool {
+        if self.leader_is_ours(record) {
+            return true;
+        }
+        record.instance == self.instance
+            && procfs::group_members(record.pid as i32)
+                .into_iter()
+                .any(|pid| procfs::has_env(pid, MARK_SANDBOX, &record.name))
+    }
+
+    async fn wait_gone(&self, pgrp: i32, deadline: Instant) -> bool {
+        loop {
+            if procfs::group_members(pgrp).is_empty() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            sleep(STOP_POLL).await;
+        }
+    }
+
+    async fn stop_record(&self, record: Record, grace: Duration) -> Result<Stopped, BackendError> {
+        let name = record.name.clone();
+        if !self.group_alive(&record) {
+            self.forget(&name);
+            return Ok(Stopped::Gone);
+        }
+        let pgrp = Pid::from_raw(record.pid as i32);
+        let signal = |sig| match killpg(pgrp, sig) {
+            Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
+            Err(source) => Err(BackendError::Signal {
+                name: name.clone(),
+                source,
+            }),
+        };
+        signal(Signal::SIGTERM)?;
+        if self.wait_gone(pgrp.as_raw(), Instant::now() + grace).await {
+            self.forget(&name);
+            return Ok(Stopped::Graceful);
+        }
+        signal(Signal::SIGKILL)?;
+        if self
+            .wait_gone(pgrp.as_raw(), Instant::now() + KILL_WAIT)
+            .await
+        {
+            self.forget(&name);
+            Ok(Stopped::Killed)
+        } else {
+            Err(BackendError::Unkillable { name })
+        }
+    }
+
+    fn spawn(&self, spec: &SandboxSpec) -> Result<tokio::process::Child, BackendError> {
+        let spawn_err = |source| BackendError::Spawn {
+            name: spec.name.clone(),
+            source,
+        };
+        let workdir = self.work.join(&spec.name);
+        std::fs::create_dir_all(&workdir).map_err(spawn_err)?;
+        let mut cmd = match &spec.command {
+            Command::Keeper => {
+                let mut cmd =
+                    tokio::process::Command::new(std::env::current_exe().map_err(spawn_err)?);
+                cmd.arg("keeper");
+                cmd
+            }
+            Command::Shell(line) => {
+                let mut cmd = tokio::process::Command::new("/bin/sh");
+                cmd.arg("-c").arg(line);
+                cmd
+            }
+        };
+        cmd.current_dir(&workdir)
+            .env_clear()
+            .env("PATH", SANDBOX_PATH)
+            .env("HOME", &workdir)
+            .env(MARK_INSTANCE, &self.instance)
+            .env(MARK_SESSION, &spec.session_id)
+            .env(MARK_SANDBOX, &spec.name)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(drop)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        cmd.spawn().map_err(spawn_err)
+    }
+}
+
+impl Backend for ProcessBackend {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn create(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<SandboxInfo, BackendError>> {
+        Box::pin(async move {
+            let mut child = self.spawn(&spec)?;
+            let pid = child.id().ok_or_else(|| BackendError::Spawn {
+                name: spec.name.clone(),
+                source: std::io::Error::other("the process exited at once"),
+            })?;
+            // The start time is fixed at fork, so reading it now is exact even before exec.
+            let start_time = procfs::stat(pid).map(|s| s.start_time).unwrap_or_default();
+            let record = Record {
+                name: spec.name.clone(),
+                session_id: spec.session_id.clone(),
+                instance: self.instance.clone(),
+                pid,
+                start_time,
+            };
+            if let Err(err) = self.write_record(&record) {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                self.forget(&spec.name);
+                return Err(err);
+            }
+            // Reap the leader when it exits, so it never lingers as a zombie.
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+            Ok(SandboxInfo {
+                name: spec.name,
+                session_id: spec.session_id,
+                pid: Some(pid),
+            })
+        })
+    }
+
+    fn stop<'a>(
+        &'a self,
+        name: &'a str,
+        grace: Duration,
+    ) -> BoxFuture<'a, Result<Stopped, BackendError>> {
+        Box::pin(async move {
+            match self.read_record(name) {
+                Some(record) => self.stop_record(record, grace).await,
+                None => {
+                    self.forget(name);
+                    Ok(Stopped::Gone)
+                }
+            }
+        })
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<SandboxInfo>, BackendError>> {
+        Box::pin(async move {
+            let dir = std::fs::read_dir(&self.records).map_err(|source| BackendError::List {
+                path: self.records.display().to_string(),
+                source,
+            })?;
+            let mut found = Vec::new();
+            for entry in dir.flatten() {
+                let path = entry.path();
+                if path.extension().is_none_or(|ext| ext != "json") {
+                    continue;
+                }
+                let Some(record) = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|text| serde_json::from_str::<Record>(&text).ok())
+                else {
+                    tracing::warn!(path = %path.display(), "ignoring an unreadable sandbox record");
+                    continue;
+                };
+                if self.group_alive(&record) {
+                    found.push(SandboxInfo {
+                        name: record.name,
+                        session_id: record.session_id,
+                        pid: Some(record.pid),
+                    });
+                } else if record.instance == self.instance {
+                    // Nothing of it runs any more: its record and directory are garbage.
+                    self.forget(&record.name);
+                }
+            }
+            found.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(found)
+        })
+    }
+}

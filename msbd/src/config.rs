@@ -1,0 +1,292 @@
+//! Settings: raw flags (each also an `MSB_*` variable; a flag wins) are parsed by clap, then
+//! checked into a typed `Config` that the rest of the daemon sees. A bad value stops the
+//! daemon before it binds or creates anything, naming the setting, the value and what is
+//! allowed.
+
+use crate::supervisor::RestartPolicy;
+use crate::templates::parse_template;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use msb_proto::units::parse_duration;
+use msb_proto::Flavor;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Exit status for a configuration error (sysexits' EX_CONFIG).
+pub const EXIT_CONFIG: u8 = 78;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "msbd",
+    version,
+    about = "Daemon that owns the sandbox sessions of this host and keeps it clean"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Hidden>,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Hidden {
+    /// Idle sandbox process of the built-in `default` template; exits on SIGTERM.
+    #[command(hide = true)]
+    Keeper,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    OnFailure,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// Sandboxes are process groups on this host; needs nothing installed.
+    Process,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlavorArg {
+    Small,
+    Medium,
+    Large,
+}
+
+impl From<FlavorArg> for Flavor {
+    fn from(arg: FlavorArg) -> Self {
+        match arg {
+            FlavorArg::Small => Flavor::Small,
+            FlavorArg::Medium => Flavor::Medium,
+            FlavorArg::Large => Flavor::Large,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Socket to listen on [default: /run/msbd/msbd.sock for root, else the user runtime dir]
+    #[arg(long, env = "MSB_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Directory for the instance id, sandbox records and working directories [default: the user data dir]
+    #[arg(long, env = "MSB_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Sandbox backend
+    #[arg(long, env = "MSB_BACKEND", value_enum, default_value = "process")]
+    pub backend: BackendArg,
+    /// A session untouched this long is stopped
+    #[arg(long, env = "MSB_SESSION_TIMEOUT", value_name = "DUR", default_value = "30m", value_parser = parse_duration)]
+    pub session_timeout: Duration,
+    /// How often session-cleanup runs
+    #[arg(long, env = "MSB_CLEANUP_INTERVAL", value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    pub cleanup_interval: Duration,
+    /// How often orphan-cleanup runs
+    #[arg(long, env = "MSB_ORPHAN_CLEANUP_INTERVAL", value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
+    pub orphan_cleanup_interval: Duration,
+    /// Most sessions at once
+    #[arg(
+        long,
+        env = "MSB_MAX_SESSIONS",
+        value_name = "N",
+        default_value_t = 100
+    )]
+    pub max_sessions: u64,
+    /// Flavor of sessions created without one
+    #[arg(long, env = "MSB_DEFAULT_FLAVOR", value_enum, default_value = "small")]
+    pub default_flavor: FlavorArg,
+    /// Time a shutdown (SIGTERM, SIGINT) gives sandboxes before killing them
+    #[arg(long, env = "MSB_SHUTDOWN_TIMEOUT", value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Time a stopped session's sandbox gets between SIGTERM and SIGKILL
+    #[arg(long, env = "MSB_STOP_GRACE", value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub stop_grace: Duration,
+    /// What to do when a task's cycle panics
+    #[arg(
+        long,
+        env = "MSB_RESTART_POLICY",
+        value_enum,
+        default_value = "on-failure"
+    )]
+    pub restart_policy: PolicyArg,
+    /// A cycle running longer than this makes its task `stalled`
+    #[arg(long, env = "MSB_STALL_AFTER", value_name = "DUR", default_value = "5m", value_parser = parse_duration)]
+    pub stall_after: Duration,
+    /// A sandbox template, NAME=COMMAND run by /bin/sh -c (repeatable; MSB_TEMPLATES takes one per line)
+    #[arg(long = "template", value_name = "NAME=COMMAND", value_parser = parse_template)]
+    pub templates: Vec<(String, String)>,
+    /// Accept `msbctl debug fault` (for tests only)
+    #[arg(long, env = "MSB_ENABLE_FAULT_INJECTION")]
+    pub enable_fault_injection: bool,
+}
+
+/// The checked settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub session_timeout: Duration,
+    pub cleanup_interval: Duration,
+    pub orphan_cleanup_interval: Duration,
+    pub max_sessions: u64,
+    pub default_flavor: Flavor,
+    pub shutdown_timeout: Duration,
+    pub stop_grace: Duration,
+    pub restart_policy: RestartPolicy,
+    pub stall_after: Duration,
+    pub templates: Vec<(String, String)>,
+    pub enable_fault_injection: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {setting} '{value}': {allowed}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub value: String,
+    pub allowed: String,
+}
+
+/// The shortest interval or timeout accepted: below it the daemon would spin.
+const MIN_PERIOD: Duration = Duration::from_millis(100);
+
+fn at_least(
+    setting: &'static str,
+    value: Duration,
+    min: Duration,
+) -> Result<Duration, ConfigError> {
+    if value < min {
+        return Err(ConfigError {
+            setting,
+            value: format!("{value:?}"),
+            allowed: format!(
+                "must be at least {}",
+                msb_proto::units::format_duration(min)
+            ),
+        });
+    }
+    Ok(value)
+}
+
+impl Config {
+    /// `templates_env` is the value of `MSB_TEMPLATES`, one NAME=COMMAND per line; the
+    /// `--template` flags are added after it and win on a shared name.
+    pub fn from_args(args: DaemonArgs, templates_env: Option<String>) -> Result<Self, ConfigError> {
+        let mut templates = Vec::new();
+        for line in templates_env
+            .iter()
+            .flat_map(|text| text.lines())
+            .filter(|l| !l.trim().is_empty())
+        {
+            templates.push(parse_template(line).map_err(|allowed| ConfigError {
+                setting: "MSB_TEMPLATES",
+                value: line.to_string(),
+                allowed,
+            })?);
+        }
+        templates.extend(args.templates);
+        if args.max_sessions == 0 {
+            return Err(ConfigError {
+                setting: "--max-sessions",
+                value: "0".into(),
+                allowed: "must be at least 1".into(),
+            });
+        }
+        // Absolute, so status shows where they really are whatever the daemon's cwd was.
+        let absolute = |setting, path: PathBuf| {
+            std::path::absolute(&path).map_err(|e| ConfigError {
+                setting,
+                value: path.display().to_string(),
+                allowed: e.to_string(),
+            })
+        };
+        Ok(Self {
+            socket: absolute(
+                "--socket",
+                args.socket.unwrap_or_else(msb_proto::paths::default_socket),
+            )?,
+            state_dir: absolute(
+                "--state-dir",
+                args.state_dir.unwrap_or_else(default_state_dir),
+            )?,
+            session_timeout: at_least(
+                "--session-timeout",
+                args.session_timeout,
+                Duration::from_secs(1),
+            )?,
+            cleanup_interval: at_least("--cleanup-interval", args.cleanup_interval, MIN_PERIOD)?,
+            orphan_cleanup_interval: at_least(
+                "--orphan-cleanup-interval",
+                args.orphan_cleanup_interval,
+                MIN_PERIOD,
+            )?,
+            max_sessions: args.max_sessions,
+            default_flavor: args.default_flavor.into(),
+            shutdown_timeout: args.shutdown_timeout,
+            stop_grace: args.stop_grace,
+            restart_policy: match args.restart_policy {
+                PolicyArg::OnFailure => RestartPolicy::OnFailure,
+                PolicyArg::Never => RestartPolicy::Never,
+            },
+            stall_after: at_least("--stall-after", args.stall_after, MIN_PERIOD)?,
+            templates,
+            enable_fault_injection: args.enable_fault_injection,
+        })
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "msbd")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("/var/lib/msbd"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let cli = Cli::try_parse_from(std::iter::once("msbd").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Config::from_args(cli.daemon, None).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let config =
+            parse(&["--socket", "/tmp/x.sock", "--state-dir", "/tmp/x"]).expect("defaults");
+        assert_eq!(config.session_timeout, Duration::from_secs(1800));
+        assert_eq!(config.cleanup_interval, Duration::from_secs(60));
+        assert_eq!(config.orphan_cleanup_interval, Duration::from_secs(600));
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
+        assert_eq!(config.restart_policy, RestartPolicy::OnFailure);
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_setting_and_the_forms() {
+        let err = parse(&["--cleanup-interval", "often"]).unwrap_err();
+        assert!(
+            err.contains("--cleanup-interval") && err.contains("500ms"),
+            "{err}"
+        );
+        let err = parse(&["--cleanup-interval", "10ms"]).unwrap_err();
+        assert!(
+            err.contains("--cleanup-interval") && err.contains("at least"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn templates_come_from_the_environment_and_flags() {
+        let cli = Cli::try_parse_from(["msbd", "--template", "b=sleep 2"]).expect("parse");
+        let config = Config::from_args(cli.daemon, Some("a=sleep 1\n\n".into())).expect("config");
+        assert_eq!(
+            config.templates,
+            vec![
+                ("a".into(), "sleep 1".into()),
+                ("b".into(), "sleep 2".into())
+            ]
+        );
+        let cli = Cli::try_parse_from(["msbd"]).expect("parse");
+        let err = Config::from_args(cli.daemon, Some("broken".into())).unwrap_err();
+        assert_eq!(err.setting, "MSB_TEMPLATES");
+    }
+}

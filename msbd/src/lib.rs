@@ -1,0 +1,86 @@
+//! `msbd`: the daemon that owns the sandbox sessions of one host and runs its background
+//! maintenance. `main` only calls [`main`] here, so tests can reach every part.
+
+pub mod backend;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod dispatch;
+pub mod ids;
+pub mod keeper;
+pub mod resources;
+pub mod server;
+pub mod sessions;
+pub mod socket;
+pub mod supervisor;
+pub mod templates;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+use config::{Cli, Config, Hidden, EXIT_CONFIG};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::str::FromStr;
+use tracing_subscriber::filter::LevelFilter;
+
+/// Parses the command line, sets up logging and runs the daemon to its end.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return match err.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidUtf8 => {
+                    ExitCode::from(EXIT_CONFIG)
+                }
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    if let Some(Hidden::Keeper) = cli.command {
+        return keeper::run();
+    }
+    let level = match std::env::var("MSBD_LOG") {
+        Ok(text) => {
+            match LevelFilter::from_str(&text) {
+                Ok(level) => level,
+                Err(_) => {
+                    eprintln!("msbd: invalid MSBD_LOG '{text}': use off, error, warn, info, debug or trace");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            }
+        }
+        Err(_) => LevelFilter::INFO,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let config = match Config::from_args(cli.daemon, std::env::var("MSB_TEMPLATES").ok()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("msbd: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("msbd: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(daemon::run(config, daemon::termination())) {
+        Ok(report) if report.outcome == msb_proto::StopOutcome::Clean => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("msbd: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

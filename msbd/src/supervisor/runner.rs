@@ -1,0 +1,508 @@
+//! One runner per task: a tokio task that owns the schedule, runs each cycle as a child task
+//! (so a panic is caught by its JoinHandle and a hang can be abandoned), and answers control
+//! messages at any time, in or between cycles.
+
+use super::backoff::{Backoff, RestartPolicy};
+use super::state::{Lease, Record, Shared};
+use super::task::{CycleContext, CycleResult, Task};
+use crate::clock::unix_secs;
+use msb_proto::{
+    ActionResult, CycleOutcome, CycleReport, ErrorBody, ErrorCode, Fault, TaskAction, TaskState,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinError;
+use tokio::time::{sleep_until, Instant};
+
+pub(crate) type RunNowReply = oneshot::Sender<Result<CycleReport, ErrorBody>>;
+
+pub(crate) enum Control {
+    Pause {
+        lease: Lease,
+        reply: oneshot::Sender<TaskAction>,
+    },
+    Resume {
+        reply: oneshot::Sender<TaskAction>,
+    },
+    Restart {
+        force: bool,
+        reply: oneshot::Sender<TaskAction>,
+    },
+    RunNow {
+        reply: RunNowReply,
+    },
+    Stop {
+        grace: Duration,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+enum Flow {
+    Continue,
+    Exit,
+}
+
+/// How a cycle ended, as seen by the runner.
+enum End {
+    Finished(Result<Result<CycleResult, String>, JoinError>),
+    /// Abandoned by a restart or at the stop deadline.
+    Abandoned,
+}
+
+pub(crate) struct Runner {
+    shared: Arc<Shared>,
+    task: Arc<dyn Task>,
+    policy: RestartPolicy,
+    rx: mpsc::Receiver<Control>,
+    backoff: Backoff,
+    backoff_until: Option<Instant>,
+    /// Run-now requests that arrived during a cycle; served by the next one.
+    queued_runs: Vec<RunNowReply>,
+    /// Pause requests that arrived during a cycle; answered once the task is parked.
+    pause_waiters: Vec<oneshot::Sender<TaskAction>>,
+}
+
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Runner {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        task: Arc<dyn Task>,
+        policy: RestartPolicy,
+        rx: mpsc::Receiver<Control>,
+    ) -> Self {
+        Self {
+            shared,
+            task,
+            policy,
+            rx,
+            backoff: Backoff::default(),
+            backoff_until: None,
+            queued_runs: Vec::new(),
+            pause_waiters: Vec::new(),
+        }
+    }
+
+    fn action(&self, result: ActionResult, detail: Option<String>) -> TaskAction {
+        TaskAction {
+            task: self.shared.name.to_string(),
+            result,
+            state: self.shared.lock().reported_state(),
+            detail,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            let (due, lease_end) = {
+                let record = self.shared.lock();
+                let due = (record.state == TaskState::Running && record.pause.is_none())
+                    .then_some(record.next_run)
+                    .flatten();
+                (due, record.lease_end())
+            };
+            let flow = tokio::select! {
+                control = self.rx.recv() => match control {
+                    Some(control) => self.on_control_idle(control).await,
+                    None => Flow::Exit,
+                },
+                () = sleep_until_some(due) => self.cycle(Vec::new()).await,
+                () = sleep_until_some(lease_end) => { self.end_lease(); Flow::Continue }
+                () = sleep_until_some(self.backoff_until) => { self.finish_backoff(); Flow::Continue }
+            };
+            if let Flow::Exit = flow {
+                return;
+            }
+        }
+    }
+
+    async fn on_control_idle(&mut self, control: Control) -> Flow {
+        match control {
+            Control::Pause { lease, reply } => {
+                self.shared.update(|r| r.pause = Some(lease));
+                let _ = reply.send(self.action(ActionResult::Paused, self.pause_detail()));
+            }
+            Control::Resume { reply } => {
+                let _ = reply.send(self.resume());
+            }
+            Control::Restart { force, reply } => {
+                let state = self.shared.lock().state;
+                let decision = self.restart_decision(state, force);
+                let action = match decision {
+                    Some(skip) => self.action(ActionResult::Skipped, Some(skip)),
+                    None => self.restart(),
+                };
+                let _ = reply.send(action);
+            }
+            Control::RunNow { reply } => {
+                let state = self.shared.lock().state;
+                if matches!(
+                    state,
+                    TaskState::Failed | TaskState::Backoff | TaskState::Stopped
+                ) {
+                    let _ = reply.send(Err(ErrorBody::new(
+                        ErrorCode::TaskUnavailable,
+                        format!(
+                            "task {} is {state}; restart it first (msbctl restart {})",
+                            self.shared.name, self.shared.name
+                        ),
+                    )));
+                } else {
+                    return self.cycle(vec![reply]).await;
+                }
+            }
+            Control::Stop { reply, .. } => {
+                self.shared.update(|r| r.state = TaskState::Stopped);
+                let _ = reply.send(());
+                return Flow::Exit;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Why a restart is skipped, or `None` to go ahead. Only unhealthy tasks restart unless
+    /// forced, and a restart never lifts a pause.
+    fn restart_decision(&self, state: TaskState, force: bool) -> Option<String> {
+        let unhealthy = matches!(state, TaskState::Failed | TaskState::Stalled);
+        if unhealthy || force {
+            return None;
+        }
+        if self.shared.lock().pause.is_some() {
+            return Some("paused; restart does not resume a pause (use msbctl resume)".into());
+        }
+        Some(format!(
+            "{state} and not unhealthy; use --force to restart it anyway"
+        ))
+    }
+
+    fn restart(&mut self) -> TaskAction {
+        self.backoff.reset();
+        self.backoff_until = None;
+        self.shared.update(|r| {
+            r.state = TaskState::Running;
+            r.restarts += 1;
+            r.next_run = Some(Instant::now());
+        });
+        tracing::info!(task = self.shared.name, "task restarted by an operator");
+        let detail = self
+            .shared
+            .lock()
+            .pause
+            .is_some()
+            .then(|| "still paused".to_string());
+        self.action(ActionResult::Restarted, detail)
+    }
+
+    fn resume(&mut self) -> TaskAction {
+        let had = self.shared.update(|r| r.pause.take());
+        if had.is_some() {
+            tracing::info!(task = self.shared.name, "task resumed");
+            self.action(ActionResult::Resumed, None)
+        } else {
+            self.action(ActionResult::Skipped, Some("not paused".into()))
+        }
+    }
+
+    fn end_lease(&mut self) {
+        self.shared.update(|r| r.pause = None);
+        tracing::info!(task = self.shared.name, "pause lease ended; task resumed");
+    }
+
+    fn finish_backoff(&mut self) {
+        self.backoff_until = None;
+        self.backoff.record_restart(Instant::now());
+        self.shared.update(|r| {
+            r.state = TaskState::Running;
+            r.restarts += 1;
+            r.next_run = Some(Instant::now());
+        });
+        tracing::info!(task = self.shared.name, "task restarted after backoff");
+    }
+
+    fn pause_detail(&self) -> Option<String> {
+        let record = self.shared.lock();
+        match record.state {
+            TaskState::Running | TaskState::Paused => None,
+            state => Some(format!(
+                "task is {state}; it stays paused once it runs again"
+            )),
+        }
+    }
+
+    fn answer_pause_waiters(&mut self, detail: Option<String>) {
+        for waiter in std::mem::take(&mut self.pause_waiters) {
+            let _ = waiter.send(self.action(ActionResult::Paused, detail.clone()));
+        }
+    }
+
+    /// Runs one cycle (and then any run-now requests queued meanwhile) to its end.
+    async fn cycle(&mut self, mut replies: Vec<RunNowReply>) -> Flow {
+        loop {
+            let (flow, report) = self.one_cycle().await;
+            for reply in replies.drain(..) {
+                let _ = reply.send(Ok(report.clone()));
+            }
+            if let Flow::Exit = flow {
+                return Flow::Exit;
+            }
+            let runnable = self.shared.lock().state == TaskState::Running;
+            if self.queued_runs.is_empty() || !runnable {
+                for reply in self.queued_runs.drain(..) {
+                    let _ = reply.send(Err(ErrorBody::new(
+                        ErrorCode::TaskUnavailable,
+                        format!(
+                            "task {} is no longer running; restart it first",
+                            self.shared.name
+                        ),
+                    )));
+                }
+                return Flow::Continue;
+            }
+            replies = std::mem::take(&mut self.queued_runs);
+        }
+    }
+
+    async fn one_cycle(&mut self) -> (Flow, CycleReport) {
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let ctx = CycleContext::new(interrupt.clone());
+        let started = Instant::now();
+        let started_wall = SystemTime::now();
+        self.shared.update(|r| {
+            r.in_cycle = true;
+            r.next_run = None;
+        });
+        let fault = self.shared.take_fault();
+        let task = self.task.clone();
+        let name = self.shared.name;
+        let mut handle = tokio::spawn(async move {
+            match fault {
+                Some(Fault::Panic) => panic!("injected fault: panic in {name}"),
+                Some(Fault::Hang) => std::future::pending::<()>().await,
+                Some(Fault::Error) => return Err("injected fault: error".to_string()),
+                Some(Fault::Clear) | None => {}
+            }
+            task.run_cycle(ctx).await
+        });
+        let stall_at = started + self.shared.stall_after;
+        let mut stalled = false;
+        let mut stop: Option<(Instant, oneshot::Sender<()>)> = None;
+        let mut restart_reply: Option<oneshot::Sender<TaskAction>> = None;
+        let end = loop {
+            let lease_end = self.shared.lock().lease_end();
+            let stop_at = stop.as_ref().map(|(at, _)| *at);
+            tokio::select! {
+                result = &mut handle => break End::Finished(result),
+                () = sleep_until(stall_at), if !stalled => {
+                    stalled = true;
+                    self.shared.update(|r| r.state = TaskState::Stalled);
+                    tracing::warn!(task = name, after = ?self.shared.stall_after, "cycle stalled");
+                    self.answer_pause_waiters(Some("task is stalled; the pause holds once it runs again".into()));
+                }
+                () = sleep_until_some(stop_at) => {
+                    handle.abort();
+                    break End::Abandoned;
+                }
+                () = sleep_until_some(lease_end) => {
+                    self.end_lease();
+                    if stop.is_none() {
+                        interrupt.store(false, Ordering::SeqCst);
+                    }
+                }
+                control = self.rx.recv() => match control {
+                    None => {
+                        handle.abort();
+                        return (Flow::Exit, self.report(started, started_wall, CycleOutcome::Interrupted, 0, None, Default::default()));
+                    }
+                    Some(Control::Pause { lease, reply }) => {
+                        self.shared.update(|r| r.pause = Some(lease));
+                        interrupt.store(true, Ordering::SeqCst);
+                        if stalled {
+                            let _ = reply.send(self.action(ActionResult::Paused, Some("task is stalled; the pause holds once it runs again".into())));
+                        } else {
+                            self.pause_waiters.push(reply);
+                        }
+                    }
+                    Some(Control::Resume { reply }) => {
+                        if stop.is_none() {
+                            interrupt.store(false, Ordering::SeqCst);
+                        }
+                        let action = self.resume();
+                        self.answer_pause_waiters(Some("resumed before the pause took effect".into()));
+                        let _ = reply.send(action);
+                    }
+                    Some(Control::Restart { force, reply }) => {
+                        let state = if stalled { TaskState::Stalled } else { TaskState::Running };
+                        match self.restart_decision(state, force) {
+                            Some(skip) => {
+                                let _ = reply.send(self.action(ActionResult::Skipped, Some(skip)));
+                            }
+                            None => {
+                                handle.abort();
+                                restart_reply = Some(reply);
+                                break End::Abandoned;
+                            }
+                        }
+                    }
+                    Some(Control::RunNow { reply }) => self.queued_runs.push(reply),
+                    Some(Control::Stop { grace, reply }) => {
+                        interrupt.store(true, Ordering::SeqCst);
+                        stop = Some((Instant::now() + grace, reply));
+                    }
+                },
+            }
+        };
+        let report = self.record_end(end, started, started_wall);
+        self.shared.update(|r| {
+            r.in_cycle = false;
+            if r.state == TaskState::Stalled {
+                r.state = TaskState::Running;
+            }
+            if r.state == TaskState::Running {
+                r.next_run = Some(Instant::now() + self.shared.interval);
+            }
+        });
+        if let Some((_, reply)) = stop {
+            self.shared.update(|r| r.state = TaskState::Stopped);
+            self.answer_pause_waiters(Some("the daemon is stopping".into()));
+            let _ = reply.send(());
+            return (Flow::Exit, report);
+        }
+        if let Some(reply) = restart_reply {
+            let _ = reply.send(self.restart());
+        }
+        self.answer_pause_waiters(None);
+        (Flow::Continue, report)
+    }
+
+    fn report(
+        &self,
+        started: Instant,
+        started_wall: SystemTime,
+        outcome: CycleOutcome,
+        processed: u64,
+        error: Option<String>,
+        counts: std::collections::BTreeMap<String, u64>,
+    ) -> CycleReport {
+        CycleReport {
+            task: self.shared.name.to_string(),
+            started_at: unix_secs(started_wall),
+            duration_ms: started.elapsed().as_millis() as u64,
+            outcome,
+            processed,
+            error,
+            counts,
+        }
+    }
+
+    /// Books the cycle's outcome into the counters and applies the restart policy to a panic.
+    fn record_end(&mut self, end: End, started: Instant, started_wall: SystemTime) -> CycleReport {
+        let name = self.shared.name;
+        let report = match end {
+            End::Finished(Ok(Ok(result))) => {
+                let outcome = if result.interrupted {
+                    CycleOutcome::Interrupted
+                } else {
+                    CycleOutcome::Ok
+                };
+                self.report(
+                    started,
+                    started_wall,
+                    outcome,
+                    result.processed,
+                    None,
+                    result.counts,
+                )
+            }
+            End::Finished(Ok(Err(error))) => {
+                tracing::warn!(task = name, %error, "cycle failed");
+                self.report(
+                    started,
+                    started_wall,
+                    CycleOutcome::Failed,
+                    0,
+                    Some(error),
+                    Default::default(),
+                )
+            }
+            End::Finished(Err(join)) if join.is_panic() => {
+                let message = panic_message(join);
+                tracing::error!(task = name, %message, "cycle panicked");
+                self.report(
+                    started,
+                    started_wall,
+                    CycleOutcome::Panicked,
+                    0,
+                    Some(format!("cycle panicked: {message}")),
+                    Default::default(),
+                )
+            }
+            End::Finished(Err(_)) | End::Abandoned => self.report(
+                started,
+                started_wall,
+                CycleOutcome::Interrupted,
+                0,
+                None,
+                Default::default(),
+            ),
+        };
+        let next_state = (report.outcome == CycleOutcome::Panicked).then(|| self.after_panic());
+        self.shared.update(|r: &mut Record| {
+            r.cycles += 1;
+            r.processed_total += report.processed;
+            match report.outcome {
+                CycleOutcome::Ok | CycleOutcome::Interrupted => r.consecutive_failures = 0,
+                CycleOutcome::Failed | CycleOutcome::Panicked => {
+                    r.failed_cycles += 1;
+                    r.consecutive_failures += 1;
+                    r.last_error = report.error.clone();
+                }
+            }
+            if let Some((state, note)) = &next_state {
+                r.state = *state;
+                if let Some(note) = note {
+                    r.last_error =
+                        Some(format!("{}; {note}", report.error.as_deref().unwrap_or("")));
+                }
+            }
+            r.last_cycle = Some(report.clone());
+        });
+        report
+    }
+
+    /// The state after a panic, with a note when the policy gave up.
+    fn after_panic(&mut self) -> (TaskState, Option<String>) {
+        match self.policy {
+            RestartPolicy::Never => (TaskState::Failed, None),
+            RestartPolicy::OnFailure => match self.backoff.next_delay(Instant::now()) {
+                Some(delay) => {
+                    self.backoff_until = Some(Instant::now() + delay);
+                    (TaskState::Backoff, None)
+                }
+                None => (
+                    TaskState::Failed,
+                    Some(format!(
+                        "gave up after {} restarts within {}s; needs msbctl restart",
+                        super::backoff::BURST_LIMIT,
+                        super::backoff::WINDOW.as_secs()
+                    )),
+                ),
+            },
+        }
+    }
+}
+
+fn panic_message(err: JoinError) -> String {
+    let payload = err.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}

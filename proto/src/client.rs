@@ -1,0 +1,232 @@
+//! The async client: connects, shakes hands, and offers one method per request. `msbctl`
+//! uses it, and so can any upper-level server that leases sessions.
+
+use crate::frame::{read_frame, write_frame, FrameError, MAX_FRAME};
+use crate::wire::*;
+use crate::PROTOCOL;
+use interprocess::local_socket::tokio::{prelude::*, Stream};
+use interprocess::local_socket::GenericFilePath;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach msbd at {path}: {source}")]
+    Connect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "msbd speaks protocol {daemon} but this client speaks protocol {client}; \
+         use the msbctl that came with the running msbd"
+    )]
+    ProtocolMismatch { client: u32, daemon: u32 },
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("msbd closed the connection")]
+    Closed,
+    #[error("{0}")]
+    Daemon(ErrorBody),
+    #[error("msbd sent an unexpected answer ({got}) to a {request} request")]
+    Unexpected {
+        request: &'static str,
+        got: &'static str,
+    },
+}
+
+impl ClientError {
+    /// True when the daemon could not be reached at all (as opposed to answering badly).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Connect { .. })
+    }
+}
+
+pub struct Client {
+    stream: Stream,
+    welcome: Welcome,
+}
+
+impl Client {
+    /// Connects to the daemon at `path` and performs the handshake.
+    pub async fn connect(path: &Path, client_name: &str) -> Result<Self, ClientError> {
+        let connect_err = |source| ClientError::Connect {
+            path: path.to_path_buf(),
+            source,
+        };
+        let name = path.to_fs_name::<GenericFilePath>().map_err(connect_err)?;
+        let mut stream = Stream::connect(name).await.map_err(connect_err)?;
+        let hello = Hello {
+            protocol: PROTOCOL,
+            client: client_name.to_string(),
+        };
+        write_frame(&mut stream, &hello).await?;
+        match read_frame::<_, HandshakeReply>(&mut stream, MAX_FRAME).await? {
+            Some(HandshakeReply::Welcome(welcome)) if welcome.protocol == PROTOCOL => {
+                Ok(Self { stream, welcome })
+            }
+            Some(HandshakeReply::Welcome(welcome)) => Err(ClientError::ProtocolMismatch {
+                client: PROTOCOL,
+                daemon: welcome.protocol,
+            }),
+            Some(HandshakeReply::Refused(body)) => Err(ClientError::Daemon(body)),
+            None => Err(ClientError::Closed),
+        }
+    }
+
+    /// What the daemon said about itself in the handshake.
+    pub fn daemon(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    async fn send(&mut self, request: &Request) -> Result<(), ClientError> {
+        write_frame(&mut self.stream, request).await?;
+        Ok(())
+    }
+
+    async fn receive(&mut self) -> Result<Response, ClientError> {
+        match read_frame(&mut self.stream, MAX_FRAME).await? {
+            Some(Response::Error(body)) => Err(ClientError::Daemon(body)),
+            Some(response) => Ok(response),
+            None => Err(ClientError::Closed),
+        }
+    }
+
+    /// Sends any request and returns its single answer; daemon errors become `Err`.
+    pub async fn call(&mut self, request: Request) -> Result<Response, ClientError> {
+        self.send(&request).await?;
+        self.receive().await
+    }
+
+    pub async fn status(&mut self, task: Option<String>) -> Result<StatusReport, ClientError> {
+        match self.call(Request::Status { task }).await? {
+            Response::Status(report) => Ok(report),
+            other => Err(unexpected("status", &other)),
+        }
+    }
+
+    pub async fn health(&mut self) -> Result<HealthReport, ClientError> {
+        match self.call(Request::Health).await? {
+            Response::Health(report) => Ok(report),
+            other => Err(unexpected("health", &other)),
+        }
+    }
+
+    pub async fn restart(
+        &mut self,
+        request: RestartRequest,
+    ) -> Result<Vec<TaskAction>, ClientError> {
+        self.tasks("restart", Request::Restart(request)).await
+    }
+
+    pub async fn pause(&mut self, request: PauseRequest) -> Result<Vec<TaskAction>, ClientError> {
+        self.tasks("pause", Request::Pause(request)).await
+    }
+
+    pub async fn resume(&mut self, tasks: TaskSelection) -> Result<Vec<TaskAction>, ClientError> {
+        self.tasks("resume", Request::Resume(tasks)).await
+    }
+
+    async fn tasks(
+        &mut self,
+        name: &'static str,
+        request: Request,
+    ) -> Result<Vec<TaskAction>, ClientError> {
+        match self.call(request).await? {
+            Response::Tasks(actions) => Ok(actions),
+            other => Err(unexpected(name, &other)),
+        }
+    }
+
+    pub async fn run_now(&mut self, task: String) -> Result<CycleReport, ClientError> {
+        match self.call(Request::RunNow { task }).await? {
+            Response::Cycle(report) => Ok(report),
+            other => Err(unexpected("run", &other)),
+        }
+    }
+
+    /// Asks the daemon to shut down; `progress` sees each progress line as it arrives.
+    pub async fn shutdown(
+        &mut self,
+        timeout_ms: Option<u64>,
+        mut progress: impl FnMut(&str),
+    ) -> Result<StopReport, ClientError> {
+        self.send(&Request::Shutdown { timeout_ms }).await?;
+        loop {
+            match self.receive().await? {
+                Response::Progress(line) => progress(&line),
+                Response::Stopped(report) => return Ok(report),
+                other => return Err(unexpected("shutdown", &other)),
+            }
+        }
+    }
+
+    /// Waits until the daemon closes this connection, as it does when its process exits.
+    pub async fn closed(mut self) {
+        use tokio::io::AsyncReadExt;
+        let mut sink = [0u8; 256];
+        while matches!(self.stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    }
+
+    pub async fn sessions(&mut self) -> Result<Vec<SessionInfo>, ClientError> {
+        match self.call(Request::SessionList).await? {
+            Response::Sessions(list) => Ok(list),
+            other => Err(unexpected("sessions list", &other)),
+        }
+    }
+
+    pub async fn session_show(&mut self, id: String) -> Result<SessionInfo, ClientError> {
+        self.session("sessions show", Request::SessionShow { id })
+            .await
+    }
+
+    pub async fn session_create(
+        &mut self,
+        request: CreateSession,
+    ) -> Result<SessionInfo, ClientError> {
+        self.session("sessions create", Request::SessionCreate(request))
+            .await
+    }
+
+    pub async fn session_touch(&mut self, id: String) -> Result<SessionInfo, ClientError> {
+        self.session("sessions touch", Request::SessionTouch { id })
+            .await
+    }
+
+    pub async fn session_stop(&mut self, id: String) -> Result<SessionInfo, ClientError> {
+        self.session("sessions stop", Request::SessionStop { id })
+            .await
+    }
+
+    async fn session(
+        &mut self,
+        name: &'static str,
+        request: Request,
+    ) -> Result<SessionInfo, ClientError> {
+        match self.call(request).await? {
+            Response::Session(info) => Ok(info),
+            other => Err(unexpected(name, &other)),
+        }
+    }
+
+    pub async fn fault(&mut self, task: String, fault: Fault) -> Result<String, ClientError> {
+        match self.call(Request::Fault { task, fault }).await? {
+            Response::Ack(message) => Ok(message),
+            other => Err(unexpected("debug fault", &other)),
+        }
+    }
+}
+
+fn unexpected(request: &'static str, got: &Response) -> ClientError {
+    let got = match got {
+        Response::Error(_) => "error",
+        Response::Status(_) => "status",
+        Response::Health(_) => "health",
+        Response::Tasks(_) => "tasks",
+        Response::Cycle(_) => "cycle",
+        Response::Progress(_) => "progress",
+        Response::Stopped(_) => "stopped",
+        Response::Sessions(_) => "sessions",
+        Response::Session(_) => "session",
+        Response::Ack(_) => "ack",
+    };
+    ClientError::Unexpected { request, got }
+}
