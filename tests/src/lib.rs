@@ -1,1 +1,273 @@
+//! The end-to-end test fixture: a real `msbd` on a socket in a temporary directory, driven by
+//! the real `msbctl`. Every wait polls a condition against a generous deadline; nothing
+//! relies on a fixed sleep. Dropping the fixture stops the daemon and kills any sandbox of
+//! its instance, so a failed test leaves nothing behind either.
 
+pub use msbd::backend::procfs;
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// One deadline for every wait: long enough for a loaded CI machine, short enough to fail.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(50);
+
+/// Path of a binary built next to this test executable (target/<profile>/).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (cargo build --workspace)",
+        path.display()
+    );
+    path
+}
+
+/// What a finished `msbctl` run left.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+}
+
+/// Runs `msbctl` against `socket` with `args`.
+pub fn msbctl(socket: &Path, args: &[&str]) -> Run {
+    let output = Command::new(bin("msbctl"))
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run msbctl");
+    Run::from(output)
+}
+
+/// Polls `probe` until it returns `Some`, or panics after the deadline with `what`.
+pub fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out after {DEADLINE:?} waiting for {what}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+pub struct Daemon {
+    pub dir: TempDir,
+    pub socket: PathBuf,
+    pub state: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Starts msbd with `args` in a fresh temporary directory and waits until it answers.
+    pub fn start(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("run").join("msbd.sock");
+        let state = dir.path().join("state");
+        let mut daemon = Self {
+            dir,
+            socket,
+            state,
+            child: None,
+        };
+        daemon.spawn(args);
+        daemon
+    }
+
+    /// Starts msbd (again) on this fixture's socket and state dir.
+    pub fn spawn(&mut self, args: &[&str]) {
+        let child = self.command(args).spawn().expect("spawn msbd");
+        self.child = Some(child);
+        wait_until("msbd to answer status", || {
+            (self.ctl(&["status"]).code == 0).then_some(())
+        });
+    }
+
+    /// The msbd command for this fixture, for tests that want to watch it fail.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("msbd.log"))
+            .expect("log file");
+        let mut cmd = Command::new(bin("msbd"));
+        cmd.arg("--socket")
+            .arg(&self.socket)
+            .arg("--state-dir")
+            .arg(&self.state)
+            .args(args)
+            .env("MSBD_LOG", "debug")
+            .env_remove("MSB_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        cmd
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon running").id()
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Run {
+        msbctl(&self.socket, args)
+    }
+
+    /// Runs `msbctl --json ARGS`, asserts it exited 0 and returns its JSON.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let run = self.ctl(&all);
+        assert_eq!(run.code, 0, "msbctl {args:?} failed: {run:?}");
+        run.json()
+    }
+
+    pub fn status(&self) -> Value {
+        self.json(&["status"])
+    }
+
+    pub fn task(&self, name: &str) -> Value {
+        let status = self.status();
+        status["tasks"]
+            .as_array()
+            .and_then(|tasks| tasks.iter().find(|t| t["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no task {name} in {status}"))
+    }
+
+    /// Polls `status --json` until `condition` holds; returns that status.
+    pub fn wait_status(&self, what: &str, condition: impl Fn(&Value) -> bool) -> Value {
+        wait_until(what, || {
+            let status = self.status();
+            condition(&status).then_some(status)
+        })
+    }
+
+    /// Polls one task's status until `condition` holds; returns that task.
+    pub fn wait_task(&self, name: &str, what: &str, condition: impl Fn(&Value) -> bool) -> Value {
+        wait_until(&format!("{name}: {what}"), || {
+            let task = self.task(name);
+            condition(&task).then_some(task)
+        })
+    }
+
+    pub fn instance(&self) -> String {
+        fs::read_to_string(self.state.join("instance-id"))
+            .expect("instance id")
+            .trim()
+            .to_string()
+    }
+
+    /// Live processes that carry this daemon instance's sandbox marker.
+    pub fn sandbox_pids(&self) -> Vec<u32> {
+        processes_with_env("MSBD_INSTANCE", &self.instance())
+    }
+
+    /// Live processes of one session's sandbox.
+    pub fn session_pids(&self, session: &str) -> Vec<u32> {
+        let instance = self.instance();
+        processes_with_env("MSBD_SESSION", session)
+            .into_iter()
+            .filter(|pid| procfs::has_env(*pid, "MSBD_INSTANCE", &instance))
+            .collect()
+    }
+
+    /// SIGKILLs the daemon, leaving its sandboxes, socket and records behind.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits for the daemon process to exit on its own and returns its exit code.
+    pub fn wait_exit(&mut self) -> i32 {
+        let child = self.child.as_mut().expect("daemon running");
+        let status = wait_until("msbd to exit", || child.try_wait().ok().flatten());
+        self.child = None;
+        status.code().unwrap_or(-1)
+    }
+
+    /// True while the daemon process has not exited.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// Stops the daemon with `msbctl stop` and checks that no sandbox of it is left.
+    pub fn finish(mut self) {
+        if self.running() {
+            let run = self.ctl(&["stop", "--timeout", "5s"]);
+            assert!(run.code == 0 || run.code == 1, "stop failed: {run:?}");
+            self.wait_exit();
+        }
+        self.assert_no_sandboxes();
+    }
+
+    pub fn assert_no_sandboxes(&self) {
+        wait_until("every sandbox process to be gone", || {
+            self.sandbox_pids().is_empty().then_some(())
+        });
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("msbd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+        // Whatever a failed test left running goes too.
+        if self.state.join("instance-id").exists() {
+            for pid in self.sandbox_pids() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        if std::thread::panicking() {
+            eprintln!("--- msbd log ---\n{}", self.log());
+        }
+    }
+}
+
+/// Live processes whose environment holds `key=value`.
+pub fn processes_with_env(key: &str, value: &str) -> Vec<u32> {
+    procfs::pids()
+        .into_iter()
+        .filter(|pid| procfs::alive(*pid) && procfs::has_env(*pid, key, value))
+        .collect()
+}
+
+/// A command template (for `--template`) whose sandbox ignores SIGTERM.
+pub const STUBBORN: &str = "stubborn=trap '' TERM; while :; do sleep 1; done";

@@ -40,12 +40,24 @@ pub fn has_env(pid: u32, key: &str, value: &str) -> bool {
         .any(|entry| entry == wanted.as_bytes())
 }
 
-/// Live (non-zombie) processes whose process group is `pgrp`.
-pub fn group_members(pgrp: i32) -> Vec<u32> {
+/// Every pid in /proc at this moment.
+pub fn pids() -> Vec<u32> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .collect()
+}
+
+/// True when `pid` runs and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|s| !s.zombie)
+}
+
+/// Live (non-zombie) processes whose process group is `pgrp`.
+pub fn group_members(pgrp: i32) -> Vec<u32> {
+    pids()
+        .into_iter()
         .filter(|pid| matches!(stat(*pid), Some(s) if s.pgrp == pgrp && !s.zombie))
         .collect()
 }

@@ -1,0 +1,136 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_msbctl_global_optspecs
+    string join \n socket= json h/help V/version
+end
+
+function __fish_msbctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_msbctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_msbctl_using_subcommand
+    set -l cmd (__fish_msbctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c msbctl -n "__fish_msbctl_needs_command" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_needs_command" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_needs_command" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_needs_command" -s V -l version -d 'Print version'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "status" -d 'Show the tasks, their health and a summary of sessions'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "health" -d 'Print overall health in one line; the exit code says it too'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "restart" -d 'Restart unhealthy tasks (every named task with --force); never lifts a pause'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "pause" -d 'Pause tasks at a safe point, as a lease that ends at --for or when CMD exits'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "resume" -d 'Resume paused tasks'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "run" -d 'Run one cycle of a task now (also while paused) and print its report'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "stop" -d 'Stop msbd gracefully: stop tasks and sandboxes, kill what is left at the deadline'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "sessions" -d 'The session registry'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "debug" -d 'Tools for testing msbd itself'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "completions" -d 'Print a completion script for SHELL'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "version" -d 'Print the versions of msbctl and of the running msbd'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand status" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand status" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand status" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand health" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand health" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand health" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand restart" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand restart" -l force -d 'Restart tasks that are not unhealthy too'
+complete -c msbctl -n "__fish_msbctl_using_subcommand restart" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand restart" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l for -d 'Resume automatically after this long (500ms, 30s, 5m, 1h, or seconds)' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l reason -d 'Why, shown in status' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand resume" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand resume" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand run" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand run" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand run" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -l timeout -d 'Deadline for sandboxes to stop [default: the daemon\'s --shutdown-timeout]' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop help" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop help" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop help" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop help" -f -a "list" -d 'List sessions'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop help" -f -a "show" -d 'Show one session'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop help" -f -a "create" -d 'Create a session and its sandbox'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop help" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop help" -f -a "stop" -d 'Stop a session\'s sandbox and remove the session'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l template -d 'Template to run [default: default]' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l flavor -d 'Resources of the sandbox [default: the daemon\'s --default-flavor]' -r -f -a "small\t'1 CPU, 1024 MB'
+medium\t'2 CPUs, 2048 MB'
+large\t'4 CPUs, 4096 MB'"
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l id -d 'Session id [default: generated]' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from touch" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from touch" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from touch" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from stop" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from stop" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "list" -d 'List sessions'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one session'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a session and its sandbox'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop a session\'s sandbox and remove the session'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -f -a "fault" -d 'Inject a fault into a task (msbd must run with --enable-fault-injection)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from fault" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from fault" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from fault" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from help" -f -a "fault" -d 'Inject a fault into a task (msbd must run with --enable-fault-injection)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand completions" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand completions" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand version" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand version" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand version" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "status" -d 'Show the tasks, their health and a summary of sessions'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "health" -d 'Print overall health in one line; the exit code says it too'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "restart" -d 'Restart unhealthy tasks (every named task with --force); never lifts a pause'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "pause" -d 'Pause tasks at a safe point, as a lease that ends at --for or when CMD exits'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "resume" -d 'Resume paused tasks'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "run" -d 'Run one cycle of a task now (also while paused) and print its report'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "stop" -d 'Stop msbd gracefully: stop tasks and sandboxes, kill what is left at the deadline'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "sessions" -d 'The session registry'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "debug" -d 'Tools for testing msbd itself'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "completions" -d 'Print a completion script for SHELL'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "version" -d 'Print the versions of msbctl and of the running msbd'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop sessions debug completions version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "list" -d 'List sessions'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "show" -d 'Show one session'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "create" -d 'Create a session and its sandbox'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "stop" -d 'Stop a session\'s sandbox and remove the session'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from debug" -f -a "fault" -d 'Inject a fault into a task (msbd must run with --enable-fault-injection)'

@@ -1,0 +1,12 @@
+//! End-to-end tests: each starts the real `msbd` on its own socket and state dir and drives
+//! it with the real `msbctl`. Sandboxes are real processes, and each test checks that none
+//! is left when it ends.
+
+mod cli;
+mod faults;
+mod orphans;
+mod protocol;
+mod sessions;
+mod socket;
+mod stop;
+mod tasks;

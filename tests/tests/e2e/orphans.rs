@@ -1,0 +1,113 @@
+//! Orphans: sandboxes whose session msbd no longer knows are reaped; other processes never.
+
+use msb_tests::{procfs, wait_until, Daemon};
+use std::process::{Child, Command};
+
+/// An unrelated process that must survive everything msbd does.
+struct Bystander(Child);
+
+impl Bystander {
+    fn start() -> Self {
+        Self(
+            Command::new("sleep")
+                .arg("300")
+                .spawn()
+                .expect("spawn sleep"),
+        )
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Bystander {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Writes a sandbox record naming `pid`, as a record left behind before the pid was reused.
+fn forge_record(daemon: &Daemon, name: &str, pid: u32, start_time: u64) {
+    let record = serde_json::json!({
+        "name": name,
+        "session_id": name,
+        "instance": daemon.instance(),
+        "pid": pid,
+        "start_time": start_time,
+    });
+    std::fs::write(
+        daemon.state.join("sandboxes").join(format!("{name}.json")),
+        record.to_string(),
+    )
+    .expect("write record");
+}
+
+#[test]
+fn a_sandbox_left_by_a_killed_daemon_is_reaped_and_reused_pids_are_not_touched() {
+    let args = ["--orphan-cleanup-interval", "500ms"];
+    let mut daemon = Daemon::start(&args);
+    daemon.json(&["sessions", "create", "--id", "left-behind"]);
+    let orphan = daemon.session_pids("left-behind");
+    assert_eq!(orphan.len(), 1);
+
+    // Two unrelated processes behind forged records: one whose start time does not match
+    // (a reused pid), one whose start time matches but that carries no marker.
+    let reused = Bystander::start();
+    let unmarked = Bystander::start();
+    let start_of = |pid| procfs::stat(pid).expect("stat").start_time;
+    forge_record(
+        &daemon,
+        "msb-reused-000000",
+        reused.pid(),
+        start_of(reused.pid()) + 1,
+    );
+    forge_record(
+        &daemon,
+        "msb-unmarked-000000",
+        unmarked.pid(),
+        start_of(unmarked.pid()),
+    );
+
+    daemon.kill();
+    assert!(
+        procfs::alive(orphan[0]),
+        "SIGKILL of msbd leaves the sandbox running"
+    );
+    daemon.spawn(&args);
+    assert_eq!(daemon.json(&["sessions", "list"]), serde_json::json!([]));
+
+    let task = wait_until("orphan-cleanup to stop the orphan", || {
+        let task = daemon.task("orphan-cleanup");
+        (!procfs::alive(orphan[0])).then_some(task)
+    });
+    assert!(task["processed_total"].as_u64() >= Some(1), "{task}");
+    // Seen in one cycle, stopped in the next: never in the first.
+    assert!(task["cycles"].as_u64() >= Some(2), "{task}");
+    // A few more cycles, and the bystanders are still there.
+    let seen = task["cycles"].as_u64().unwrap_or(0);
+    daemon.wait_task("orphan-cleanup", "three more cycles", |t| {
+        t["cycles"].as_u64() >= Some(seen + 3)
+    });
+    assert!(procfs::alive(reused.pid()), "a reused pid was signalled");
+    assert!(
+        procfs::alive(unmarked.pid()),
+        "an unmarked process was signalled"
+    );
+    assert_eq!(daemon.status()["overall"], "healthy");
+    daemon.finish();
+}
+
+#[test]
+fn a_live_session_is_never_taken_for_an_orphan() {
+    let daemon = Daemon::start(&["--orphan-cleanup-interval", "300ms"]);
+    daemon.json(&["sessions", "create", "--id", "alive"]);
+    let pids = daemon.session_pids("alive");
+    daemon.wait_task("orphan-cleanup", "several cycles", |t| {
+        t["cycles"].as_u64() >= Some(4)
+    });
+    assert!(procfs::alive(pids[0]));
+    assert_eq!(daemon.task("orphan-cleanup")["processed_total"], 0);
+    daemon.finish();
+}

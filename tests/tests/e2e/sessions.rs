@@ -1,0 +1,115 @@
+//! Sessions: create, list, touch, stop, and expiry by `session-cleanup`.
+
+use msb_tests::{procfs, wait_until, Daemon};
+
+#[test]
+fn create_list_show_touch_and_stop_a_session() {
+    let daemon = Daemon::start(&[]);
+    let created = daemon.json(&["sessions", "create", "--id", "job-1", "--flavor", "medium"]);
+    assert_eq!(created["id"], "job-1");
+    assert_eq!(created["template"], "default");
+    assert_eq!(created["flavor"], "medium");
+    assert_eq!(created["status"], "ready");
+    let sandbox = created["sandbox"]
+        .as_str()
+        .expect("sandbox name")
+        .to_string();
+    let pids = daemon.session_pids("job-1");
+    assert_eq!(pids.len(), 1, "one sandbox process: {pids:?}");
+
+    let list = daemon.json(&["sessions", "list"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    for field in [
+        "id",
+        "template",
+        "flavor",
+        "status",
+        "sandbox",
+        "created_at",
+        "last_accessed",
+    ] {
+        assert!(
+            !list[0][field].is_null(),
+            "list entry lacks {field}: {list}"
+        );
+    }
+    assert_eq!(
+        daemon.json(&["sessions", "show", "job-1"])["sandbox"],
+        sandbox.as_str()
+    );
+    assert_eq!(daemon.json(&["sessions", "touch", "job-1"])["id"], "job-1");
+    assert_eq!(daemon.status()["sessions"]["active"], 1);
+
+    let stopped = daemon.json(&["sessions", "stop", "job-1"]);
+    assert_eq!(stopped["status"], "stopped");
+    assert!(
+        !procfs::alive(pids[0]),
+        "the sandbox process is gone once stop returns"
+    );
+    assert_eq!(daemon.json(&["sessions", "list"]), serde_json::json!([]));
+    daemon.finish();
+}
+
+#[test]
+fn bad_session_requests_get_clear_errors() {
+    let daemon = Daemon::start(&["--max-sessions", "1"]);
+    let unknown = daemon.ctl(&["--json", "sessions", "show", "nope"]);
+    assert_eq!(unknown.code, 1);
+    assert_eq!(unknown.json()["error"]["code"], "unknown_session");
+    let template = daemon.ctl(&["sessions", "create", "--template", "python"]);
+    assert_eq!(template.code, 1);
+    assert!(
+        template.stderr.contains("'python'") && template.stderr.contains("default"),
+        "{template:?}"
+    );
+    let id = daemon.ctl(&["sessions", "create", "--id", "../etc"]);
+    assert!(id.code == 1 && id.stderr.contains("not allowed"), "{id:?}");
+    daemon.json(&["sessions", "create", "--id", "one"]);
+    let full = daemon.ctl(&["--json", "sessions", "create"]);
+    assert_eq!(full.code, 1);
+    let error = full.json();
+    assert_eq!(error["error"]["code"], "limit_reached");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("1 of 1")),
+        "{error}"
+    );
+    let duplicate = daemon.ctl(&["sessions", "create", "--id", "one"]);
+    assert!(
+        duplicate.code == 1 && duplicate.stderr.contains("already exists"),
+        "{duplicate:?}"
+    );
+    assert_eq!(daemon.status()["sessions"]["active"], 1);
+    daemon.finish();
+}
+
+#[test]
+fn an_idle_session_expires_and_a_touched_one_survives() {
+    let daemon = Daemon::start(&["--session-timeout", "2s", "--cleanup-interval", "500ms"]);
+    daemon.json(&["sessions", "create", "--id", "idle"]);
+    daemon.json(&["sessions", "create", "--id", "busy"]);
+    let idle_pids = daemon.session_pids("idle");
+    assert_eq!(idle_pids.len(), 1);
+    wait_until("the idle session to expire", || {
+        daemon.json(&["sessions", "touch", "busy"]);
+        let list = daemon.json(&["sessions", "list"]);
+        let ids: Vec<String> = list
+            .as_array()?
+            .iter()
+            .filter_map(|s| s["id"].as_str().map(String::from))
+            .collect();
+        (!ids.contains(&"idle".to_string())).then_some(ids)
+    });
+    assert!(
+        !procfs::alive(idle_pids[0]),
+        "the expired session's sandbox is gone"
+    );
+    let list = daemon.json(&["sessions", "list"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert_eq!(list[0]["id"], "busy");
+    assert_eq!(daemon.session_pids("busy").len(), 1);
+    let task = daemon.task("session-cleanup");
+    assert!(task["processed_total"].as_u64() >= Some(1), "{task}");
+    daemon.finish();
+}
