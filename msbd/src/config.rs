@@ -262,12 +262,12 @@ mod tests {
 
     #[test]
     fn a_bad_duration_names_the_setting_and_the_forms() {
-        let err = parse(&["--cleanup-interval", "often"]).unwrap_err();
+        let err = parse(&["--cleanup-interval", "often"]).expect_err("must be refused");
         assert!(
             err.contains("--cleanup-interval") && err.contains("500ms"),
             "{err}"
         );
-        let err = parse(&["--cleanup-interval", "10ms"]).unwrap_err();
+        let err = parse(&["--cleanup-interval", "10ms"]).expect_err("must be refused");
         assert!(
             err.contains("--cleanup-interval") && err.contains("at least"),
             "{err}"
@@ -286,7 +286,8 @@ mod tests {
             ]
         );
         let cli = Cli::try_parse_from(["msbd"]).expect("parse");
-        let err = Config::from_args(cli.daemon, Some("broken".into())).unwrap_err();
+        let err =
+            Config::from_args(cli.daemon, Some("broken".into())).expect_err("must be refused");
         assert_eq!(err.setting, "MSB_TEMPLATES");
     }
 }

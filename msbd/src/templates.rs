@@ -67,7 +67,7 @@ mod tests {
         let templates = Templates::new(&[custom]);
         assert_eq!(templates.get("default").expect("builtin"), Command::Keeper);
         assert!(matches!(templates.get("stubborn"), Ok(Command::Shell(_))));
-        let err = templates.get("nope").unwrap_err();
+        let err = templates.get("nope").expect_err("must be refused");
         assert!(err.message.contains("default, stubborn"), "{}", err.message);
     }
 

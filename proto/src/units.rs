@@ -44,7 +44,7 @@ mod tests {
 
     #[test]
     fn refuses_garbage_with_the_allowed_forms() {
-        let err = parse_duration("soon").unwrap_err();
+        let err = parse_duration("soon").expect_err("must be refused");
         assert!(err.contains("'soon'") && err.contains("500ms"), "{err}");
         assert!(parse_duration("-3").is_err());
     }
