@@ -4,7 +4,9 @@
 use super::show_actions;
 use crate::output::{Failure, Out};
 use crate::{exit, render};
-use msb_proto::{Client, CycleOutcome, Health, PauseRequest, RestartRequest, TaskSelection};
+use msb_proto::{
+    ActionResult, Client, CycleOutcome, Health, PauseRequest, RestartRequest, TaskSelection,
+};
 use std::time::Duration;
 
 fn selection(tasks: Vec<String>) -> TaskSelection {
@@ -72,10 +74,9 @@ pub async fn pause(
     command: Vec<String>,
     out: &Out,
 ) -> Result<u8, Failure> {
-    let selection = selection(tasks);
     let actions = client
         .pause(PauseRequest {
-            tasks: selection.clone(),
+            tasks: selection(tasks),
             for_ms: for_.map(|d| d.as_millis() as u64),
             reason,
         })
@@ -86,8 +87,17 @@ pub async fn pause(
     if !out.json {
         eprintln!("{}", render::actions(&actions));
     }
+    // Resume only what this pause took: a task someone else had paused stays paused.
+    let ours: Vec<String> = actions
+        .iter()
+        .filter(|a| a.result == ActionResult::Paused)
+        .map(|a| a.task.clone())
+        .collect();
     let status = run_while_paused(program, args).await;
-    let resumed = client.resume(selection).await;
+    if ours.is_empty() {
+        return status;
+    }
+    let resumed = client.resume(TaskSelection::Named(ours)).await;
     if !out.json {
         if let Ok(actions) = &resumed {
             eprintln!("{}", render::actions(actions));

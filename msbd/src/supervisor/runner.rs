@@ -126,8 +126,14 @@ impl Runner {
     async fn on_control_idle(&mut self, control: Control) -> Flow {
         match control {
             Control::Pause { lease, reply } => {
-                self.shared.update(|r| r.pause = Some(lease));
-                let _ = reply.send(self.action(ActionResult::Paused, self.pause_detail()));
+                let action = match self.already_paused() {
+                    Some(skip) => self.action(ActionResult::Skipped, Some(skip)),
+                    None => {
+                        self.shared.update(|r| r.pause = Some(lease));
+                        self.action(ActionResult::Paused, self.pause_detail())
+                    }
+                };
+                let _ = reply.send(action);
             }
             Control::Resume { reply } => {
                 let _ = reply.send(self.resume());
@@ -226,6 +232,21 @@ impl Runner {
         tracing::info!(task = self.shared.name, "task restarted after backoff");
     }
 
+    /// A pause never replaces another's lease (nor would its end lift that one): a second
+    /// pause is skipped and says whose pause holds.
+    fn already_paused(&self) -> Option<String> {
+        let record = self.shared.lock();
+        let lease = record.pause.as_ref()?;
+        let mut text = match lease.by_uid {
+            Some(uid) => format!("already paused by uid {uid}"),
+            None => "already paused".to_string(),
+        };
+        if let Some(reason) = &lease.reason {
+            text.push_str(&format!(" ({reason})"));
+        }
+        Some(text)
+    }
+
     fn pause_detail(&self) -> Option<String> {
         let record = self.shared.lock();
         match record.state {
@@ -320,6 +341,10 @@ impl Runner {
                         handle.abort();
                         return (Flow::Exit, self.report(started, started_wall, CycleOutcome::Interrupted, 0, None, Default::default()));
                     }
+                    Some(Control::Pause { reply, .. }) if self.shared.lock().pause.is_some() => {
+                        let skip = self.already_paused();
+                        let _ = reply.send(self.action(ActionResult::Skipped, skip));
+                    }
                     Some(Control::Pause { lease, reply }) => {
                         self.shared.update(|r| r.pause = Some(lease));
                         interrupt.store(true, Ordering::SeqCst);
@@ -349,6 +374,12 @@ impl Runner {
                                 break End::Abandoned;
                             }
                         }
+                    }
+                    Some(Control::RunNow { reply }) if stalled => {
+                        let _ = reply.send(Err(ErrorBody::new(
+                            ErrorCode::TaskUnavailable,
+                            format!("task {name} is stalled in a cycle; restart it first (msbctl restart {name})"),
+                        )));
                     }
                     Some(Control::RunNow { reply }) => self.queued_runs.push(reply),
                     Some(Control::Stop { grace, reply }) => {

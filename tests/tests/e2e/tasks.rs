@@ -132,6 +132,16 @@ fn pause_around_a_command_holds_while_it_runs_and_passes_its_exit_code() {
     let failing = daemon.ctl(&["pause", "--", "sh", "-c", "exit 7"]);
     assert_eq!(failing.code, 7, "{failing:?}");
     assert_eq!(daemon.status()["overall"], "healthy");
+
+    // A pause someone else holds is neither replaced nor lifted by a scripted one.
+    daemon.json(&["pause", "orphan-cleanup", "--reason", "operator"]);
+    let run = daemon.ctl(&["pause", "--reason", "script", "--", "true"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("already paused"), "{run:?}");
+    let orphans = daemon.task("orphan-cleanup");
+    assert_eq!(orphans["state"], "paused");
+    assert_eq!(orphans["pause"]["reason"], "operator");
+    assert_eq!(daemon.task("session-cleanup")["state"], "running");
     daemon.finish();
 }
 
