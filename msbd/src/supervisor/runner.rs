@@ -176,16 +176,13 @@ impl Runner {
     /// Why a restart is skipped, or `None` to go ahead. Only unhealthy tasks restart unless
     /// forced, and a restart never lifts a pause.
     fn restart_decision(&self, state: TaskState, force: bool) -> Option<String> {
-        let unhealthy = matches!(state, TaskState::Failed | TaskState::Stalled);
-        if unhealthy || force {
+        if matches!(state, TaskState::Failed | TaskState::Stalled) {
             return None;
         }
         if self.shared.lock().pause.is_some() {
-            return Some("paused; restart does not resume a pause (use msbctl resume)".into());
+            return Some("paused; restart never resumes a pause (use msbctl resume)".into());
         }
-        Some(format!(
-            "{state} and not unhealthy; use --force to restart it anyway"
-        ))
+        (!force).then(|| format!("{state} and not unhealthy; use --force to restart it anyway"))
     }
 
     fn restart(&mut self) -> TaskAction {

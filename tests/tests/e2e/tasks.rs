@@ -62,7 +62,16 @@ fn pause_degrades_restart_keeps_it_and_resume_heals() {
     );
     assert_eq!(daemon.task("session-cleanup")["state"], "paused");
     let forced = daemon.json(&["restart", "session-cleanup", "--force"]);
-    assert_eq!(forced[0]["result"], "restarted");
+    assert_eq!(forced[0]["result"], "skipped", "{forced}");
+    assert!(
+        forced[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("resume")),
+        "{forced}"
+    );
+    let other = daemon.json(&["restart", "orphan-cleanup", "--force"]);
+    assert_eq!(other[0]["result"], "restarted", "{other}");
+    assert_eq!(daemon.task("orphan-cleanup")["restarts"], 1);
     assert_eq!(
         daemon.task("session-cleanup")["state"],
         "paused",
