@@ -95,26 +95,6 @@ pub enum Command {
     Version,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum FlavorArg {
-    /// 1 CPU, 1024 MB
-    Small,
-    /// 2 CPUs, 2048 MB
-    Medium,
-    /// 4 CPUs, 4096 MB
-    Large,
-}
-
-impl From<FlavorArg> for Flavor {
-    fn from(arg: FlavorArg) -> Self {
-        match arg {
-            FlavorArg::Small => Flavor::Small,
-            FlavorArg::Medium => Flavor::Medium,
-            FlavorArg::Large => Flavor::Large,
-        }
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum SessionsCommand {
     /// List sessions
@@ -128,7 +108,7 @@ pub enum SessionsCommand {
         template: Option<String>,
         /// Resources of the sandbox [default: the daemon's --default-flavor]
         #[arg(long, value_enum)]
-        flavor: Option<FlavorArg>,
+        flavor: Option<Flavor>,
         /// Session id [default: generated]
         #[arg(long)]
         id: Option<String>,

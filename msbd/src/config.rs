@@ -46,23 +46,6 @@ pub enum BackendArg {
     Process,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FlavorArg {
-    Small,
-    Medium,
-    Large,
-}
-
-impl From<FlavorArg> for Flavor {
-    fn from(arg: FlavorArg) -> Self {
-        match arg {
-            FlavorArg::Small => Flavor::Small,
-            FlavorArg::Medium => Flavor::Medium,
-            FlavorArg::Large => Flavor::Large,
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
     /// Socket to listen on [default: /run/msbd/msbd.sock for root, else the user runtime dir]
@@ -93,7 +76,7 @@ pub struct DaemonArgs {
     pub max_sessions: u64,
     /// Flavor of sessions created without one
     #[arg(long, env = "MSB_DEFAULT_FLAVOR", value_enum, default_value = "small")]
-    pub default_flavor: FlavorArg,
+    pub default_flavor: Flavor,
     /// Time a shutdown (SIGTERM, SIGINT) gives sandboxes before killing them
     #[arg(long, env = "MSB_SHUTDOWN_TIMEOUT", value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
@@ -219,7 +202,7 @@ impl Config {
                 MIN_PERIOD,
             )?,
             max_sessions: args.max_sessions,
-            default_flavor: args.default_flavor.into(),
+            default_flavor: args.default_flavor,
             shutdown_timeout: args.shutdown_timeout,
             stop_grace: args.stop_grace,
             restart_policy: match args.restart_policy {

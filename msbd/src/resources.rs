@@ -148,13 +148,7 @@ impl Task for OrphanCleanup {
                 }
             }
             result.add("failed", failures.len() as u64);
-            if let Some(first) = failures.first() {
-                return Err(format!(
-                    "{} orphan(s) could not be stopped; first: {first}",
-                    failures.len()
-                ));
-            }
-            Ok(result)
+            result.unless_failed(&failures, "orphan(s) could not be stopped")
         })
     }
 }

@@ -454,13 +454,10 @@ impl Task for SessionCleanup {
                     Err(err) => errors.push(err.message),
                 }
             }
-            if let Some(first) = errors.first() {
-                return Err(format!(
-                    "{} expired session(s) could not be stopped and are kept for the next cycle; first: {first}",
-                    errors.len()
-                ));
-            }
-            Ok(result)
+            result.unless_failed(
+                &errors,
+                "expired session(s) could not be stopped and are kept for the next cycle",
+            )
         })
     }
 }

@@ -341,10 +341,14 @@ pub struct TaskAction {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Flavor {
+    /// 1 CPU, 1024 MB
     Small,
+    /// 2 CPUs, 2048 MB
     Medium,
+    /// 4 CPUs, 4096 MB
     Large,
 }
 

@@ -21,7 +21,7 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
             client
                 .session_create(CreateSession {
                     template,
-                    flavor: flavor.map(Into::into),
+                    flavor,
                     id,
                 })
                 .await?

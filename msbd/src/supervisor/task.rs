@@ -88,6 +88,15 @@ impl CycleResult {
     pub fn add(&mut self, key: &str, n: u64) {
         *self.counts.entry(key.to_string()).or_default() += n;
     }
+
+    /// The cycle's outcome: failed (degrading the task) when any item failed, naming how
+    /// many and the first error, else this result.
+    pub fn unless_failed(self, failures: &[String], what: &str) -> Result<Self, String> {
+        match failures.first() {
+            Some(first) => Err(format!("{} {what}; first: {first}", failures.len())),
+            None => Ok(self),
+        }
+    }
 }
 
 #[cfg(test)]
