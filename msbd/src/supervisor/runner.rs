@@ -16,6 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinError;
 use tokio::time::{sleep_until, Instant};
 
+/// What a pause of a stalled task says: it cannot park until the cycle ends or is abandoned.
+const STALLED_PAUSE: &str = "task is stalled; the pause holds once it runs again";
+
 pub(crate) type RunNowReply = oneshot::Sender<Result<CycleReport, ErrorBody>>;
 
 pub(crate) enum Control {
@@ -321,7 +324,7 @@ impl Runner {
                     stalled = true;
                     self.shared.update(|r| r.state = TaskState::Stalled);
                     tracing::warn!(task = name, after = ?self.shared.stall_after, "cycle stalled");
-                    self.answer_pause_waiters(Some("task is stalled; the pause holds once it runs again".into()));
+                    self.answer_pause_waiters(Some(STALLED_PAUSE.into()));
                 }
                 () = sleep_until_some(stop_at) => {
                     handle.abort();
@@ -338,17 +341,17 @@ impl Runner {
                         handle.abort();
                         return (Flow::Exit, self.report(started, started_wall, CycleOutcome::Interrupted, 0, None, Default::default()));
                     }
-                    Some(Control::Pause { reply, .. }) if self.shared.lock().pause.is_some() => {
-                        let skip = self.already_paused();
-                        let _ = reply.send(self.action(ActionResult::Skipped, skip));
-                    }
                     Some(Control::Pause { lease, reply }) => {
-                        self.shared.update(|r| r.pause = Some(lease));
-                        interrupt.store(true, Ordering::SeqCst);
-                        if stalled {
-                            let _ = reply.send(self.action(ActionResult::Paused, Some("task is stalled; the pause holds once it runs again".into())));
+                        if let Some(skip) = self.already_paused() {
+                            let _ = reply.send(self.action(ActionResult::Skipped, Some(skip)));
                         } else {
-                            self.pause_waiters.push(reply);
+                            self.shared.update(|r| r.pause = Some(lease));
+                            interrupt.store(true, Ordering::SeqCst);
+                            if stalled {
+                                let _ = reply.send(self.action(ActionResult::Paused, Some(STALLED_PAUSE.into())));
+                            } else {
+                                self.pause_waiters.push(reply);
+                            }
                         }
                     }
                     Some(Control::Resume { reply }) => {

@@ -155,6 +155,73 @@ fn pause_around_a_command_holds_while_it_runs_and_passes_its_exit_code() {
 }
 
 #[test]
+fn a_pause_mid_cycle_parks_between_items_and_loses_no_session() {
+    let daemon = Daemon::start(&[
+        "--template",
+        msb_tests::STUBBORN,
+        "--session-timeout",
+        "1s",
+        "--cleanup-interval",
+        "500ms",
+        "--stop-grace",
+        "2s",
+    ]);
+    daemon.json(&["pause", "session-cleanup"]);
+    for i in 0..7 {
+        daemon.json(&[
+            "sessions",
+            "create",
+            "--template",
+            "stubborn",
+            "--id",
+            &format!("s{i}"),
+        ]);
+    }
+    // Let every session pass its 1 s timeout while the task is paused.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    daemon.json(&["resume", "session-cleanup"]);
+    // In a cycle no next run is scheduled; this one lasts the 2 s stop grace.
+    daemon.wait_task("session-cleanup", "a cycle in progress", |t| {
+        t["state"] == "running" && t["next_run_in_ms"].is_null()
+    });
+    let paused = daemon.json(&["pause", "session-cleanup"]);
+    assert_eq!(paused[0]["result"], "paused");
+    assert_eq!(
+        paused[0]["state"], "paused",
+        "pause returns once the task is parked"
+    );
+
+    let task = daemon.task("session-cleanup");
+    let cycle = &task["last_cycle"];
+    assert_eq!(cycle["outcome"], "interrupted", "{task}");
+    assert_eq!(
+        cycle["counts"]["stopped"], 5,
+        "the 5 stops under way finish: {task}"
+    );
+    let left: Vec<String> = daemon
+        .json(&["sessions", "list"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["id"].as_str().map(String::from))
+        .collect();
+    assert_eq!(left.len(), 2, "the items not started stay: {left:?}");
+    for id in &left {
+        assert!(!daemon.session_pids(id).is_empty(), "{id} lost its sandbox");
+    }
+
+    daemon.json(&["resume", "session-cleanup"]);
+    msb_tests::wait_until("the rest to expire", || {
+        daemon
+            .json(&["sessions", "list"])
+            .as_array()
+            .is_some_and(Vec::is_empty)
+            .then_some(())
+    });
+    daemon.finish();
+}
+
+#[test]
 fn run_now_runs_a_cycle_even_while_paused() {
     let daemon = Daemon::start(&["--orphan-cleanup-interval", "1h"]);
     daemon.wait_task("orphan-cleanup", "its first cycle", |t| t["cycles"] == 1);
