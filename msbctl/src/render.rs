@@ -120,7 +120,10 @@ pub fn actions(actions: &[TaskAction]) -> String {
     actions
         .iter()
         .map(|a| {
-            let mut line = format!("{}: {} (now {})", a.task, a.result, a.state);
+            let mut line = format!("{}: {}", a.task, a.result);
+            if a.state.to_string() != a.result.to_string() {
+                line.push_str(&format!(" (now {})", a.state));
+            }
             if let Some(detail) = &a.detail {
                 line.push_str(&format!(" - {detail}"));
             }
