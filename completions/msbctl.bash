@@ -28,6 +28,9 @@ _msbctl() {
             msbctl,help)
                 cmd="msbctl__subcmd__help"
                 ;;
+            msbctl,orphans)
+                cmd="msbctl__subcmd__orphans"
+                ;;
             msbctl,pause)
                 cmd="msbctl__subcmd__pause"
                 ;;
@@ -76,6 +79,9 @@ _msbctl() {
             msbctl__subcmd__help,help)
                 cmd="msbctl__subcmd__help__subcmd__help"
                 ;;
+            msbctl__subcmd__help,orphans)
+                cmd="msbctl__subcmd__help__subcmd__orphans"
+                ;;
             msbctl__subcmd__help,pause)
                 cmd="msbctl__subcmd__help__subcmd__pause"
                 ;;
@@ -103,8 +109,14 @@ _msbctl() {
             msbctl__subcmd__help__subcmd__debug,fault)
                 cmd="msbctl__subcmd__help__subcmd__debug__subcmd__fault"
                 ;;
+            msbctl__subcmd__help__subcmd__sessions,busy)
+                cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__busy"
+                ;;
             msbctl__subcmd__help__subcmd__sessions,create)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__create"
+                ;;
+            msbctl__subcmd__help__subcmd__sessions,idle)
+                cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__idle"
                 ;;
             msbctl__subcmd__help__subcmd__sessions,list)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__list"
@@ -118,11 +130,17 @@ _msbctl() {
             msbctl__subcmd__help__subcmd__sessions,touch)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__touch"
                 ;;
+            msbctl__subcmd__sessions,busy)
+                cmd="msbctl__subcmd__sessions__subcmd__busy"
+                ;;
             msbctl__subcmd__sessions,create)
                 cmd="msbctl__subcmd__sessions__subcmd__create"
                 ;;
             msbctl__subcmd__sessions,help)
                 cmd="msbctl__subcmd__sessions__subcmd__help"
+                ;;
+            msbctl__subcmd__sessions,idle)
+                cmd="msbctl__subcmd__sessions__subcmd__idle"
                 ;;
             msbctl__subcmd__sessions,list)
                 cmd="msbctl__subcmd__sessions__subcmd__list"
@@ -136,11 +154,17 @@ _msbctl() {
             msbctl__subcmd__sessions,touch)
                 cmd="msbctl__subcmd__sessions__subcmd__touch"
                 ;;
+            msbctl__subcmd__sessions__subcmd__help,busy)
+                cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__busy"
+                ;;
             msbctl__subcmd__sessions__subcmd__help,create)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__create"
                 ;;
             msbctl__subcmd__sessions__subcmd__help,help)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__help"
+                ;;
+            msbctl__subcmd__sessions__subcmd__help,idle)
+                cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__idle"
                 ;;
             msbctl__subcmd__sessions__subcmd__help,list)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__list"
@@ -161,7 +185,7 @@ _msbctl() {
 
     case "${cmd}" in
         msbctl)
-            opts="-h -V --socket --json --help --version status health restart pause resume run stop sessions debug completions version help"
+            opts="-h -V --socket --json --help --version status health restart pause resume run stop orphans sessions debug completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,7 +317,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help)
-            opts="status health restart pause resume run stop sessions debug completions version help"
+            opts="status health restart pause resume run stop orphans sessions debug completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -376,6 +400,20 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__help__subcmd__orphans)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__help__subcmd__pause)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -433,7 +471,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help__subcmd__sessions)
-            opts="list show create touch stop"
+            opts="list show create touch stop busy idle"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -446,7 +484,35 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__help__subcmd__sessions__subcmd__busy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__help__subcmd__sessions__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__help__subcmd__sessions__subcmd__idle)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -558,6 +624,24 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__orphans)
+            opts="-h --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__pause)
             opts="-h --for --reason --socket --json --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -639,8 +723,26 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions)
-            opts="-h --socket --json --help list show create touch stop help"
+            opts="-h --socket --json --help list show create touch stop busy idle help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__sessions__subcmd__busy)
+            opts="-h --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -687,8 +789,22 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__help)
-            opts="list show create touch stop help"
+            opts="list show create touch stop busy idle help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__sessions__subcmd__help__subcmd__busy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -715,6 +831,20 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__sessions__subcmd__help__subcmd__idle)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -784,13 +914,43 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        msbctl__subcmd__sessions__subcmd__list)
+        msbctl__subcmd__sessions__subcmd__idle)
             opts="-h --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__sessions__subcmd__list)
+            opts="-h --status --template --idle-longer-than --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --status)
+                    COMPREPLY=($(compgen -W "creating ready running processing error stopped" -- "${cur}"))
+                    return 0
+                    ;;
+                --template)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-longer-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -875,7 +1035,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__stop)
-            opts="-h --timeout --socket --json --help"
+            opts="-h --timeout --keep-sandboxes --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

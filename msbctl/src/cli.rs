@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use msb_proto::units::parse_duration;
-use msb_proto::{Fault, Flavor, TASK_NAMES};
+use msb_proto::{Fault, Flavor, SessionStatus, TASK_NAMES};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -77,9 +77,14 @@ pub enum Command {
     /// Stop msbd gracefully: stop tasks and sandboxes, kill what is left at the deadline
     Stop {
         /// Deadline for sandboxes to stop [default: the daemon's --shutdown-timeout]
-        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+        #[arg(long, value_name = "DUR", value_parser = parse_duration, conflicts_with = "keep_sandboxes")]
         timeout: Option<Duration>,
+        /// Exit without stopping sandboxes; the next msbd on this state dir adopts them (upgrades)
+        #[arg(long)]
+        keep_sandboxes: bool,
     },
+    /// List the sandboxes orphan-cleanup would stop, without stopping them
+    Orphans,
     /// The session registry
     #[command(subcommand)]
     Sessions(SessionsCommand),
@@ -97,8 +102,18 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum SessionsCommand {
-    /// List sessions
-    List,
+    /// List sessions, least recently accessed first
+    List {
+        /// Only sessions in this status
+        #[arg(long, value_enum)]
+        status: Option<SessionStatus>,
+        /// Only sessions of this template
+        #[arg(long)]
+        template: Option<String>,
+        /// Only sessions not accessed for longer than this
+        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+        idle_longer_than: Option<Duration>,
+    },
     /// Show one session
     Show { id: String },
     /// Create a session and its sandbox
@@ -117,6 +132,10 @@ pub enum SessionsCommand {
     Touch { id: String },
     /// Stop a session's sandbox and remove the session
     Stop { id: String },
+    /// Mark a session busy (processing): never expired or evicted until marked idle
+    Busy { id: String },
+    /// Mark a busy session idle again
+    Idle { id: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -55,15 +55,34 @@ fn cycle_summary(cycle: &CycleReport) -> String {
 
 pub fn status(report: &StatusReport) -> String {
     let d = &report.daemon;
+    let r = &report.resources;
+    let limit = |u: &Usage| u.max.map(|m| format!(" of {m}")).unwrap_or_default();
+    let f = &r.by_flavor;
     let mut out = format!(
-        "msbd {} (pid {}, up {}, backend {}): {}\nsessions: {} of {}\n\n",
+        "msbd {} (pid {}, up {}, backend {}, isolation {}): {}\n\
+         sessions: {}{} ({} small, {} medium, {} large; {} adopted at start)\n\
+         memory: {}{} MB, cpus: {}; evictions: {}{}\n\n",
         d.version,
         d.pid,
         format_duration(Duration::from_secs(d.uptime_secs)),
         d.backend,
+        r.isolation,
         report.overall,
-        report.sessions.active,
-        report.sessions.max
+        r.sessions.used,
+        limit(&r.sessions),
+        f.small,
+        f.medium,
+        f.large,
+        report.sessions.adopted,
+        r.memory_mb.used,
+        limit(&r.memory_mb),
+        r.cpus.used,
+        r.evictions,
+        if r.lru_eviction {
+            ""
+        } else {
+            " (LRU eviction off)"
+        },
     );
     let mut t = table(&[
         "TASK",
@@ -173,6 +192,22 @@ pub fn sessions(list: &[SessionInfo]) -> String {
     lines(&t)
 }
 
+pub fn orphans(list: &[OrphanInfo]) -> String {
+    if list.is_empty() {
+        return "no orphans".into();
+    }
+    let mut t = table(&["SANDBOX", "SESSION", "PID", "STOPPED BY"]);
+    for o in list {
+        t.add_row(vec![
+            o.sandbox.clone(),
+            o.session_id.clone(),
+            o.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            "the next orphan-cleanup cycle".into(),
+        ]);
+    }
+    lines(&t)
+}
+
 pub fn session(s: &SessionInfo) -> String {
     let mut out = format!(
         "id:          {}\ntemplate:    {}\nflavor:      {} ({} CPU, {} MB)\nstatus:      {}\nsandbox:     {}\ncreated:     {}\nlast access: {}\nexpires in:  {}",
@@ -187,8 +222,22 @@ pub fn session(s: &SessionInfo) -> String {
         ago(s.last_accessed),
         format_duration(Duration::from_secs(s.expires_in_secs)),
     );
+    if let Some(since) = s.busy_since {
+        out.push_str(&format!("\nbusy since:  {}", ago(since)));
+    }
     if let Some(error) = &s.error {
         out.push_str(&format!("\nerror:       {error}"));
+    }
+    if let Some(d) = &s.details {
+        out.push_str(&format!(
+            "\nsandbox:     {}, pid {}, isolation {}",
+            if d.running { "running" } else { "not running" },
+            d.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            d.isolation
+        ));
+        if let Some(dir) = &d.workdir {
+            out.push_str(&format!("\nworkdir:     {dir}"));
+        }
     }
     out
 }
@@ -203,7 +252,14 @@ pub fn stop_report(report: &StopReport) -> String {
         report.killed,
         report.failed
     );
-    for s in report.sessions.iter().filter(|s| s.fate != Fate::Stopped) {
+    if report.kept > 0 {
+        out.push_str(&format!(", {} kept running", report.kept));
+    }
+    for s in report
+        .sessions
+        .iter()
+        .filter(|s| matches!(s.fate, Fate::Killed | Fate::Failed))
+    {
         out.push_str(&format!("\n  {} {}", s.id, s.fate));
         if let Some(error) = &s.error {
             out.push_str(&format!(": {error}"));

@@ -74,6 +74,15 @@ pub struct DaemonArgs {
         default_value_t = 100
     )]
     pub max_sessions: u64,
+    /// Total memory of all sessions' flavors, in MB; 0 means no limit [default: this host's memory]
+    #[arg(long, env = "MSB_MAX_TOTAL_MEMORY_MB", value_name = "MB")]
+    pub max_total_memory_mb: Option<u64>,
+    /// Evict least-recently-used idle sessions when a create would break a limit
+    #[arg(long, env = "MSB_ENABLE_LRU_EVICTION", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enable_lru_eviction: bool,
+    /// A busy mark (processing) not lifted within this long is lifted by session-cleanup
+    #[arg(long, env = "MSB_BUSY_TIMEOUT", value_name = "DUR", default_value = "1h", value_parser = parse_duration)]
+    pub busy_timeout: Duration,
     /// Flavor of sessions created without one
     #[arg(long, env = "MSB_DEFAULT_FLAVOR", value_enum, default_value = "small")]
     pub default_flavor: Flavor,
@@ -111,6 +120,9 @@ pub struct Config {
     pub cleanup_interval: Duration,
     pub orphan_cleanup_interval: Duration,
     pub max_sessions: u64,
+    pub max_total_memory_mb: Option<u64>,
+    pub lru_eviction: bool,
+    pub busy_timeout: Duration,
     pub default_flavor: Flavor,
     pub shutdown_timeout: Duration,
     pub stop_grace: Duration,
@@ -202,6 +214,13 @@ impl Config {
                 MIN_PERIOD,
             )?,
             max_sessions: args.max_sessions,
+            max_total_memory_mb: match args.max_total_memory_mb {
+                Some(0) => None,
+                Some(mb) => Some(mb),
+                None => host_memory_mb(),
+            },
+            lru_eviction: args.enable_lru_eviction,
+            busy_timeout: at_least("--busy-timeout", args.busy_timeout, Duration::from_secs(1))?,
             default_flavor: args.default_flavor,
             shutdown_timeout: args.shutdown_timeout,
             stop_grace: args.stop_grace,
@@ -214,6 +233,14 @@ impl Config {
             enable_fault_injection: args.enable_fault_injection,
         })
     }
+}
+
+/// This host's memory in MB (MemTotal), the default memory limit; `None` if unknown.
+fn host_memory_mb() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }
 
 fn default_state_dir() -> PathBuf {
@@ -241,6 +268,20 @@ mod tests {
         assert_eq!(config.orphan_cleanup_interval, Duration::from_secs(600));
         assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(config.restart_policy, RestartPolicy::OnFailure);
+        assert!(config.lru_eviction);
+        assert!(
+            config.max_total_memory_mb.is_some_and(|mb| mb > 0),
+            "the host's memory"
+        );
+        let unlimited = parse(&[
+            "--max-total-memory-mb",
+            "0",
+            "--enable-lru-eviction",
+            "false",
+        ])
+        .expect("parse");
+        assert_eq!(unlimited.max_total_memory_mb, None);
+        assert!(!unlimited.lru_eviction);
     }
 
     #[test]

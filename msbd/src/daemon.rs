@@ -12,7 +12,7 @@ use crate::templates::Templates;
 use crate::{clock, ids, server};
 use interprocess::local_socket::tokio::Stream;
 use msb_proto::frame::write_frame;
-use msb_proto::{ErrorBody, ErrorCode, Response, StopReport};
+use msb_proto::{ErrorBody, ErrorCode, Response, ShutdownRequest, StopReport};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -40,6 +40,8 @@ struct Order {
     progress: Option<mpsc::UnboundedSender<Response>>,
     /// Told once the final report has been written to the client.
     delivered: Option<oneshot::Receiver<()>>,
+    /// Leave the sandboxes running for the next daemon to adopt.
+    keep_sandboxes: bool,
 }
 
 /// The running daemon's parts. It owns no state of its own beyond the `stopping` flag: the
@@ -71,13 +73,16 @@ impl Daemon {
     }
 
     /// Serves a `Shutdown` request: streams progress and the final report to `stream`.
-    pub async fn shutdown_for(&self, stream: &mut Stream, timeout: Option<Duration>) {
+    pub async fn shutdown_for(&self, stream: &mut Stream, request: ShutdownRequest) {
         let (progress, mut frames) = mpsc::unbounded_channel();
         let (delivered_tx, delivered) = oneshot::channel();
         let order = Order {
-            timeout: timeout.unwrap_or(self.config.shutdown_timeout),
+            timeout: request
+                .timeout_ms
+                .map_or(self.config.shutdown_timeout, Duration::from_millis),
             progress: Some(progress),
             delivered: Some(delivered),
+            keep_sandboxes: request.keep_sandboxes,
         };
         let already = ErrorBody::new(ErrorCode::ShuttingDown, "msbd is already stopping");
         if self.is_stopping() || self.orders.try_send(order).is_err() {
@@ -135,18 +140,22 @@ pub async fn run(
     }
     let _socket_lock = socket::lock(&socket::lock_path(&config.socket), "the socket")?;
     let instance = ids::instance_id(&config.state_dir).map_err(state)?;
+    let (exits, mut exited) = mpsc::unbounded_channel();
     let backend: Arc<dyn Backend> =
-        Arc::new(ProcessBackend::new(instance, &config.state_dir).map_err(state)?);
+        Arc::new(ProcessBackend::new(instance, &config.state_dir, exits).map_err(state)?);
     let listener = socket::bind(&config.socket)?;
 
     let sessions = Arc::new(SessionManager::new(
         backend.clone(),
         Templates::new(&config.templates),
         config.session_timeout,
+        config.busy_timeout,
         config.stop_grace,
     ));
     let limits = Limits {
         max_sessions: config.max_sessions,
+        max_memory_mb: config.max_total_memory_mb,
+        lru_eviction: config.lru_eviction,
         default_flavor: config.default_flavor,
     };
     let resources = Arc::new(ResourceManager::new(
@@ -154,7 +163,17 @@ pub async fn run(
         sessions.clone(),
         backend.clone(),
         config.stop_grace,
+        "none".into(),
     ));
+    // A sandbox that ends by itself ends its session.
+    let watcher = {
+        let sessions = sessions.clone();
+        tokio::spawn(async move {
+            while let Some(gone) = exited.recv().await {
+                sessions.forget_exited(&gone.session_id, &gone.sandbox);
+            }
+        })
+    };
     let supervisor = Supervisor::start(vec![
         TaskSpec {
             task: Arc::new(SessionCleanup(sessions.clone())),
@@ -191,9 +210,14 @@ pub async fn run(
 
     let order = tokio::select! {
         Some(order) = order_rx.recv() => order,
-        () = signal => Order { timeout: daemon.config.shutdown_timeout, progress: None, delivered: None },
+        () = signal => Order {
+            timeout: daemon.config.shutdown_timeout,
+            progress: None,
+            delivered: None,
+            keep_sandboxes: false,
+        },
     };
-    let report = shutdown(&daemon, order.timeout, order.progress.as_ref()).await;
+    let report = shutdown(&daemon, &order).await;
     if let Some(progress) = order.progress {
         let _ = progress.send(Response::Stopped(report.clone()));
         drop(progress);
@@ -202,14 +226,12 @@ pub async fn run(
         }
     }
     server.abort();
+    watcher.abort();
     Ok(report)
 }
 
-async fn shutdown(
-    daemon: &Arc<Daemon>,
-    timeout: Duration,
-    progress: Option<&mpsc::UnboundedSender<Response>>,
-) -> StopReport {
+async fn shutdown(daemon: &Arc<Daemon>, order: &Order) -> StopReport {
+    let (timeout, progress) = (order.timeout, order.progress.as_ref());
     let started = Instant::now();
     let say = |line: String| {
         tracing::info!("{line}");
@@ -224,21 +246,28 @@ async fn shutdown(
         .stop(TASK_STOP_GRACE.min(timeout / 4))
         .await;
     let remaining = timeout.saturating_sub(started.elapsed());
-    let total = daemon.sessions.active();
-    say(format!(
-        "stopping {total} sandbox(es); any still running in {} is killed",
-        msb_proto::units::format_duration(remaining)
-    ));
-    let fates = daemon
-        .sessions
-        .stop_all(remaining, |fate, done, total| {
-            let mut line = format!("[{done}/{total}] session {} {}", fate.id, fate.fate);
-            if let Some(error) = &fate.error {
-                line.push_str(&format!(": {error}"));
-            }
-            say(line);
-        })
-        .await;
+    let total = daemon.sessions.totals().sessions;
+    let fates = if order.keep_sandboxes {
+        say(format!(
+            "keeping {total} sandbox(es) running for the next msbd to adopt"
+        ));
+        daemon.sessions.keep_all()
+    } else {
+        say(format!(
+            "stopping {total} sandbox(es); any still running in {} is killed",
+            msb_proto::units::format_duration(remaining)
+        ));
+        daemon
+            .sessions
+            .stop_all(remaining, |fate, done, total| {
+                let mut line = format!("[{done}/{total}] session {} {}", fate.id, fate.fate);
+                if let Some(error) = &fate.error {
+                    line.push_str(&format!(": {error}"));
+                }
+                say(line);
+            })
+            .await
+    };
     let report = StopReport::from_fates(fates, started.elapsed().as_millis() as u64);
     say(format!(
         "shutdown {} in {} ms",

@@ -4,7 +4,7 @@ use crate::daemon::Daemon;
 use crate::supervisor::overall;
 use msb_proto::{
     DaemonInfo, ErrorBody, ErrorCode, Fault, HealthReport, PauseRequest, Request, Response,
-    StatusReport, TaskHealth,
+    SessionsSummary, StatusReport, TaskHealth,
 };
 use std::time::Duration;
 
@@ -26,8 +26,9 @@ async fn answer(
         request,
         Request::Status { .. }
             | Request::Health
-            | Request::SessionList
+            | Request::SessionList(_)
             | Request::SessionShow { .. }
+            | Request::Orphans
     );
     if daemon.is_stopping() && !read_only {
         return Err(ErrorBody::new(
@@ -51,14 +52,16 @@ async fn answer(
                 "shutdown cannot be dispatched",
             ))
         }
-        Request::SessionList => Response::Sessions(daemon.sessions.list()),
-        Request::SessionShow { id } => Response::Session(daemon.sessions.show(&id)?),
+        Request::SessionList(filter) => Response::Sessions(daemon.sessions.list(&filter)),
+        Request::SessionShow { id } => Response::Session(daemon.sessions.show(&id).await?),
         Request::SessionCreate(req) => {
             Response::Session(daemon.resources.create_session(req).await?)
         }
         Request::SessionTouch { id } => Response::Session(daemon.sessions.touch(&id)?),
         Request::SessionStop { id } => Response::Session(daemon.sessions.stop(&id).await?),
         Request::Fault { task, fault } => Response::Ack(inject(daemon, &task, fault)?),
+        Request::SessionMark { id, busy } => Response::Session(daemon.sessions.mark(&id, busy)?),
+        Request::Orphans => Response::Orphans(daemon.resources.orphans().await?),
     })
 }
 
@@ -80,7 +83,12 @@ fn status(daemon: &Daemon, task: Option<String>) -> Result<StatusReport, ErrorBo
             state_dir: daemon.config.state_dir.display().to_string(),
         },
         tasks,
-        sessions: daemon.resources.summary(),
+        sessions: SessionsSummary {
+            active: daemon.sessions.totals().sessions,
+            max: daemon.resources.max_sessions(),
+            adopted: 0,
+        },
+        resources: daemon.resources.report(),
     })
 }
 

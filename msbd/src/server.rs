@@ -110,10 +110,8 @@ async fn connection(mut stream: Stream, daemon: Arc<Daemon>) {
                 return;
             }
         };
-        if let Request::Shutdown { timeout_ms } = request {
-            daemon
-                .shutdown_for(&mut stream, timeout_ms.map(Duration::from_millis))
-                .await;
+        if let Request::Shutdown(shutdown) = request {
+            daemon.shutdown_for(&mut stream, shutdown).await;
             return;
         }
         let response = dispatch(&daemon, uid, request).await;

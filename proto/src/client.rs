@@ -146,10 +146,10 @@ impl Client {
     /// Asks the daemon to shut down; `progress` sees each progress line as it arrives.
     pub async fn shutdown(
         &mut self,
-        timeout_ms: Option<u64>,
+        request: ShutdownRequest,
         mut progress: impl FnMut(&str),
     ) -> Result<StopReport, ClientError> {
-        self.send(&Request::Shutdown { timeout_ms }).await?;
+        self.send(&Request::Shutdown(request)).await?;
         loop {
             match self.receive().await? {
                 Response::Progress(line) => progress(&line),
@@ -166,8 +166,11 @@ impl Client {
         while matches!(self.stream.read(&mut sink).await, Ok(n) if n > 0) {}
     }
 
-    pub async fn sessions(&mut self) -> Result<Vec<SessionInfo>, ClientError> {
-        match self.call(Request::SessionList).await? {
+    pub async fn sessions(
+        &mut self,
+        filter: SessionFilter,
+    ) -> Result<Vec<SessionInfo>, ClientError> {
+        match self.call(Request::SessionList(filter)).await? {
             Response::Sessions(list) => Ok(list),
             other => Err(unexpected("sessions list", &other)),
         }
@@ -207,6 +210,23 @@ impl Client {
         }
     }
 
+    /// Marks a session busy (never expired or evicted) or idle again.
+    pub async fn session_mark(
+        &mut self,
+        id: String,
+        busy: bool,
+    ) -> Result<SessionInfo, ClientError> {
+        self.session("sessions mark", Request::SessionMark { id, busy })
+            .await
+    }
+
+    pub async fn orphans(&mut self) -> Result<Vec<OrphanInfo>, ClientError> {
+        match self.call(Request::Orphans).await? {
+            Response::Orphans(list) => Ok(list),
+            other => Err(unexpected("orphans", &other)),
+        }
+    }
+
     pub async fn fault(&mut self, task: String, fault: Fault) -> Result<String, ClientError> {
         match self.call(Request::Fault { task, fault }).await? {
             Response::Ack(message) => Ok(message),
@@ -227,6 +247,7 @@ fn unexpected(request: &'static str, got: &Response) -> ClientError {
         Response::Sessions(_) => "sessions",
         Response::Session(_) => "session",
         Response::Ack(_) => "ack",
+        Response::Orphans(_) => "orphans",
     };
     ClientError::Unexpected { request, got }
 }

@@ -86,10 +86,8 @@ pub enum Request {
         task: String,
     },
     /// Answered by `Progress` frames and a final `Stopped`.
-    Shutdown {
-        timeout_ms: Option<u64>,
-    },
-    SessionList,
+    Shutdown(ShutdownRequest),
+    SessionList(SessionFilter),
     SessionShow {
         id: String,
     },
@@ -104,6 +102,30 @@ pub enum Request {
         task: String,
         fault: Fault,
     },
+    /// Marks a session busy (`processing`: never expired or evicted) or idle again.
+    SessionMark {
+        id: String,
+        busy: bool,
+    },
+    /// The sandboxes `orphan-cleanup` would stop, without stopping them.
+    Orphans,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShutdownRequest {
+    /// Deadline for sandboxes; `None` is the daemon's `--shutdown-timeout`.
+    pub timeout_ms: Option<u64>,
+    /// Exit without stopping sandboxes, so that the next daemon adopts them (upgrades).
+    pub keep_sandboxes: bool,
+}
+
+/// Which sessions `SessionList` returns; every field narrows the list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFilter {
+    pub status: Option<SessionStatus>,
+    pub template: Option<String>,
+    /// Only sessions not accessed for longer than this.
+    pub idle_longer_than_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +140,17 @@ pub enum Response {
     Sessions(Vec<SessionInfo>),
     Session(SessionInfo),
     Ack(String),
+    Orphans(Vec<OrphanInfo>),
+}
+
+/// A marked sandbox that no live session owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanInfo {
+    pub sandbox: String,
+    pub session_id: String,
+    pub pid: Option<u32>,
+    /// Also seen without a session by the last cycle: the next cycle stops it.
+    pub confirmed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +320,35 @@ pub struct DaemonInfo {
 pub struct SessionsSummary {
     pub active: u64,
     pub max: u64,
+    /// Sessions whose running sandbox this daemon adopted from its predecessor at start-up.
+    pub adopted: u64,
+}
+
+/// One resource: what is in use and the limit (`None`: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub used: u64,
+    pub max: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FlavorCounts {
+    pub small: u64,
+    pub medium: u64,
+    pub large: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceReport {
+    pub sessions: Usage,
+    pub memory_mb: Usage,
+    pub cpus: Usage,
+    pub by_flavor: FlavorCounts,
+    pub lru_eviction: bool,
+    /// Sessions evicted to make room since the daemon started.
+    pub evictions: u64,
+    /// How sandboxes are isolated here: `namespaces` or `none`.
+    pub isolation: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,6 +357,7 @@ pub struct StatusReport {
     pub daemon: DaemonInfo,
     pub tasks: Vec<TaskStatus>,
     pub sessions: SessionsSummary,
+    pub resources: ResourceReport,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -353,8 +416,6 @@ pub enum Flavor {
 }
 
 impl Flavor {
-    pub const ALL: [Flavor; 3] = [Flavor::Small, Flavor::Medium, Flavor::Large];
-
     pub fn cpus(self) -> u32 {
         match self {
             Self::Small => 1,
@@ -387,6 +448,7 @@ impl fmt::Display for Flavor {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum SessionStatus {
     Creating,
@@ -425,6 +487,20 @@ pub struct SessionInfo {
     pub expires_in_secs: u64,
     /// Last error stopping or creating its sandbox.
     pub error: Option<String>,
+    /// Unix seconds since it was marked busy (`processing`).
+    pub busy_since: Option<u64>,
+    /// The sandbox as the backend sees it; only `sessions show` fills this in.
+    pub details: Option<SandboxDetails>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxDetails {
+    pub running: bool,
+    pub pid: Option<u32>,
+    pub workdir: Option<String>,
+    pub isolation: String,
+    pub cpus: u32,
+    pub memory_mb: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -454,6 +530,8 @@ pub enum Fate {
     Stopped,
     Killed,
     Failed,
+    /// Left running for the next daemon (`stop --keep-sandboxes`).
+    Kept,
 }
 
 impl fmt::Display for Fate {
@@ -462,6 +540,7 @@ impl fmt::Display for Fate {
             Self::Stopped => "stopped",
             Self::Killed => "killed",
             Self::Failed => "failed",
+            Self::Kept => "kept",
         })
     }
 }
@@ -482,16 +561,19 @@ pub struct StopReport {
     pub killed: u64,
     pub failed: u64,
     pub sessions: Vec<SessionFate>,
+    /// Sandboxes left running (`stop --keep-sandboxes`).
+    pub kept: u64,
 }
 
 impl StopReport {
     /// Builds the report from each session's fate, so the counts always match the list.
     pub fn from_fates(sessions: Vec<SessionFate>, duration_ms: u64) -> Self {
         let count = |fate| sessions.iter().filter(|s| s.fate == fate).count() as u64;
-        let (stopped, killed, failed) = (
+        let (stopped, killed, failed, kept) = (
             count(Fate::Stopped),
             count(Fate::Killed),
             count(Fate::Failed),
+            count(Fate::Kept),
         );
         let outcome = if failed > 0 {
             StopOutcome::Failed
@@ -508,6 +590,7 @@ impl StopReport {
             killed,
             failed,
             sessions,
+            kept,
         }
     }
 }

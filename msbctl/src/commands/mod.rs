@@ -57,7 +57,15 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
         } => tasks::pause(&mut client, tasks.tasks, for_, reason, command, out).await,
         Command::Resume { tasks } => tasks::resume(&mut client, tasks.tasks, out).await,
         Command::Run { task } => tasks::run_now(&mut client, task, out).await,
-        Command::Stop { timeout } => stop::stop(client, timeout, out).await,
+        Command::Stop {
+            timeout,
+            keep_sandboxes,
+        } => stop::stop(client, timeout, keep_sandboxes, out).await,
+        Command::Orphans => {
+            let orphans = client.orphans().await?;
+            out.show(orphans.as_slice(), render::orphans)?;
+            Ok(exit::OK)
+        }
         Command::Sessions(command) => sessions::run(&mut client, command, out).await,
         Command::Debug(DebugCommand::Fault { task, fault }) => {
             let message = client.fault(task, fault.into()).await?;

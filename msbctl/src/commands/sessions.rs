@@ -3,12 +3,21 @@
 use crate::cli::SessionsCommand;
 use crate::output::{Failure, Out};
 use crate::{exit, render};
-use msb_proto::{Client, CreateSession};
+use msb_proto::{Client, CreateSession, SessionFilter};
 
 pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Result<u8, Failure> {
     let session = match command {
-        SessionsCommand::List => {
-            let list = client.sessions().await?;
+        SessionsCommand::List {
+            status,
+            template,
+            idle_longer_than,
+        } => {
+            let filter = SessionFilter {
+                status,
+                template,
+                idle_longer_than_ms: idle_longer_than.map(|d| d.as_millis() as u64),
+            };
+            let list = client.sessions(filter).await?;
             out.show(list.as_slice(), render::sessions)?;
             return Ok(exit::OK);
         }
@@ -28,6 +37,8 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
         }
         SessionsCommand::Touch { id } => client.session_touch(id).await?,
         SessionsCommand::Stop { id } => client.session_stop(id).await?,
+        SessionsCommand::Busy { id } => client.session_mark(id, true).await?,
+        SessionsCommand::Idle { id } => client.session_mark(id, false).await?,
     };
     out.show(&session, render::session)?;
     Ok(exit::OK)

@@ -3,22 +3,33 @@
 
 use crate::output::{Failure, Out};
 use crate::{exit, render};
-use msb_proto::{Client, StopOutcome};
+use msb_proto::{Client, ShutdownRequest, StopOutcome};
 use std::time::Duration;
 use tokio::time::{sleep, Instant};
 
 /// How long to wait for the process to disappear after it closed the connection.
 const EXIT_WAIT: Duration = Duration::from_secs(10);
 
-pub async fn stop(mut client: Client, timeout: Option<Duration>, out: &Out) -> Result<u8, Failure> {
+pub async fn stop(
+    mut client: Client,
+    timeout: Option<Duration>,
+    keep_sandboxes: bool,
+    out: &Out,
+) -> Result<u8, Failure> {
     let pid = client.daemon().pid;
     let json = out.json;
     let report = client
-        .shutdown(timeout.map(|d| d.as_millis() as u64), |line| {
-            if !json {
-                eprintln!("{line}");
-            }
-        })
+        .shutdown(
+            ShutdownRequest {
+                timeout_ms: timeout.map(|d| d.as_millis() as u64),
+                keep_sandboxes,
+            },
+            |line| {
+                if !json {
+                    eprintln!("{line}");
+                }
+            },
+        )
         .await?;
     client.closed().await;
     if !wait_exit(pid).await {

@@ -36,6 +36,23 @@ pub struct SandboxInfo {
     pub pid: Option<u32>,
 }
 
+/// A sandbox as the backend sees it now, for `sessions show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxState {
+    pub running: bool,
+    pub pid: Option<u32>,
+    pub workdir: Option<std::path::PathBuf>,
+    /// How it is isolated: `namespaces` or `none`.
+    pub isolation: String,
+}
+
+/// Sent when a sandbox ends on its own, not through a stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exited {
+    pub session_id: String,
+    pub sandbox: String,
+}
+
 /// How a sandbox ended when asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
@@ -86,4 +103,6 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The running sandboxes that carry this daemon's marker, and no others.
     fn list(&self) -> BoxFuture<'_, Result<Vec<SandboxInfo>, BackendError>>;
+
+    fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, SandboxState>;
 }

@@ -6,13 +6,17 @@
 //! time matches the record and its environment names this daemon's instance, so a pid that
 //! was reused by an unrelated process is never signalled.
 
-use super::{procfs, Backend, BackendError, BoxFuture, Command, SandboxInfo, SandboxSpec, Stopped};
+use super::{
+    procfs, Backend, BackendError, BoxFuture, Command, Exited, SandboxInfo, SandboxSpec,
+    SandboxState, Stopped,
+};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::time::{sleep, Instant};
 
 /// Environment variables that mark a sandbox as msbd's: which daemon instance, which session.
@@ -41,12 +45,18 @@ pub struct ProcessBackend {
     instance: String,
     records: PathBuf,
     work: PathBuf,
+    /// Told when a sandbox we started exits by itself.
+    exits: mpsc::UnboundedSender<Exited>,
 }
 
 impl ProcessBackend {
     /// `instance` is the daemon's identity from its state dir; `state_dir` holds records and
     /// working directories.
-    pub fn new(instance: String, state_dir: &Path) -> std::io::Result<Self> {
+    pub fn new(
+        instance: String,
+        state_dir: &Path,
+        exits: mpsc::UnboundedSender<Exited>,
+    ) -> std::io::Result<Self> {
         let records = state_dir.join("sandboxes");
         let work = state_dir.join("work");
         std::fs::create_dir_all(&records)?;
@@ -55,6 +65,7 @@ impl ProcessBackend {
             instance,
             records,
             work,
+            exits,
         })
     }
 
@@ -218,9 +229,18 @@ impl Backend for ProcessBackend {
                 self.forget(&spec.name);
                 return Err(err);
             }
-            // Reap the leader when it exits, so it never lingers as a zombie.
+            // Reap the leader when it exits, so it never lingers as a zombie, and report a
+            // sandbox that ended by itself.
+            let exits = self.exits.clone();
+            let gone = Exited {
+                session_id: spec.session_id.clone(),
+                sandbox: spec.name.clone(),
+            };
             tokio::spawn(async move {
                 let _ = child.wait().await;
+                if procfs::group_members(pid as i32).is_empty() {
+                    let _ = exits.send(gone);
+                }
             });
             Ok(SandboxInfo {
                 name: spec.name,
@@ -278,6 +298,18 @@ impl Backend for ProcessBackend {
             }
             found.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(found)
+        })
+    }
+
+    fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, SandboxState> {
+        Box::pin(async move {
+            let record = self.read_record(name);
+            SandboxState {
+                running: record.as_ref().is_some_and(|r| self.group_alive(r)),
+                pid: record.map(|r| r.pid),
+                workdir: Some(self.work.join(name)).filter(|dir| dir.exists()),
+                isolation: "none".into(),
+            }
         })
     }
 }

@@ -6,6 +6,7 @@ mod cli;
 mod faults;
 mod orphans;
 mod protocol;
+mod resources;
 mod sessions;
 mod socket;
 mod stop;

@@ -113,3 +113,31 @@ fn a_live_session_is_never_taken_for_an_orphan() {
     assert_eq!(daemon.task("orphan-cleanup")["processed_total"], 0);
     daemon.finish();
 }
+
+#[test]
+fn orphans_lists_what_the_next_cycle_stops() {
+    let args = ["--orphan-cleanup-interval", "1h"];
+    let mut daemon = Daemon::start(&args);
+    assert_eq!(daemon.json(&["orphans"]), serde_json::json!([]));
+    daemon.json(&["sessions", "create", "--id", "lost"]);
+    let pids = daemon.session_pids("lost");
+    daemon.kill();
+    daemon.spawn(&args);
+    daemon.wait_task("orphan-cleanup", "its start-up cycle", |t| t["cycles"] == 1);
+    let orphans = daemon.json(&["orphans"]);
+    assert_eq!(orphans.as_array().map(Vec::len), Some(1), "{orphans}");
+    assert_eq!(orphans[0]["session_id"], "lost");
+    assert_eq!(
+        orphans[0]["confirmed"], true,
+        "seen by the start-up cycle too"
+    );
+    assert!(
+        pids.iter().all(|pid| procfs::alive(*pid)),
+        "listing stops nothing"
+    );
+    let report = daemon.json(&["run", "orphan-cleanup"]);
+    assert_eq!(report["counts"]["stopped"], 1, "{report}");
+    assert!(pids.iter().all(|pid| !procfs::alive(*pid)));
+    assert_eq!(daemon.json(&["orphans"]), serde_json::json!([]));
+    daemon.finish();
+}

@@ -52,7 +52,7 @@ fn create_list_show_touch_and_stop_a_session() {
 
 #[test]
 fn bad_session_requests_get_clear_errors() {
-    let daemon = Daemon::start(&["--max-sessions", "1"]);
+    let daemon = Daemon::start(&["--max-sessions", "1", "--enable-lru-eviction", "false"]);
     let unknown = daemon.ctl(&["--json", "sessions", "show", "nope"]);
     assert_eq!(unknown.code, 1);
     assert_eq!(unknown.json()["error"]["code"], "unknown_session");
@@ -69,18 +69,90 @@ fn bad_session_requests_get_clear_errors() {
     assert_eq!(full.code, 1);
     let error = full.json();
     assert_eq!(error["error"]["code"], "limit_reached");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        error["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("1 of 1")),
+        message.contains("1 of 1") && message.contains("eviction is off"),
         "{error}"
     );
-    let duplicate = daemon.ctl(&["sessions", "create", "--id", "one"]);
-    assert!(
-        duplicate.code == 1 && duplicate.stderr.contains("already exists"),
-        "{duplicate:?}"
-    );
+    let mark = daemon.ctl(&["sessions", "busy", "nope"]);
+    assert_eq!(mark.code, 1, "{mark:?}");
     assert_eq!(daemon.status()["sessions"]["active"], 1);
+    daemon.finish();
+}
+
+#[test]
+fn create_with_a_live_id_returns_that_session_and_an_expired_one_is_replaced() {
+    let daemon = Daemon::start(&["--session-timeout", "2s", "--cleanup-interval", "1h"]);
+    let first = daemon.json(&["sessions", "create", "--id", "job"]);
+    let again = daemon.json(&["sessions", "create", "--id", "job", "--flavor", "large"]);
+    assert_eq!(
+        again["sandbox"], first["sandbox"],
+        "the same session, not a new one"
+    );
+    assert_eq!(again["flavor"], "small");
+    let pids = daemon.session_pids("job");
+    // Past its timeout (cleanup runs hourly here, so it is still registered).
+    wait_until("the session to pass its timeout", || {
+        let list = daemon.json(&["sessions", "list", "--idle-longer-than", "2s"]);
+        (list.as_array().map(Vec::len) == Some(1)).then_some(())
+    });
+    let fresh = daemon.json(&["sessions", "create", "--id", "job"]);
+    assert_ne!(
+        fresh["sandbox"], first["sandbox"],
+        "an expired session is replaced"
+    );
+    assert!(
+        pids.iter().all(|pid| !procfs::alive(*pid)),
+        "the old sandbox is stopped"
+    );
+    assert_eq!(daemon.session_pids("job").len(), 1);
+    daemon.finish();
+}
+
+#[test]
+fn list_filters_and_sorts_by_last_access() {
+    let daemon = Daemon::start(&["--template", "other=sleep 300"]);
+    daemon.json(&["sessions", "create", "--id", "a"]);
+    daemon.json(&["sessions", "create", "--id", "b", "--template", "other"]);
+    daemon.json(&["sessions", "create", "--id", "c"]);
+    wait_until("a second to pass", || {
+        let list = daemon.json(&["sessions", "list", "--idle-longer-than", "1s"]);
+        (list.as_array().map(Vec::len) == Some(3)).then_some(())
+    });
+    daemon.json(&["sessions", "touch", "a"]);
+    daemon.json(&["sessions", "busy", "c"]);
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["sessions", "list"];
+        all.extend_from_slice(args);
+        daemon
+            .json(&all)
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["id"].as_str().map(String::from))
+            .collect()
+    };
+    assert_eq!(
+        ids(&[]),
+        ["b", "c", "a"],
+        "least recently accessed first; a busy mark is no access"
+    );
+    assert_eq!(ids(&["--template", "other"]), ["b"]);
+    assert_eq!(ids(&["--status", "processing"]), ["c"]);
+    assert_eq!(ids(&["--idle-longer-than", "1s"]), ["b", "c"]);
+    let shown = daemon.json(&["sessions", "show", "b"]);
+    let details = &shown["details"];
+    assert_eq!(details["running"], true, "{shown}");
+    assert_eq!(
+        details["pid"].as_u64().map(|p| p as u32),
+        daemon.session_pids("b").first().copied()
+    );
+    assert!(
+        details["workdir"]
+            .as_str()
+            .is_some_and(|d| d.ends_with(shown["sandbox"].as_str().unwrap_or("?"))),
+        "{shown}"
+    );
     daemon.finish();
 }
 
@@ -113,5 +185,23 @@ fn an_idle_session_expires_and_a_touched_one_survives() {
     daemon.wait_task("session-cleanup", "the expiry to be counted", |t| {
         t["processed_total"] == 1
     });
+    daemon.finish();
+}
+
+#[test]
+fn a_sandbox_that_exits_by_itself_ends_its_session() {
+    let daemon = Daemon::start(&["--template", "short=sleep 1"]);
+    daemon.json(&["sessions", "create", "--id", "brief", "--template", "short"]);
+    daemon.json(&["sessions", "create", "--id", "lasting"]);
+    wait_until("the brief session to end", || {
+        let list = daemon.json(&["sessions", "list"]);
+        (list.as_array().map(Vec::len) == Some(1)).then_some(list)
+    });
+    assert_eq!(daemon.json(&["sessions", "list"])[0]["id"], "lasting");
+    assert!(
+        daemon.log().contains("exited on its own"),
+        "{}",
+        daemon.log()
+    );
     daemon.finish();
 }

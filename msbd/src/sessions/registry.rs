@@ -1,0 +1,246 @@
+//! The in-memory session registry: the sessions, an index ordered by deadline, and running
+//! totals of what they use. Every change goes through `insert`, `update` and `remove`, which
+//! keep the index and the totals in step, so `status` and expiry never scan all sessions.
+
+use msb_proto::{Flavor, FlavorCounts, SessionStatus};
+use std::collections::{BTreeSet, HashMap};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub template: String,
+    pub flavor: Flavor,
+    pub status: SessionStatus,
+    pub sandbox: String,
+    pub created_at_ms: u64,
+    pub last_accessed_ms: u64,
+    /// Set while the session is marked busy (`processing`).
+    pub busy_since_ms: Option<u64>,
+    pub error: Option<String>,
+    /// A stop is under way; nobody else may start one, and it is out of the index.
+    pub stopping: bool,
+}
+
+/// What the sessions use together, kept up to date on every change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub sessions: u64,
+    pub memory_mb: u64,
+    pub cpus: u64,
+    pub by_flavor: FlavorCounts,
+}
+
+impl Totals {
+    fn apply(&mut self, flavor: Flavor, add: bool) {
+        let count = match flavor {
+            Flavor::Small => &mut self.by_flavor.small,
+            Flavor::Medium => &mut self.by_flavor.medium,
+            Flavor::Large => &mut self.by_flavor.large,
+        };
+        if add {
+            self.sessions += 1;
+            self.memory_mb += flavor.memory_mb();
+            self.cpus += u64::from(flavor.cpus());
+            *count += 1;
+        } else {
+            self.sessions -= 1;
+            self.memory_mb -= flavor.memory_mb();
+            self.cpus -= u64::from(flavor.cpus());
+            *count -= 1;
+        }
+    }
+}
+
+pub struct Registry {
+    sessions: HashMap<String, Session>,
+    /// (deadline in unix ms, id) of every session that can expire. Idle sessions share one
+    /// timeout, so among them this is also least-recently-used order.
+    index: BTreeSet<(u64, String)>,
+    totals: Totals,
+    timeout_ms: u64,
+    busy_timeout_ms: u64,
+}
+
+impl Registry {
+    pub fn new(timeout_ms: u64, busy_timeout_ms: u64) -> Self {
+        Self {
+            sessions: HashMap::new(),
+            index: BTreeSet::new(),
+            totals: Totals::default(),
+            timeout_ms,
+            busy_timeout_ms,
+        }
+    }
+
+    /// When the session expires (idle) or its busy mark lapses (`processing`); `None` while
+    /// it is being created or stopped.
+    pub fn deadline(&self, s: &Session) -> Option<u64> {
+        if s.stopping || s.status == SessionStatus::Creating {
+            return None;
+        }
+        Some(match s.busy_since_ms {
+            Some(since) if s.status == SessionStatus::Processing => since + self.busy_timeout_ms,
+            _ => s.last_accessed_ms + self.timeout_ms,
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Session> {
+        self.sessions.get(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Session> {
+        self.sessions.values()
+    }
+
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    fn index_key(&self, s: &Session) -> Option<(u64, String)> {
+        self.deadline(s).map(|d| (d, s.id.clone()))
+    }
+
+    /// Adds a session (replacing none: the caller checked the id is free).
+    pub fn insert(&mut self, session: Session) {
+        if let Some(key) = self.index_key(&session) {
+            self.index.insert(key);
+        }
+        self.totals.apply(session.flavor, true);
+        self.sessions.insert(session.id.clone(), session);
+    }
+
+    /// Changes a session in place and re-files it in the index.
+    pub fn update<T>(&mut self, id: &str, change: impl FnOnce(&mut Session) -> T) -> Option<T> {
+        let mut session = self.sessions.remove(id)?;
+        if let Some(key) = self.index_key(&session) {
+            self.index.remove(&key);
+        }
+        let flavor = session.flavor;
+        let out = change(&mut session);
+        debug_assert_eq!(flavor, session.flavor, "a session's flavor never changes");
+        if let Some(key) = self.index_key(&session) {
+            self.index.insert(key);
+        }
+        self.sessions.insert(id.to_string(), session);
+        Some(out)
+    }
+
+    pub fn remove(&mut self, id: &str) -> Option<Session> {
+        let session = self.sessions.remove(id)?;
+        if let Some(key) = self.index_key(&session) {
+            self.index.remove(&key);
+        }
+        self.totals.apply(session.flavor, false);
+        Some(session)
+    }
+
+    /// Ids whose deadline is at or before `now`, soonest first.
+    pub fn due(&self, now: u64) -> Vec<String> {
+        self.index
+            .range(..(now + 1, String::new()))
+            .map(|(_, id)| id.clone())
+            .collect()
+    }
+
+    /// Sessions that may be evicted, least recently used first: idle and healthy, never
+    /// busy, being created, stopping, or in error.
+    pub fn evictable(&self) -> impl Iterator<Item = &Session> {
+        self.index
+            .iter()
+            .filter_map(|(_, id)| self.sessions.get(id))
+            .filter(|s| matches!(s.status, SessionStatus::Ready | SessionStatus::Running))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: &str, flavor: Flavor, last: u64) -> Session {
+        Session {
+            id: id.into(),
+            template: "default".into(),
+            flavor,
+            status: SessionStatus::Ready,
+            sandbox: format!("msb-{id}"),
+            created_at_ms: last,
+            last_accessed_ms: last,
+            busy_since_ms: None,
+            error: None,
+            stopping: false,
+        }
+    }
+
+    #[test]
+    fn totals_follow_every_change() {
+        let mut r = Registry::new(1000, 5000);
+        r.insert(session("a", Flavor::Medium, 0));
+        r.insert(session("b", Flavor::Small, 0));
+        assert_eq!(r.totals().memory_mb, 3072);
+        assert_eq!(r.totals().cpus, 3);
+        assert_eq!(r.totals().by_flavor.medium, 1);
+        r.remove("a");
+        assert_eq!(
+            r.totals(),
+            Totals {
+                sessions: 1,
+                memory_mb: 1024,
+                cpus: 1,
+                by_flavor: FlavorCounts {
+                    small: 1,
+                    medium: 0,
+                    large: 0
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn due_sessions_come_from_the_index_in_deadline_order() {
+        let mut r = Registry::new(1000, 5000);
+        r.insert(session("late", Flavor::Small, 500));
+        r.insert(session("early", Flavor::Small, 100));
+        assert_eq!(r.due(1099), Vec::<String>::new());
+        assert_eq!(r.due(1100), vec!["early".to_string()]);
+        assert_eq!(r.due(2000), vec!["early".to_string(), "late".to_string()]);
+        r.update("early", |s| s.last_accessed_ms = 900);
+        assert_eq!(r.due(1600), vec!["late".to_string()]);
+    }
+
+    #[test]
+    fn a_busy_session_is_due_only_when_its_mark_lapses_and_is_never_evictable() {
+        let mut r = Registry::new(1000, 5000);
+        r.insert(session("busy", Flavor::Small, 0));
+        r.insert(session("idle", Flavor::Small, 10));
+        r.update("busy", |s| {
+            s.status = SessionStatus::Processing;
+            s.busy_since_ms = Some(0);
+        });
+        assert_eq!(r.due(4000), vec!["idle".to_string()]);
+        assert_eq!(r.due(5000), vec!["idle".to_string(), "busy".to_string()]);
+        let evictable: Vec<&str> = r.evictable().map(|s| s.id.as_str()).collect();
+        assert_eq!(evictable, ["idle"]);
+    }
+
+    #[test]
+    fn stopping_sessions_leave_the_index() {
+        let mut r = Registry::new(1000, 5000);
+        r.insert(session("a", Flavor::Small, 0));
+        r.update("a", |s| s.stopping = true);
+        assert!(r.due(10_000).is_empty());
+        assert_eq!(r.evictable().count(), 0);
+        assert_eq!(
+            r.totals().sessions,
+            1,
+            "it still uses its resources until stopped"
+        );
+    }
+}

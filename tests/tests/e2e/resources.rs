@@ -1,0 +1,136 @@
+//! Limits and eviction: the least recently used idle session makes room; busy ones never.
+
+use msb_tests::{procfs, wait_until, Daemon};
+
+fn ids(daemon: &Daemon) -> Vec<String> {
+    daemon
+        .json(&["sessions", "list"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["id"].as_str().map(String::from))
+        .collect()
+}
+
+#[test]
+fn a_create_over_max_sessions_evicts_the_least_recently_used_idle_session() {
+    let daemon = Daemon::start(&["--max-sessions", "3"]);
+    for id in ["a", "b", "c"] {
+        daemon.json(&["sessions", "create", "--id", id]);
+    }
+    daemon.json(&["sessions", "touch", "a"]);
+    let lru = daemon.session_pids("b");
+    daemon.json(&["sessions", "create", "--id", "d"]);
+    let mut left = ids(&daemon);
+    left.sort();
+    assert_eq!(left, ["a", "c", "d"], "b was the least recently used");
+    assert!(
+        lru.iter().all(|pid| !procfs::alive(*pid)),
+        "the evicted sandbox is stopped"
+    );
+    let resources = &daemon.status()["resources"];
+    assert_eq!(resources["evictions"], 1, "{resources}");
+    assert_eq!(resources["sessions"]["used"], 3);
+    assert!(daemon.log().contains("evicted"), "evictions are logged");
+
+    for id in ["a", "c", "d"] {
+        daemon.json(&["sessions", "busy", id]);
+    }
+    let refused = daemon.ctl(&["--json", "sessions", "create", "--id", "e"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    let error = refused.json();
+    assert_eq!(error["error"]["code"], "limit_reached");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("max_sessions") && message.contains("3 of 3"),
+        "{message}"
+    );
+    assert_eq!(ids(&daemon).len(), 3, "no busy session was evicted");
+    daemon.finish();
+}
+
+#[test]
+fn memory_limit_counts_flavors_and_evicts_to_fit() {
+    let daemon = Daemon::start(&["--max-total-memory-mb", "3100"]);
+    daemon.json(&["sessions", "create", "--id", "m1", "--flavor", "medium"]);
+    daemon.json(&["sessions", "create", "--id", "s1", "--flavor", "small"]);
+    let resources = daemon.status()["resources"].clone();
+    assert_eq!(resources["memory_mb"]["used"], 3072);
+    assert_eq!(resources["memory_mb"]["max"], 3100);
+    daemon.json(&["sessions", "create", "--id", "m2", "--flavor", "medium"]);
+    let mut left = ids(&daemon);
+    left.sort();
+    assert_eq!(
+        left,
+        ["m2", "s1"],
+        "the first medium was the least recently used"
+    );
+    let resources = daemon.status()["resources"].clone();
+    assert_eq!(resources["memory_mb"]["used"], 3072, "{resources}");
+    assert_eq!(resources["cpus"]["used"], 3);
+    assert_eq!(resources["by_flavor"]["medium"], 1);
+    assert_eq!(resources["by_flavor"]["small"], 1);
+    assert_eq!(resources["by_flavor"]["large"], 0);
+    assert_eq!(resources["evictions"], 1);
+    let large = daemon.ctl(&["sessions", "create", "--flavor", "large"]);
+    assert_eq!(
+        large.code, 1,
+        "4096 MB cannot fit under 3100 MB at all: {large:?}"
+    );
+    assert!(large.stderr.contains("asks for 4096 MB"), "{large:?}");
+    assert_eq!(ids(&daemon).len(), 2, "a hopeless create evicts nothing");
+    daemon.finish();
+}
+
+#[test]
+fn a_busy_session_is_not_expired_until_marked_idle() {
+    let daemon = Daemon::start(&["--session-timeout", "1s", "--cleanup-interval", "300ms"]);
+    daemon.json(&["sessions", "create", "--id", "work"]);
+    let busy = daemon.json(&["sessions", "busy", "work"]);
+    assert_eq!(busy["status"], "processing");
+    wait_until("the session to pass its timeout", || {
+        let list = daemon.json(&["sessions", "list", "--idle-longer-than", "1s"]);
+        (list.as_array().map(Vec::len) == Some(1)).then_some(())
+    });
+    // Several cycles after its timeout, it is still there.
+    let seen = daemon.task("session-cleanup")["cycles"]
+        .as_u64()
+        .unwrap_or(0);
+    daemon.wait_task("session-cleanup", "three more cycles", |t| {
+        t["cycles"].as_u64() >= Some(seen + 3)
+    });
+    assert_eq!(
+        daemon.json(&["sessions", "show", "work"])["status"],
+        "processing"
+    );
+    assert_eq!(daemon.session_pids("work").len(), 1);
+
+    daemon.json(&["sessions", "idle", "work"]);
+    wait_until("the idle session to expire", || {
+        ids(&daemon).is_empty().then_some(())
+    });
+    daemon.finish();
+}
+
+#[test]
+fn a_busy_mark_left_behind_lapses() {
+    let daemon = Daemon::start(&[
+        "--session-timeout",
+        "1s",
+        "--busy-timeout",
+        "2s",
+        "--cleanup-interval",
+        "300ms",
+    ]);
+    daemon.json(&["sessions", "create", "--id", "crashed-client"]);
+    daemon.json(&["sessions", "busy", "crashed-client"]);
+    wait_until("the busy mark to lapse and the session to expire", || {
+        ids(&daemon).is_empty().then_some(())
+    });
+    assert!(
+        daemon.log().contains("busy mark lapsed"),
+        "{}",
+        daemon.log()
+    );
+    daemon.finish();
+}
