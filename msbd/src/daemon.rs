@@ -7,7 +7,8 @@ use crate::config::Config;
 use crate::resources::{Limits, OrphanCleanup, ResourceManager};
 use crate::sessions::{SessionCleanup, SessionManager};
 use crate::socket::{self, ClaimError};
-use crate::supervisor::{Supervisor, TaskSpec};
+use crate::store::{Store, StoreError, StoredPause};
+use crate::supervisor::{Lease, LeaseHook, Supervisor, Task, TaskSpec};
 use crate::templates::Templates;
 use crate::{clock, ids, server};
 use interprocess::local_socket::tokio::Stream;
@@ -16,7 +17,7 @@ use msb_proto::{ErrorBody, ErrorCode, Response, ShutdownRequest, StopReport};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -27,6 +28,8 @@ const TASK_STOP_GRACE: Duration = Duration::from_secs(5);
 pub enum StartError {
     #[error(transparent)]
     Claim(#[from] ClaimError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("cannot set up the state dir {path}: {source}")]
     State {
         path: String,
@@ -140,18 +143,31 @@ pub async fn run(
     }
     let _socket_lock = socket::lock(&socket::lock_path(&config.socket), "the socket")?;
     let instance = ids::instance_id(&config.state_dir).map_err(state)?;
+    let store = Arc::new(Store::open(&config.state_dir)?);
     let (exits, mut exited) = mpsc::unbounded_channel();
     let backend: Arc<dyn Backend> =
         Arc::new(ProcessBackend::new(instance, &config.state_dir, exits).map_err(state)?);
-    let listener = socket::bind(&config.socket)?;
 
     let sessions = Arc::new(SessionManager::new(
+        store.clone(),
         backend.clone(),
         Templates::new(&config.templates),
         config.session_timeout,
         config.busy_timeout,
         config.stop_grace,
     ));
+    // Adopt what the previous daemon left running before anything can take it for an orphan.
+    let running = backend
+        .list()
+        .await
+        .map_err(|e| state(std::io::Error::other(e.to_string())))?;
+    let (adopted, lost) = sessions.restore(&running)?;
+    if adopted + lost > 0 {
+        tracing::info!(adopted, lost, "restored the session registry");
+    }
+    let pauses = restore_pauses(&store)?;
+    let listener = socket::bind(&config.socket)?;
+
     let limits = Limits {
         max_sessions: config.max_sessions,
         max_memory_mb: config.max_total_memory_mb,
@@ -165,29 +181,41 @@ pub async fn run(
         config.stop_grace,
         "none".into(),
     ));
-    // A sandbox that ends by itself ends its session.
-    let watcher = {
-        let sessions = sessions.clone();
-        tokio::spawn(async move {
-            while let Some(gone) = exited.recv().await {
-                sessions.forget_exited(&gone.session_id, &gone.sandbox);
+    let helpers = [
+        // A sandbox that ends by itself ends its session.
+        tokio::spawn({
+            let sessions = sessions.clone();
+            async move {
+                while let Some(gone) = exited.recv().await {
+                    sessions.forget_exited(&gone.session_id, &gone.sandbox);
+                }
             }
-        })
+        }),
+        tokio::spawn(sessions.clone().write_touches()),
+    ];
+    let task = |task: Arc<dyn Task>, interval| TaskSpec {
+        pause: pauses
+            .iter()
+            .find(|(name, _)| name == task.name())
+            .map(|(_, lease)| lease.clone()),
+        task,
+        interval,
+        stall_after: config.stall_after,
+        policy: config.restart_policy,
     };
-    let supervisor = Supervisor::start(vec![
-        TaskSpec {
-            task: Arc::new(SessionCleanup(sessions.clone())),
-            interval: config.cleanup_interval,
-            stall_after: config.stall_after,
-            policy: config.restart_policy,
-        },
-        TaskSpec {
-            task: Arc::new(OrphanCleanup(resources.clone())),
-            interval: config.orphan_cleanup_interval,
-            stall_after: config.stall_after,
-            policy: config.restart_policy,
-        },
-    ]);
+    let supervisor = Supervisor::start(
+        vec![
+            task(
+                Arc::new(SessionCleanup(sessions.clone())),
+                config.cleanup_interval,
+            ),
+            task(
+                Arc::new(OrphanCleanup(resources.clone())),
+                config.orphan_cleanup_interval,
+            ),
+        ],
+        lease_keeper(store.clone()),
+    );
     let (orders, mut order_rx) = mpsc::channel(1);
     let daemon = Arc::new(Daemon {
         config,
@@ -218,6 +246,7 @@ pub async fn run(
         },
     };
     let report = shutdown(&daemon, &order).await;
+    daemon.sessions.flush_touches();
     if let Some(progress) = order.progress {
         let _ = progress.send(Response::Stopped(report.clone()));
         drop(progress);
@@ -226,8 +255,50 @@ pub async fn run(
         }
     }
     server.abort();
-    watcher.abort();
+    for helper in helpers {
+        helper.abort();
+    }
     Ok(report)
+}
+
+/// The stored pause leases still in force, by task; ended ones are dropped from the store.
+fn restore_pauses(store: &Store) -> Result<Vec<(String, Lease)>, StoreError> {
+    let now = clock::now_ms();
+    let mut leases = Vec::new();
+    for pause in store.pauses()? {
+        match pause.until_ms {
+            Some(until) if until <= now => store.set_pause(&pause.task, None)?,
+            until => {
+                let wall = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+                let lease = Lease {
+                    by_uid: pause.by_uid,
+                    reason: pause.reason,
+                    since: wall(pause.since_ms),
+                    until: until
+                        .map(|ms| (Instant::now() + Duration::from_millis(ms - now), wall(ms))),
+                };
+                tracing::info!(task = %pause.task, "the task stays paused: its lease outlived the restart");
+                leases.push((pause.task, lease));
+            }
+        }
+    }
+    Ok(leases)
+}
+
+/// Writes every pause lease taken or ended to the store.
+fn lease_keeper(store: Arc<Store>) -> LeaseHook {
+    Arc::new(move |task, lease| {
+        let stored = lease.map(|lease| StoredPause {
+            task: task.to_string(),
+            by_uid: lease.by_uid,
+            reason: lease.reason.clone(),
+            since_ms: clock::unix_ms(lease.since),
+            until_ms: lease.until.map(|(_, wall)| clock::unix_ms(wall)),
+        });
+        if let Err(err) = store.set_pause(task, stored.as_ref()) {
+            tracing::error!(task, error = %err, "cannot store the pause lease; it will not outlive a restart");
+        }
+    })
 }
 
 async fn shutdown(daemon: &Arc<Daemon>, order: &Order) -> StopReport {

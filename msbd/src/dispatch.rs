@@ -86,7 +86,7 @@ fn status(daemon: &Daemon, task: Option<String>) -> Result<StatusReport, ErrorBo
         sessions: SessionsSummary {
             active: daemon.sessions.totals().sessions,
             max: daemon.resources.max_sessions(),
-            adopted: 0,
+            adopted: daemon.sessions.adopted_at_start(),
         },
         resources: daemon.resources.report(),
     })

@@ -12,6 +12,7 @@ pub mod resources;
 pub mod server;
 pub mod sessions;
 pub mod socket;
+pub mod store;
 pub mod supervisor;
 pub mod templates;
 

@@ -207,6 +207,14 @@ impl Daemon {
         }
     }
 
+    /// Deletes the session store, as if the registry were lost: whatever ran stays running,
+    /// but no session owns it any more. Only while the daemon is down.
+    pub fn lose_registry(&self) {
+        for file in ["sessions.db", "sessions.db-wal", "sessions.db-shm"] {
+            let _ = fs::remove_file(self.state.join(file));
+        }
+    }
+
     /// Waits for the daemon process to exit on its own and returns its exit code.
     pub fn wait_exit(&mut self) -> i32 {
         let child = self.child.as_mut().expect("daemon running");

@@ -35,6 +35,9 @@ impl SessionManager {
                     s.status = SessionStatus::Ready;
                     s.busy_since_ms = None;
                 });
+                if let Err(err) = self.commit(registry, id) {
+                    return Outcome::Failed(err.message);
+                }
             }
             due
         };
@@ -68,8 +71,12 @@ impl Task for SessionCleanup {
     ) -> BoxFuture<'static, Result<CycleResult, String>> {
         Box::pin(async move {
             let manager = self.0.clone();
-            let due = manager.lock().due(now_ms());
             let mut result = CycleResult::default();
+            let ended = manager.check_adopted().await;
+            if ended > 0 {
+                result.add("sandbox_exited", ended);
+            }
+            let due = manager.lock().due(now_ms());
             result.add("expired", due.len() as u64);
             let (outcomes, interrupted) = ctx
                 .for_each_bounded(due, STOP_CONCURRENCY, |id| {

@@ -11,25 +11,42 @@ mod registry;
 pub use cleanup::SessionCleanup;
 pub use registry::{Registry, Session, Totals};
 
-use crate::backend::{Backend, SandboxSpec, Stopped};
+use crate::backend::{Backend, SandboxInfo, SandboxSpec, Stopped};
 use crate::clock::now_ms;
 use crate::ids::{random_hex, valid_session_id, SESSION_ID_RULE};
+use crate::store::{Store, StoreError};
 use crate::templates::{Templates, DEFAULT_TEMPLATE};
 use msb_proto::{
     CreateSession, ErrorBody, ErrorCode, Fate, Flavor, SandboxDetails, SessionFate, SessionFilter,
     SessionInfo, SessionStatus,
 };
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Decides whether a new session of `Flavor` fits, and which idle sessions to evict so that
 /// it does. Called with the registry locked.
+/// Touches reach the store at most this late; a crash loses at most this much of them.
+const TOUCH_BATCH: Duration = Duration::from_secs(1);
+
 pub type Admit<'a> = dyn FnOnce(&Registry, Flavor) -> Result<Vec<String>, ErrorBody> + Send + 'a;
 
 pub struct SessionManager {
-    /// A plain mutex: held for a few map operations, never across `.await`.
+    /// A plain mutex: held for a few map operations, never across `.await`. When both are
+    /// needed, the registry is locked before the store, so writes reach the store in the
+    /// order they happened.
     registry: Mutex<Registry>,
+    store: Arc<Store>,
+    /// Sessions touched since the last batch was written to the store.
+    touched: Mutex<HashSet<String>>,
+    /// Wakes the touch writer when there is something to write.
+    touch_pending: Notify,
+    /// Sessions adopted at start-up whose sandbox is not our child: checked each cleanup
+    /// cycle, since no exit event reports them.
+    adopted: Mutex<HashSet<String>>,
+    adopted_at_start: AtomicU64,
     backend: Arc<dyn Backend>,
     templates: Templates,
     /// How long a sandbox gets between SIGTERM and SIGKILL when its session is stopped.
@@ -39,6 +56,7 @@ pub struct SessionManager {
 
 impl SessionManager {
     pub fn new(
+        store: Arc<Store>,
         backend: Arc<dyn Backend>,
         templates: Templates,
         timeout: Duration,
@@ -50,6 +68,11 @@ impl SessionManager {
                 timeout.as_millis() as u64,
                 busy_timeout.as_millis() as u64,
             )),
+            store,
+            touched: Mutex::new(HashSet::new()),
+            touch_pending: Notify::new(),
+            adopted: Mutex::new(HashSet::new()),
+            adopted_at_start: AtomicU64::new(0),
             backend,
             templates,
             stop_grace,
@@ -59,6 +82,130 @@ impl SessionManager {
 
     fn lock(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes session `id` as the registry now holds it (or its deletion, if it is gone) to
+    /// the store, before the caller acknowledges the change.
+    fn commit(&self, registry: MutexGuard<'_, Registry>, id: &str) -> Result<(), ErrorBody> {
+        let row = registry.get(id).cloned();
+        let conn = self.store.lock();
+        drop(registry);
+        match &row {
+            Some(session) => Store::put(&conn, session),
+            None => Store::delete(&conn, id),
+        }
+        .map_err(|err| {
+            tracing::error!(session = id, error = %err, store = %self.store.path().display(), "cannot write the session store");
+            ErrorBody::new(
+                ErrorCode::Internal,
+                format!("cannot write the session store {}: {err}", self.store.path().display()),
+            )
+        })
+    }
+
+    /// Notes a touch; the writer stores it within a second.
+    fn touched(&self, id: &str) {
+        self.touched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string());
+        self.touch_pending.notify_one();
+    }
+
+    /// Writes the pending touches in one transaction.
+    pub fn flush_touches(&self) {
+        let ids: Vec<String> = self
+            .touched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let rows: Vec<(String, u64)> = {
+            let registry = self.lock();
+            ids.into_iter()
+                .filter_map(|id| registry.get(&id).map(|s| (id, s.last_accessed_ms)))
+                .collect()
+        };
+        if let Err(err) = self.store.touch_many(&rows) {
+            tracing::error!(error = %err, "cannot write last-access times");
+        }
+    }
+
+    /// Writes touches at most a second after they happen; sleeps while there are none.
+    pub async fn write_touches(self: Arc<Self>) {
+        loop {
+            self.touch_pending.notified().await;
+            tokio::time::sleep(TOUCH_BATCH).await;
+            self.flush_touches();
+        }
+    }
+
+    /// Loads the stored sessions and keeps those whose sandbox still runs (`running`); the
+    /// others are dropped from the store and reported. Returns (adopted, lost).
+    pub fn restore(&self, running: &[SandboxInfo]) -> Result<(u64, u64), StoreError> {
+        let running: HashSet<&str> = running.iter().map(|s| s.name.as_str()).collect();
+        let (mut adopted, mut lost) = (0, 0);
+        for mut session in self.store.sessions()? {
+            if running.contains(session.sandbox.as_str()) {
+                if session.status == SessionStatus::Creating {
+                    session.status = SessionStatus::Ready;
+                }
+                self.adopted
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(session.id.clone());
+                self.lock().insert(session);
+                adopted += 1;
+            } else {
+                tracing::warn!(session = %session.id, sandbox = %session.sandbox, "the sandbox ended while msbd was down; session stopped");
+                Store::delete(&self.store.lock(), &session.id).map_err(|source| {
+                    StoreError::Write {
+                        path: self.store.path().to_path_buf(),
+                        source,
+                    }
+                })?;
+                lost += 1;
+            }
+        }
+        self.adopted_at_start.store(adopted, Ordering::Relaxed);
+        Ok((adopted, lost))
+    }
+
+    pub fn adopted_at_start(&self) -> u64 {
+        self.adopted_at_start.load(Ordering::Relaxed)
+    }
+
+    /// Ends the sessions of adopted sandboxes that are no longer running; returns how many.
+    pub async fn check_adopted(&self) -> u64 {
+        let ids: Vec<String> = self
+            .adopted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        let mut ended = 0;
+        for id in ids {
+            let sandbox = self.lock().get(&id).map(|s| s.sandbox.clone());
+            let keep = match sandbox {
+                Some(sandbox) if !self.backend.inspect(&sandbox).await.running => {
+                    ended += u64::from(self.forget_exited(&id, &sandbox));
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            };
+            if !keep {
+                self.adopted
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+            }
+        }
+        ended
     }
 
     fn info(registry: &Registry, s: &Session) -> SessionInfo {
@@ -139,14 +286,18 @@ impl SessionManager {
     }
 
     pub fn touch(&self, id: &str) -> Result<SessionInfo, ErrorBody> {
-        let mut registry = self.lock();
-        registry
-            .update(id, |s| s.last_accessed_ms = now_ms())
-            .ok_or_else(|| unknown(id))?;
-        registry
-            .get(id)
-            .map(|s| Self::info(&registry, s))
-            .ok_or_else(|| unknown(id))
+        let info = {
+            let mut registry = self.lock();
+            registry
+                .update(id, |s| s.last_accessed_ms = now_ms())
+                .ok_or_else(|| unknown(id))?;
+            registry
+                .get(id)
+                .map(|s| Self::info(&registry, s))
+                .ok_or_else(|| unknown(id))?
+        };
+        self.touched(id);
+        Ok(info)
     }
 
     /// Marks a session busy (`processing`: never expired or evicted until the mark is lifted
@@ -174,10 +325,12 @@ impl SessionManager {
             }
         });
         tracing::debug!(session = id, busy, "session marked");
-        registry
+        let info = registry
             .get(id)
             .map(|s| Self::info(&registry, s))
-            .ok_or_else(|| unknown(id))
+            .ok_or_else(|| unknown(id))?;
+        self.commit(registry, id)?;
+        Ok(info)
     }
 
     /// Gets or creates a session. An id that exists and has not expired returns that session,
@@ -275,10 +428,12 @@ impl SessionManager {
             Ok(_) => {
                 registry.update(&id, |s| s.status = SessionStatus::Ready);
                 tracing::info!(session = %id, sandbox = %sandbox, "session created");
-                registry
+                let info = registry
                     .get(&id)
                     .map(|s| Self::info(&registry, s))
-                    .ok_or_else(|| unknown(&id))
+                    .ok_or_else(|| unknown(&id))?;
+                self.commit(registry, &id)?;
+                Ok(info)
             }
             Err(err) => {
                 registry.remove(&id);
@@ -288,46 +443,36 @@ impl SessionManager {
     }
 
     /// The get of get-or-create: a live session with this id, touched; `None` when there is
-    /// none (an expired one is stopped first, to be replaced).
-    fn existing_live(&self, id: &str) -> Result<Option<Result<SessionInfo, ()>>, ErrorBody> {
-        let now = now_ms();
-        let mut registry = self.lock();
-        let Some(session) = registry.get(id) else {
-            return Ok(None);
-        };
-        if session.stopping || session.status == SessionStatus::Creating {
-            return Err(ErrorBody::new(
-                ErrorCode::InvalidArgument,
-                format!(
-                    "session '{id}' is being {}; try again",
-                    if session.stopping {
-                        "stopped"
-                    } else {
-                        "created"
-                    }
-                ),
-            ));
-        }
-        if registry.deadline(session).is_some_and(|d| d <= now) {
-            return Ok(Some(Err(())));
-        }
-        registry.update(id, |s| s.last_accessed_ms = now);
-        Ok(Some(Ok(registry
-            .get(id)
-            .map(|s| Self::info(&registry, s))
-            .ok_or_else(|| unknown(id))?)))
-    }
-
+    /// none. An expired one is stopped first, to be replaced.
     async fn existing(&self, id: &str) -> Result<Option<SessionInfo>, ErrorBody> {
-        match self.existing_live(id)? {
-            None => Ok(None),
-            Some(Ok(info)) => Ok(Some(info)),
-            Some(Err(())) => {
-                tracing::info!(session = id, "replacing an expired session");
-                self.stop(id).await?;
-                Ok(None)
+        {
+            let now = now_ms();
+            let mut registry = self.lock();
+            let Some(session) = registry.get(id) else {
+                return Ok(None);
+            };
+            if session.stopping || session.status == SessionStatus::Creating {
+                let doing = if session.stopping {
+                    "stopped"
+                } else {
+                    "created"
+                };
+                return Err(ErrorBody::new(
+                    ErrorCode::InvalidArgument,
+                    format!("session '{id}' is being {doing}; try again"),
+                ));
+            }
+            if registry.deadline(session).is_none_or(|d| d > now) {
+                registry.update(id, |s| s.last_accessed_ms = now);
+                let info = registry.get(id).map(|s| Self::info(&registry, s));
+                drop(registry);
+                self.touched(id);
+                return Ok(info);
             }
         }
+        tracing::info!(session = id, "replacing an expired session");
+        self.stop(id).await?;
+        Ok(None)
     }
 
     /// Marks the session as stopping and returns its sandbox. With `only_if_due`, a session
@@ -377,7 +522,9 @@ impl SessionManager {
                 let mut session = registry.remove(id).ok_or_else(|| unknown(id))?;
                 session.status = SessionStatus::Stopped;
                 tracing::info!(session = %id, sandbox = %sandbox, how = ?stopped, "session stopped");
-                Ok((Self::info(&registry, &session), stopped))
+                let info = Self::info(&registry, &session);
+                self.commit(registry, id)?;
+                Ok((info, stopped))
             }
             Err(err) => {
                 registry.update(id, |s| {
@@ -386,6 +533,7 @@ impl SessionManager {
                     s.error = Some(err.to_string());
                 });
                 tracing::warn!(session = %id, error = %err, "could not stop the sandbox; session kept");
+                self.commit(registry, id)?;
                 Err(ErrorBody::new(ErrorCode::Backend, err.to_string()))
             }
         }
@@ -396,19 +544,24 @@ impl SessionManager {
         Ok(self.finish_stop(id, &sandbox, self.stop_grace).await?.0)
     }
 
-    /// Removes a session whose sandbox ended by itself (not through a stop of ours).
-    pub fn forget_exited(&self, session_id: &str, sandbox: &str) {
+    /// Removes a session whose sandbox ended by itself (not through a stop of ours); true
+    /// when there was such a session.
+    pub fn forget_exited(&self, session_id: &str, sandbox: &str) -> bool {
         let mut registry = self.lock();
-        if registry.get(session_id).is_some_and(|s| {
+        let ours = registry.get(session_id).is_some_and(|s| {
             s.sandbox == sandbox && !s.stopping && s.status != SessionStatus::Creating
-        }) {
+        });
+        if ours {
             registry.remove(session_id);
             tracing::warn!(
                 session = session_id,
                 sandbox,
                 "the sandbox exited on its own; session stopped"
             );
+            // A failed write is logged by commit; nobody waits for this answer.
+            let _ = self.commit(registry, session_id);
         }
+        ours
     }
 
     /// The fates of a shutdown that leaves every sandbox running for the next daemon.

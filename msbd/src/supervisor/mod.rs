@@ -9,11 +9,15 @@ mod task;
 
 pub use backoff::RestartPolicy;
 pub use health::overall;
+pub use state::Lease;
 pub use task::{CycleContext, CycleResult, Task};
+
+/// Called with a task's name and its new pause lease (`None` when the pause ends).
+pub type LeaseHook = Arc<dyn Fn(&'static str, Option<&Lease>) + Send + Sync>;
 
 use msb_proto::{CycleReport, ErrorBody, ErrorCode, Fault, TaskAction, TaskSelection, TaskStatus};
 use runner::{Control, Runner};
-use state::{Lease, Shared};
+use state::Shared;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot};
@@ -25,6 +29,8 @@ pub struct TaskSpec {
     pub interval: Duration,
     pub stall_after: Duration,
     pub policy: RestartPolicy,
+    /// A pause lease to start under, kept from before a restart.
+    pub pause: Option<Lease>,
 }
 
 struct Handle {
@@ -37,8 +43,8 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// Starts a runner per task; each runs its first cycle at once.
-    pub fn start(specs: Vec<TaskSpec>) -> Self {
+    /// Starts a runner per task; each runs its first cycle at once unless it starts paused.
+    pub fn start(specs: Vec<TaskSpec>, on_lease: LeaseHook) -> Self {
         let tasks = specs
             .into_iter()
             .map(|spec| {
@@ -46,9 +52,12 @@ impl Supervisor {
                     spec.task.name(),
                     spec.interval,
                     spec.stall_after,
+                    spec.pause,
                 ));
                 let (control, rx) = mpsc::channel(32);
-                tokio::spawn(Runner::new(shared.clone(), spec.task, spec.policy, rx).run());
+                tokio::spawn(
+                    Runner::new(shared.clone(), on_lease.clone(), spec.task, spec.policy, rx).run(),
+                );
                 Handle { shared, control }
             })
             .collect();

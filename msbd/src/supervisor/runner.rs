@@ -5,6 +5,7 @@
 use super::backoff::{Backoff, RestartPolicy};
 use super::state::{Lease, Record, Shared};
 use super::task::{CycleContext, CycleResult, Task};
+use super::LeaseHook;
 use crate::clock::unix_secs;
 use msb_proto::{
     ActionResult, CycleOutcome, CycleReport, ErrorBody, ErrorCode, Fault, TaskAction, TaskState,
@@ -56,6 +57,8 @@ enum End {
 
 pub(crate) struct Runner {
     shared: Arc<Shared>,
+    /// Told of every pause lease taken or ended, to keep it across restarts.
+    on_lease: LeaseHook,
     task: Arc<dyn Task>,
     policy: RestartPolicy,
     rx: mpsc::Receiver<Control>,
@@ -77,12 +80,14 @@ async fn sleep_until_some(at: Option<Instant>) {
 impl Runner {
     pub(crate) fn new(
         shared: Arc<Shared>,
+        on_lease: LeaseHook,
         task: Arc<dyn Task>,
         policy: RestartPolicy,
         rx: mpsc::Receiver<Control>,
     ) -> Self {
         Self {
             shared,
+            on_lease,
             task,
             policy,
             rx,
@@ -132,7 +137,7 @@ impl Runner {
                 let action = match self.already_paused() {
                     Some(skip) => self.action(ActionResult::Skipped, Some(skip)),
                     None => {
-                        self.shared.update(|r| r.pause = Some(lease));
+                        self.set_pause(Some(lease));
                         self.action(ActionResult::Paused, self.pause_detail())
                     }
                 };
@@ -206,8 +211,15 @@ impl Runner {
         self.action(ActionResult::Restarted, detail)
     }
 
+    /// Takes or ends the pause lease, and reports it; returns the lease it replaced.
+    fn set_pause(&self, lease: Option<Lease>) -> Option<Lease> {
+        (self.on_lease)(self.shared.name, lease.as_ref());
+        self.shared
+            .update(|r| std::mem::replace(&mut r.pause, lease))
+    }
+
     fn resume(&mut self) -> TaskAction {
-        let had = self.shared.update(|r| r.pause.take());
+        let had = self.set_pause(None);
         if had.is_some() {
             tracing::info!(task = self.shared.name, "task resumed");
             self.action(ActionResult::Resumed, None)
@@ -217,7 +229,7 @@ impl Runner {
     }
 
     fn end_lease(&mut self) {
-        self.shared.update(|r| r.pause = None);
+        self.set_pause(None);
         tracing::info!(task = self.shared.name, "pause lease ended; task resumed");
     }
 
@@ -345,7 +357,7 @@ impl Runner {
                         if let Some(skip) = self.already_paused() {
                             let _ = reply.send(self.action(ActionResult::Skipped, Some(skip)));
                         } else {
-                            self.shared.update(|r| r.pause = Some(lease));
+                            self.set_pause(Some(lease));
                             interrupt.store(true, Ordering::SeqCst);
                             if stalled {
                                 let _ = reply.send(self.action(ActionResult::Paused, Some(STALLED_PAUSE.into())));

@@ -68,7 +68,13 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(name: &'static str, interval: Duration, stall_after: Duration) -> Self {
+    /// A task that starts running, or parked under `pause` (a lease kept across a restart).
+    pub fn new(
+        name: &'static str,
+        interval: Duration,
+        stall_after: Duration,
+        pause: Option<Lease>,
+    ) -> Self {
         let now = SystemTime::now();
         Self {
             name,
@@ -76,10 +82,14 @@ impl Shared {
             stall_after,
             record: Mutex::new(Record {
                 state: TaskState::Running,
-                reported: TaskState::Running,
+                reported: if pause.is_some() {
+                    TaskState::Paused
+                } else {
+                    TaskState::Running
+                },
                 state_since: now,
                 in_cycle: false,
-                pause: None,
+                pause,
                 // The first cycle runs right after start-up.
                 next_run: Some(Instant::now()),
                 cycles: 0,

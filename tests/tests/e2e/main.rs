@@ -7,6 +7,7 @@ mod faults;
 mod orphans;
 mod protocol;
 mod resources;
+mod restore;
 mod sessions;
 mod socket;
 mod stop;

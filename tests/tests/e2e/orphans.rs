@@ -1,4 +1,5 @@
-//! Orphans: sandboxes whose session msbd no longer knows are reaped; other processes never.
+//! Orphans: sandboxes whose session msbd no longer knows (here: its registry was lost while
+//! it was down) are reaped; other processes never.
 
 use msb_tests::{procfs, wait_until, Daemon};
 use std::process::{Child, Command};
@@ -71,6 +72,7 @@ fn a_sandbox_left_by_a_killed_daemon_is_reaped_and_reused_pids_are_not_touched()
     );
 
     daemon.kill();
+    daemon.lose_registry();
     assert!(
         procfs::alive(orphan[0]),
         "SIGKILL of msbd leaves the sandbox running"
@@ -122,6 +124,7 @@ fn orphans_lists_what_the_next_cycle_stops() {
     daemon.json(&["sessions", "create", "--id", "lost"]);
     let pids = daemon.session_pids("lost");
     daemon.kill();
+    daemon.lose_registry();
     daemon.spawn(&args);
     daemon.wait_task("orphan-cleanup", "its start-up cycle", |t| t["cycles"] == 1);
     let orphans = daemon.json(&["orphans"]);
