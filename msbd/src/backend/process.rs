@@ -129,34 +129,71 @@ impl ProcessBackend {
         }
     }
 
-    async fn stop_record(&self, record: Record, grace: Duration) -> Result<Stopped, BackendError> {
-        let name = record.name.clone();
-        if !self.group_alive(&record) {
-            self.forget(&name);
-            return Ok(Stopped::Gone);
+    /// Every sandbox of this instance found by the marker in its processes' environment,
+    /// whether or not its record still exists. One entry a sandbox, with its process group.
+    fn scan(&self) -> Vec<SandboxInfo> {
+        let mut found: Vec<SandboxInfo> = Vec::new();
+        for pid in procfs::pids() {
+            if !procfs::has_env(pid, MARK_INSTANCE, &self.instance) {
+                continue;
+            }
+            let (Some(stat), Some(name)) = (procfs::stat(pid), procfs::env_var(pid, MARK_SANDBOX))
+            else {
+                continue;
+            };
+            if stat.zombie || found.iter().any(|f| f.name == name) {
+                continue;
+            }
+            found.push(SandboxInfo {
+                session_id: procfs::env_var(pid, MARK_SESSION).unwrap_or_default(),
+                name,
+                pid: Some(stat.pgrp as u32),
+            });
         }
-        let pgrp = Pid::from_raw(record.pid as i32);
-        let signal = |sig| match killpg(pgrp, sig) {
+        found
+    }
+
+    /// The process group of a running sandbox: from its record, or, when the record is
+    /// lost, from the marker in /proc.
+    fn locate(&self, name: &str) -> Option<i32> {
+        match self.read_record(name) {
+            Some(record) if self.group_alive(&record) => Some(record.pid as i32),
+            _ => self
+                .scan()
+                .into_iter()
+                .find(|f| f.name == name)
+                .and_then(|f| f.pid)
+                .map(|p| p as i32),
+        }
+    }
+
+    async fn stop_group(
+        &self,
+        name: &str,
+        pgrp: i32,
+        grace: Duration,
+    ) -> Result<Stopped, BackendError> {
+        let group = Pid::from_raw(pgrp);
+        let signal = |sig| match killpg(group, sig) {
             Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
             Err(source) => Err(BackendError::Signal {
-                name: name.clone(),
+                name: name.to_string(),
                 source,
             }),
         };
         signal(Signal::SIGTERM)?;
-        if self.wait_gone(pgrp.as_raw(), Instant::now() + grace).await {
-            self.forget(&name);
+        if self.wait_gone(pgrp, Instant::now() + grace).await {
+            self.forget(name);
             return Ok(Stopped::Graceful);
         }
         signal(Signal::SIGKILL)?;
-        if self
-            .wait_gone(pgrp.as_raw(), Instant::now() + KILL_WAIT)
-            .await
-        {
-            self.forget(&name);
+        if self.wait_gone(pgrp, Instant::now() + KILL_WAIT).await {
+            self.forget(name);
             Ok(Stopped::Killed)
         } else {
-            Err(BackendError::Unkillable { name })
+            Err(BackendError::Unkillable {
+                name: name.to_string(),
+            })
         }
     }
 
@@ -256,8 +293,8 @@ impl Backend for ProcessBackend {
         grace: Duration,
     ) -> BoxFuture<'a, Result<Stopped, BackendError>> {
         Box::pin(async move {
-            match self.read_record(name) {
-                Some(record) => self.stop_record(record, grace).await,
+            match self.locate(name) {
+                Some(pgrp) => self.stop_group(name, pgrp, grace).await,
                 None => {
                     self.forget(name);
                     Ok(Stopped::Gone)
@@ -296,6 +333,12 @@ impl Backend for ProcessBackend {
                     self.forget(&record.name);
                 }
             }
+            // Sandboxes whose record was lost are still found by their marker.
+            for extra in self.scan() {
+                if !found.iter().any(|f| f.name == extra.name) {
+                    found.push(extra);
+                }
+            }
             found.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(found)
         })
@@ -303,10 +346,10 @@ impl Backend for ProcessBackend {
 
     fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, SandboxState> {
         Box::pin(async move {
-            let record = self.read_record(name);
+            let pgrp = self.locate(name);
             SandboxState {
-                running: record.as_ref().is_some_and(|r| self.group_alive(r)),
-                pid: record.map(|r| r.pid),
+                running: pgrp.is_some(),
+                pid: pgrp.map(|p| p as u32),
                 workdir: Some(self.work.join(name)).filter(|dir| dir.exists()),
                 isolation: "none".into(),
             }

@@ -29,15 +29,19 @@ pub fn stat(pid: u32) -> Option<ProcStat> {
     parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
-/// True when the process's initial environment holds `key=value`.
-pub fn has_env(pid: u32, key: &str, value: &str) -> bool {
-    let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else {
-        return false;
-    };
-    let wanted = format!("{key}={value}");
+/// The value of `key` in the process's initial environment.
+pub fn env_var(pid: u32, key: &str) -> Option<String> {
+    let environ = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{key}=");
     environ
         .split(|b| *b == 0)
-        .any(|entry| entry == wanted.as_bytes())
+        .find_map(|entry| entry.strip_prefix(prefix.as_bytes()))
+        .map(|value| String::from_utf8_lossy(value).into_owned())
+}
+
+/// True when the process's initial environment holds `key=value`.
+pub fn has_env(pid: u32, key: &str, value: &str) -> bool {
+    env_var(pid, key).is_some_and(|v| v == value)
 }
 
 /// Every pid in /proc at this moment.
