@@ -59,15 +59,16 @@ pub fn status(report: &StatusReport) -> String {
     let limit = |u: &Usage| u.max.map(|m| format!(" of {m}")).unwrap_or_default();
     let f = &r.by_flavor;
     let mut out = format!(
-        "msbd {} (pid {}, up {}, backend {}, isolation {}): {}\n\
+        "msbd {} (pid {}, up {}, backend {}): {}\n\
+         isolation: {}\n\
          sessions: {}{} ({} small, {} medium, {} large; {} adopted at start)\n\
          memory: {}{} MB, cpus: {}; evictions: {}{}\n\n",
         d.version,
         d.pid,
         format_duration(Duration::from_secs(d.uptime_secs)),
         d.backend,
-        r.isolation,
         report.overall,
+        r.isolation,
         r.sessions.used,
         limit(&r.sessions),
         f.small,

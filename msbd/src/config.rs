@@ -3,6 +3,7 @@
 //! daemon before it binds or creates anything, naming the setting, the value and what is
 //! allowed.
 
+use crate::backend::isolation::IsolationMode;
 use crate::supervisor::RestartPolicy;
 use crate::templates::parse_template;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -29,9 +30,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Hidden {
-    /// Idle sandbox process of the built-in `default` template; exits on SIGTERM.
+    /// The first process of a sandbox (started by msbd itself).
     #[command(hide = true)]
-    Keeper,
+    Keeper(crate::keeper::KeeperArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,6 +84,9 @@ pub struct DaemonArgs {
     /// A busy mark (processing) not lifted within this long is lifted by session-cleanup
     #[arg(long, env = "MSB_BUSY_TIMEOUT", value_name = "DUR", default_value = "1h", value_parser = parse_duration)]
     pub busy_timeout: Duration,
+    /// How sandboxes are isolated: namespaces where available (auto), always, or never
+    #[arg(long, env = "MSB_ISOLATION", value_enum, default_value = "auto")]
+    pub isolation: IsolationMode,
     /// Flavor of sessions created without one
     #[arg(long, env = "MSB_DEFAULT_FLAVOR", value_enum, default_value = "small")]
     pub default_flavor: Flavor,
@@ -123,6 +127,7 @@ pub struct Config {
     pub max_total_memory_mb: Option<u64>,
     pub lru_eviction: bool,
     pub busy_timeout: Duration,
+    pub isolation: IsolationMode,
     pub default_flavor: Flavor,
     pub shutdown_timeout: Duration,
     pub stop_grace: Duration,
@@ -220,6 +225,7 @@ impl Config {
                 None => host_memory_mb(),
             },
             lru_eviction: args.enable_lru_eviction,
+            isolation: args.isolation,
             busy_timeout: at_least("--busy-timeout", args.busy_timeout, Duration::from_secs(1))?,
             default_flavor: args.default_flavor,
             shutdown_timeout: args.shutdown_timeout,

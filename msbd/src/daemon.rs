@@ -1,6 +1,7 @@
 //! Wires the parts together, runs until asked to stop, and carries out the graceful
 //! shutdown: stop the tasks, stop every sandbox (SIGTERM, SIGKILL at the deadline), report.
 
+use crate::backend::isolation::Isolation;
 use crate::backend::process::ProcessBackend;
 use crate::backend::Backend;
 use crate::config::Config;
@@ -30,6 +31,8 @@ pub enum StartError {
     Claim(#[from] ClaimError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Isolation(String),
     #[error("cannot set up the state dir {path}: {source}")]
     State {
         path: String,
@@ -144,9 +147,13 @@ pub async fn run(
     let _socket_lock = socket::lock(&socket::lock_path(&config.socket), "the socket")?;
     let instance = ids::instance_id(&config.state_dir).map_err(state)?;
     let store = Arc::new(Store::open(&config.state_dir)?);
+    let isolation =
+        Isolation::detect(config.isolation, &instance).map_err(StartError::Isolation)?;
+    let isolation_report = isolation.describe();
     let (exits, mut exited) = mpsc::unbounded_channel();
-    let backend: Arc<dyn Backend> =
-        Arc::new(ProcessBackend::new(instance, &config.state_dir, exits).map_err(state)?);
+    let backend: Arc<dyn Backend> = Arc::new(
+        ProcessBackend::new(instance, &config.state_dir, exits, isolation).map_err(state)?,
+    );
 
     let sessions = Arc::new(SessionManager::new(
         store.clone(),
@@ -179,7 +186,7 @@ pub async fn run(
         sessions.clone(),
         backend.clone(),
         config.stop_grace,
-        "none".into(),
+        isolation_report,
     ));
     let helpers = [
         // A sandbox that ends by itself ends its session.

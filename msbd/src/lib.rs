@@ -39,8 +39,8 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    if let Some(Hidden::Keeper) = cli.command {
-        return keeper::run();
+    if let Some(Hidden::Keeper(args)) = cli.command {
+        return keeper::run(args);
     }
     let level = match std::env::var("MSBD_LOG") {
         Ok(text) => {

@@ -15,7 +15,7 @@ pub struct Templates {
 impl Templates {
     /// The built-in template plus `custom`, which may override it.
     pub fn new(custom: &[(String, String)]) -> Self {
-        let mut map = BTreeMap::from([(DEFAULT_TEMPLATE.to_string(), Command::Keeper)]);
+        let mut map = BTreeMap::from([(DEFAULT_TEMPLATE.to_string(), Command::Idle)]);
         for (name, command) in custom {
             map.insert(name.clone(), Command::Shell(command.clone()));
         }
@@ -65,7 +65,7 @@ mod tests {
         let custom = parse_template("stubborn=trap '' TERM; sleep 100").expect("parse");
         assert_eq!(custom.1, "trap '' TERM; sleep 100");
         let templates = Templates::new(&[custom]);
-        assert_eq!(templates.get("default").expect("builtin"), Command::Keeper);
+        assert_eq!(templates.get("default").expect("builtin"), Command::Idle);
         assert!(matches!(templates.get("stubborn"), Ok(Command::Shell(_))));
         let err = templates.get("nope").expect_err("must be refused");
         assert!(err.message.contains("default, stubborn"), "{}", err.message);

@@ -1,6 +1,7 @@
 //! Backends create, stop and list sandboxes. The daemon only speaks to this trait; the
 //! `process` backend is the embedded default that needs nothing installed.
 
+pub mod isolation;
 pub mod process;
 pub mod procfs;
 
@@ -14,8 +15,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// What a sandbox runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `msbd keeper`: an idle sandbox that needs nothing installed and exits on SIGTERM.
-    Keeper,
+    /// An idle sandbox that needs nothing installed and exits on SIGTERM.
+    Idle,
     /// A command line run by `/bin/sh -c`.
     Shell(String),
 }

@@ -6,6 +6,7 @@
 //! time matches the record and its environment names this daemon's instance, so a pid that
 //! was reused by an unrelated process is never signalled.
 
+use super::isolation::{self, Isolation};
 use super::{
     procfs, Backend, BackendError, BoxFuture, Command, Exited, SandboxInfo, SandboxSpec,
     SandboxState, Stopped,
@@ -47,6 +48,7 @@ pub struct ProcessBackend {
     work: PathBuf,
     /// Told when a sandbox we started exits by itself.
     exits: mpsc::UnboundedSender<Exited>,
+    isolation: Isolation,
 }
 
 impl ProcessBackend {
@@ -56,6 +58,7 @@ impl ProcessBackend {
         instance: String,
         state_dir: &Path,
         exits: mpsc::UnboundedSender<Exited>,
+        isolation: Isolation,
     ) -> std::io::Result<Self> {
         let records = state_dir.join("sandboxes");
         let work = state_dir.join("work");
@@ -66,6 +69,7 @@ impl ProcessBackend {
             records,
             work,
             exits,
+            isolation,
         })
     }
 
@@ -95,6 +99,9 @@ impl ProcessBackend {
     fn forget(&self, name: &str) {
         let _ = std::fs::remove_file(self.record_path(name));
         let _ = std::fs::remove_dir_all(self.work.join(name));
+        if let Some(cgroups) = &self.isolation.cgroups {
+            cgroups.remove(name);
+        }
     }
 
     /// True when the recorded leader is still the very process we started.
@@ -204,19 +211,24 @@ impl ProcessBackend {
         };
         let workdir = self.work.join(&spec.name);
         std::fs::create_dir_all(&workdir).map_err(spawn_err)?;
-        let mut cmd = match &spec.command {
-            Command::Keeper => {
-                let mut cmd =
-                    tokio::process::Command::new(std::env::current_exe().map_err(spawn_err)?);
-                cmd.arg("keeper");
-                cmd
+        // Every sandbox starts as `msbd keeper`, which sets its limits and namespaces.
+        let mut cmd = tokio::process::Command::new(std::env::current_exe().map_err(spawn_err)?);
+        let (memory_mb, nofile, nproc) = isolation::rlimits(spec.flavor);
+        cmd.arg("keeper")
+            .args(["--memory-mb", &memory_mb.to_string()])
+            .args(["--nofile", &nofile.to_string()])
+            .args(["--nproc", &nproc.to_string()]);
+        if self.isolation.namespaces {
+            cmd.args(["--isolate", "--hostname", &spec.name]);
+        }
+        if let Some(cgroups) = &self.isolation.cgroups {
+            for dir in cgroups.make(&spec.name, spec.flavor) {
+                cmd.arg("--cgroup").arg(dir);
             }
-            Command::Shell(line) => {
-                let mut cmd = tokio::process::Command::new("/bin/sh");
-                cmd.arg("-c").arg(line);
-                cmd
-            }
-        };
+        }
+        if let Command::Shell(line) = &spec.command {
+            cmd.args(["--", "/bin/sh", "-c", line]);
+        }
         cmd.current_dir(&workdir)
             .env_clear()
             .env("PATH", SANDBOX_PATH)
@@ -351,7 +363,7 @@ impl Backend for ProcessBackend {
                 running: pgrp.is_some(),
                 pid: pgrp.map(|p| p as u32),
                 workdir: Some(self.work.join(name)).filter(|dir| dir.exists()),
-                isolation: "none".into(),
+                isolation: self.isolation.name().into(),
             }
         })
     }

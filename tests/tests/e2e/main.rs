@@ -4,6 +4,7 @@
 
 mod cli;
 mod faults;
+mod isolation;
 mod orphans;
 mod protocol;
 mod resources;

@@ -51,7 +51,7 @@ fn a_sandbox_left_by_a_killed_daemon_is_reaped_and_reused_pids_are_not_touched()
     let mut daemon = Daemon::start(&args);
     daemon.json(&["sessions", "create", "--id", "left-behind"]);
     let orphan = daemon.session_pids("left-behind");
-    assert_eq!(orphan.len(), 1);
+    assert!(!orphan.is_empty());
 
     // Two unrelated processes behind forged records: one whose start time does not match
     // (a reused pid), one whose start time matches but that carries no marker.
@@ -74,14 +74,14 @@ fn a_sandbox_left_by_a_killed_daemon_is_reaped_and_reused_pids_are_not_touched()
     daemon.kill();
     daemon.lose_registry();
     assert!(
-        procfs::alive(orphan[0]),
+        orphan.iter().any(|pid| procfs::alive(*pid)),
         "SIGKILL of msbd leaves the sandbox running"
     );
     daemon.spawn(&args);
     assert_eq!(daemon.json(&["sessions", "list"]), serde_json::json!([]));
 
     wait_until("the orphan to be stopped", || {
-        (!procfs::alive(orphan[0])).then_some(())
+        (!orphan.iter().any(|pid| procfs::alive(*pid))).then_some(())
     });
     // The stop is booked when its cycle ends.
     let task = daemon.wait_task("orphan-cleanup", "the stop to be counted", |t| {
@@ -111,7 +111,7 @@ fn a_live_session_is_never_taken_for_an_orphan() {
     daemon.wait_task("orphan-cleanup", "several cycles", |t| {
         t["cycles"].as_u64() >= Some(4)
     });
-    assert!(procfs::alive(pids[0]));
+    assert!(pids.iter().all(|pid| procfs::alive(*pid)));
     assert_eq!(daemon.task("orphan-cleanup")["processed_total"], 0);
     daemon.finish();
 }

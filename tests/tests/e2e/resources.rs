@@ -103,7 +103,7 @@ fn a_busy_session_is_not_expired_until_marked_idle() {
         daemon.json(&["sessions", "show", "work"])["status"],
         "processing"
     );
-    assert_eq!(daemon.session_pids("work").len(), 1);
+    assert!(!daemon.session_pids("work").is_empty());
 
     daemon.json(&["sessions", "idle", "work"]);
     wait_until("the idle session to expire", || {

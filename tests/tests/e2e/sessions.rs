@@ -15,7 +15,7 @@ fn create_list_show_touch_and_stop_a_session() {
         .expect("sandbox name")
         .to_string();
     let pids = daemon.session_pids("job-1");
-    assert_eq!(pids.len(), 1, "one sandbox process: {pids:?}");
+    assert!(!pids.is_empty(), "the sandbox runs");
 
     let list = daemon.json(&["sessions", "list"]);
     assert_eq!(list.as_array().map(Vec::len), Some(1));
@@ -43,7 +43,7 @@ fn create_list_show_touch_and_stop_a_session() {
     let stopped = daemon.json(&["sessions", "stop", "job-1"]);
     assert_eq!(stopped["status"], "stopped");
     assert!(
-        !procfs::alive(pids[0]),
+        pids.iter().all(|pid| !procfs::alive(*pid)),
         "the sandbox process is gone once stop returns"
     );
     assert_eq!(daemon.json(&["sessions", "list"]), serde_json::json!([]));
@@ -105,7 +105,7 @@ fn create_with_a_live_id_returns_that_session_and_an_expired_one_is_replaced() {
         pids.iter().all(|pid| !procfs::alive(*pid)),
         "the old sandbox is stopped"
     );
-    assert_eq!(daemon.session_pids("job").len(), 1);
+    assert!(!daemon.session_pids("job").is_empty());
     daemon.finish();
 }
 
@@ -143,10 +143,8 @@ fn list_filters_and_sorts_by_last_access() {
     let shown = daemon.json(&["sessions", "show", "b"]);
     let details = &shown["details"];
     assert_eq!(details["running"], true, "{shown}");
-    assert_eq!(
-        details["pid"].as_u64().map(|p| p as u32),
-        daemon.session_pids("b").first().copied()
-    );
+    let pid = details["pid"].as_u64().map(|p| p as u32).expect("a pid");
+    assert!(daemon.session_pids("b").contains(&pid), "{shown}");
     assert!(
         details["workdir"]
             .as_str()
@@ -162,7 +160,7 @@ fn an_idle_session_expires_and_a_touched_one_survives() {
     daemon.json(&["sessions", "create", "--id", "idle"]);
     daemon.json(&["sessions", "create", "--id", "busy"]);
     let idle_pids = daemon.session_pids("idle");
-    assert_eq!(idle_pids.len(), 1);
+    assert!(!idle_pids.is_empty());
     wait_until("the idle session to expire", || {
         daemon.json(&["sessions", "touch", "busy"]);
         let list = daemon.json(&["sessions", "list"]);
@@ -174,13 +172,13 @@ fn an_idle_session_expires_and_a_touched_one_survives() {
         (!ids.contains(&"idle".to_string())).then_some(ids)
     });
     assert!(
-        !procfs::alive(idle_pids[0]),
+        idle_pids.iter().all(|pid| !procfs::alive(*pid)),
         "the expired session's sandbox is gone"
     );
     let list = daemon.json(&["sessions", "list"]);
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     assert_eq!(list[0]["id"], "busy");
-    assert_eq!(daemon.session_pids("busy").len(), 1);
+    assert!(!daemon.session_pids("busy").is_empty());
     // The stop is booked when its cycle ends.
     daemon.wait_task("session-cleanup", "the expiry to be counted", |t| {
         t["processed_total"] == 1

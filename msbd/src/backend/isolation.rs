@@ -1,0 +1,149 @@
+//! What this host offers to isolate sandboxes, found out once at start-up: fresh namespaces
+//! (probed by starting a keeper that makes them), cgroup v1 memory and cpu controllers, and
+//! rlimits, which every Linux host has.
+
+use msb_proto::Flavor;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IsolationMode {
+    /// Namespaces where the host allows them, with a warning where it does not.
+    Auto,
+    /// Namespaces, or refuse to start.
+    Namespaces,
+    /// No namespaces.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Isolation {
+    pub namespaces: bool,
+    pub cgroups: Option<Cgroups>,
+}
+
+impl Isolation {
+    pub fn detect(mode: IsolationMode, instance: &str) -> Result<Self, String> {
+        let namespaces = match mode {
+            IsolationMode::None => false,
+            IsolationMode::Namespaces => {
+                probe().map_err(|why| {
+                    format!("--isolation namespaces, but this host cannot make them: {why}")
+                })?;
+                true
+            }
+            IsolationMode::Auto => match probe() {
+                Ok(()) => true,
+                Err(why) => {
+                    tracing::warn!(%why, "namespaces are not available; sandboxes run without them");
+                    false
+                }
+            },
+        };
+        Ok(Self {
+            namespaces,
+            cgroups: Cgroups::detect(Path::new(CGROUP_ROOT), instance),
+        })
+    }
+
+    /// `namespaces` or `none`.
+    pub fn name(&self) -> &'static str {
+        if self.namespaces {
+            "namespaces"
+        } else {
+            "none"
+        }
+    }
+
+    /// One line for `status`: namespaces, cgroups, rlimits.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![if self.namespaces {
+            "namespaces (user, pid, mount, net, ipc, uts)"
+        } else {
+            "no namespaces"
+        }];
+        if self.cgroups.is_some() {
+            parts.push("cgroup v1 memory and cpu limits");
+        }
+        parts.push("rlimits");
+        parts.join(", ")
+    }
+}
+
+/// Starts `msbd keeper --probe`, which makes every namespace a sandbox gets and exits.
+fn probe() -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let output = std::process::Command::new(exe)
+        .args(["keeper", "--probe"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+    }
+}
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// This daemon's cgroup v1 directories, one under each controller it uses.
+#[derive(Debug, Clone)]
+pub struct Cgroups {
+    memory: PathBuf,
+    cpu: PathBuf,
+}
+
+impl Cgroups {
+    fn detect(root: &Path, instance: &str) -> Option<Self> {
+        let own = format!("msbd-{}", &instance[..instance.len().min(12)]);
+        let memory = root.join("memory").join(&own);
+        let cpu = root.join("cpu").join(&own);
+        for dir in [&memory, &cpu] {
+            if let Err(err) = std::fs::create_dir_all(dir) {
+                tracing::info!(dir = %dir.display(), error = %err, "no cgroup v1 limits for sandboxes");
+                return None;
+            }
+        }
+        (memory.join("memory.limit_in_bytes").exists() && cpu.join("cpu.cfs_quota_us").exists())
+            .then_some(Self { memory, cpu })
+    }
+
+    /// Makes the sandbox's cgroups with its flavor's limits; returns the directories it
+    /// should join (none when they could not be made).
+    pub fn make(&self, sandbox: &str, flavor: Flavor) -> Vec<PathBuf> {
+        let memory = self.memory.join(sandbox);
+        let cpu = self.cpu.join(sandbox);
+        let setup = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&memory)?;
+            std::fs::write(
+                memory.join("memory.limit_in_bytes"),
+                (flavor.memory_mb() * 1024 * 1024).to_string(),
+            )?;
+            std::fs::create_dir_all(&cpu)?;
+            std::fs::write(cpu.join("cpu.cfs_period_us"), "100000")?;
+            std::fs::write(
+                cpu.join("cpu.cfs_quota_us"),
+                (u64::from(flavor.cpus()) * 100_000).to_string(),
+            )
+        };
+        match setup() {
+            Ok(()) => vec![memory, cpu],
+            Err(err) => {
+                tracing::warn!(sandbox, error = %err, "cannot set the sandbox's cgroup limits");
+                self.remove(sandbox);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Removes the sandbox's cgroups once its processes are gone.
+    pub fn remove(&self, sandbox: &str) {
+        let _ = std::fs::remove_dir(self.memory.join(sandbox));
+        let _ = std::fs::remove_dir(self.cpu.join(sandbox));
+    }
+}
+
+/// Per-flavor rlimits: address space, open files, processes.
+pub fn rlimits(flavor: Flavor) -> (u64, u64, u64) {
+    let cpus = u64::from(flavor.cpus());
+    (flavor.memory_mb(), 1024 * cpus, 256 * cpus)
+}
