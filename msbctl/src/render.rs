@@ -61,7 +61,7 @@ pub fn status(report: &StatusReport) -> String {
     let mut out = format!(
         "msbd {} (pid {}, up {}, backend {}): {}\n\
          isolation: {}\n\
-         sessions: {}{} ({} small, {} medium, {} large; {} adopted at start)\n\
+         sessions: {}{} ({} small, {} medium, {} large; at start {} adopted, {} lost)\n\
          memory: {}{} MB, cpus: {}; evictions: {}{}\n\n",
         d.version,
         d.pid,
@@ -75,6 +75,7 @@ pub fn status(report: &StatusReport) -> String {
         f.medium,
         f.large,
         report.sessions.adopted,
+        report.sessions.lost_at_start,
         r.memory_mb.used,
         limit(&r.memory_mb),
         r.cpus.used,

@@ -86,7 +86,8 @@ fn status(daemon: &Daemon, task: Option<String>) -> Result<StatusReport, ErrorBo
         sessions: SessionsSummary {
             active: daemon.sessions.totals().sessions,
             max: daemon.resources.max_sessions(),
-            adopted: daemon.sessions.adopted_at_start(),
+            adopted: daemon.sessions.restored().0,
+            lost_at_start: daemon.sessions.restored().1,
         },
         resources: daemon.resources.report(),
     })

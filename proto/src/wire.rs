@@ -322,6 +322,8 @@ pub struct SessionsSummary {
     pub max: u64,
     /// Sessions whose running sandbox this daemon adopted from its predecessor at start-up.
     pub adopted: u64,
+    /// Stored sessions whose sandbox had ended while no daemon ran; they were stopped.
+    pub lost_at_start: u64,
 }
 
 /// One resource: what is in use and the limit (`None`: no limit).

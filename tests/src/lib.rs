@@ -199,6 +199,28 @@ impl Daemon {
             .collect()
     }
 
+    /// The process group (its first process) of a session's sandbox, as msbd shows it.
+    pub fn sandbox_group(&self, id: &str) -> u32 {
+        let shown = self.json(&["sessions", "show", id]);
+        shown["details"]["pid"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no sandbox pid: {shown}")) as u32
+    }
+
+    /// SIGKILLs every process of this instance's sandboxes until none is left.
+    pub fn kill_sandboxes(&self) {
+        wait_until("every sandbox process to die", || {
+            let pids = self.sandbox_pids();
+            for pid in &pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(*pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            pids.is_empty().then_some(())
+        });
+    }
+
     /// SIGKILLs the daemon, leaving its sandboxes, socket and records behind.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -256,12 +278,7 @@ impl Drop for Daemon {
         self.kill();
         // Whatever a failed test left running goes too.
         if self.state.join("instance-id").exists() {
-            for pid in self.sandbox_pids() {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
+            self.kill_sandboxes();
         }
         if std::thread::panicking() {
             eprintln!("--- msbd log ---\n{}", self.log());

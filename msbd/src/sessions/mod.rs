@@ -46,7 +46,8 @@ pub struct SessionManager {
     /// Sessions adopted at start-up whose sandbox is not our child: checked each cleanup
     /// cycle, since no exit event reports them.
     adopted: Mutex<HashSet<String>>,
-    adopted_at_start: AtomicU64,
+    /// (adopted, lost) when the registry was restored at start-up.
+    restored: Mutex<(u64, u64)>,
     backend: Arc<dyn Backend>,
     templates: Templates,
     /// How long a sandbox gets between SIGTERM and SIGKILL when its session is stopped.
@@ -72,7 +73,7 @@ impl SessionManager {
             touched: Mutex::new(HashSet::new()),
             touch_pending: Notify::new(),
             adopted: Mutex::new(HashSet::new()),
-            adopted_at_start: AtomicU64::new(0),
+            restored: Mutex::new((0, 0)),
             backend,
             templates,
             stop_grace,
@@ -170,12 +171,13 @@ impl SessionManager {
                 lost += 1;
             }
         }
-        self.adopted_at_start.store(adopted, Ordering::Relaxed);
+        *self.restored.lock().unwrap_or_else(|e| e.into_inner()) = (adopted, lost);
         Ok((adopted, lost))
     }
 
-    pub fn adopted_at_start(&self) -> u64 {
-        self.adopted_at_start.load(Ordering::Relaxed)
+    /// (adopted, lost) sessions when the registry was restored at start-up.
+    pub fn restored(&self) -> (u64, u64) {
+        *self.restored.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Ends the sessions of adopted sandboxes that are no longer running; returns how many.

@@ -4,10 +4,18 @@
 use msb_tests::{procfs, wait_until, Daemon};
 use std::collections::BTreeMap;
 
-fn session_pids(daemon: &Daemon, ids: &[String]) -> BTreeMap<String, Vec<u32>> {
+/// Each session's sandbox, by the first process of its group.
+fn groups(daemon: &Daemon, ids: &[String]) -> BTreeMap<String, u32> {
     ids.iter()
-        .map(|id| (id.clone(), daemon.session_pids(id)))
+        .map(|id| (id.clone(), daemon.sandbox_group(id)))
         .collect()
+}
+
+fn kill_group(pgid: u32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }
 
 fn listed(daemon: &Daemon) -> Vec<String> {
@@ -35,36 +43,25 @@ fn after_a_crash_every_session_is_adopted_with_its_own_sandbox() {
     for id in &ids {
         daemon.json(&["sessions", "create", "--id", id]);
     }
-    let before = session_pids(&daemon, &ids);
-    assert!(before.values().all(|pids| !pids.is_empty()), "{before:?}");
+    let before = groups(&daemon, &ids);
 
     daemon.kill();
     daemon.spawn(&args);
     assert_eq!(listed(&daemon), ids);
-    assert_eq!(
-        session_pids(&daemon, &ids),
-        before,
-        "the very same processes"
-    );
+    assert_eq!(groups(&daemon, &ids), before, "the very same processes");
     assert_eq!(daemon.status()["sessions"]["adopted"], 20);
     // Several orphan cycles later, nothing was reaped.
     daemon.wait_task("orphan-cleanup", "three cycles", |t| {
         t["cycles"].as_u64() >= Some(3)
     });
     assert_eq!(daemon.task("orphan-cleanup")["processed_total"], 0);
-    assert!(before.values().flatten().all(|pid| procfs::alive(*pid)));
+    assert!(before.values().all(|pid| procfs::alive(*pid)));
 
     // A sandbox killed by hand ends its session within a cleanup cycle.
     let cycles = daemon.task("session-cleanup")["cycles"]
         .as_u64()
         .unwrap_or(0);
-    for pid in &before["s07"] {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(*pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .expect("kill");
-    }
+    kill_group(before["s07"]);
     wait_until("the session of the killed sandbox to end", || {
         (!listed(&daemon).contains(&"s07".to_string())).then_some(())
     });
@@ -84,7 +81,7 @@ fn stop_keep_sandboxes_hands_them_to_the_next_daemon() {
         daemon.json(&["sessions", "create", "--id", id]);
     }
     daemon.json(&["sessions", "busy", "b"]);
-    let before = session_pids(&daemon, &ids);
+    let before = groups(&daemon, &ids);
     let run = daemon.ctl(&["--json", "stop", "--keep-sandboxes"]);
     assert_eq!(run.code, 0, "{run:?}");
     let report = run.json();
@@ -92,14 +89,30 @@ fn stop_keep_sandboxes_hands_them_to_the_next_daemon() {
     assert_eq!(report["outcome"], "clean");
     assert_eq!(daemon.wait_exit(), 0);
     assert!(
-        before.values().flatten().all(|pid| procfs::alive(*pid)),
+        before.values().all(|pid| procfs::alive(*pid)),
         "the sandboxes kept running"
     );
 
+    // One sandbox dies while no daemon runs: its session is stopped at start-up.
+    kill_group(before["c"]);
+    wait_until("c's sandbox to die", || {
+        daemon.session_pids("c").is_empty().then_some(())
+    });
+
     daemon.spawn(&[]);
-    assert_eq!(listed(&daemon), ids);
-    assert_eq!(session_pids(&daemon, &ids), before);
-    assert_eq!(daemon.status()["sessions"]["adopted"], 3);
+    let kept = &ids[..2];
+    assert_eq!(listed(&daemon), kept);
+    for id in kept {
+        assert_eq!(
+            daemon.sandbox_group(id),
+            before[id],
+            "{id} keeps its processes"
+        );
+    }
+    let sessions = daemon.status()["sessions"].clone();
+    assert_eq!(sessions["adopted"], 2, "{sessions}");
+    assert_eq!(sessions["lost_at_start"], 1, "{sessions}");
+    assert!(daemon.log().contains("ended while msbd was down"));
     assert_eq!(
         daemon.json(&["sessions", "show", "b"])["status"],
         "processing",
@@ -142,7 +155,6 @@ fn a_maintenance_pause_outlives_a_restart() {
 fn a_corrupt_store_stops_the_daemon_and_is_left_alone() {
     let mut daemon = Daemon::start(&[]);
     daemon.json(&["sessions", "create", "--id", "precious"]);
-    let pids = daemon.session_pids("precious");
     daemon.kill();
     daemon.lose_registry();
     let store = daemon.state.join("sessions.db");
@@ -166,11 +178,5 @@ fn a_corrupt_store_stops_the_daemon_and_is_left_alone() {
     );
     assert_eq!(daemon.ctl(&["status"]).code, 3, "nothing listens");
     // Clean up by hand: the sandbox is nobody's now.
-    for pid in pids {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    daemon.assert_no_sandboxes();
+    daemon.kill_sandboxes();
 }
