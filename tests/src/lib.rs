@@ -162,6 +162,19 @@ impl Daemon {
             .unwrap_or_else(|| panic!("no task {name} in {status}"))
     }
 
+    /// Session ids from `msbctl sessions list FILTERS`, in its order (least recently
+    /// accessed first).
+    pub fn session_ids(&self, filters: &[&str]) -> Vec<String> {
+        let mut args = vec!["sessions", "list"];
+        args.extend_from_slice(filters);
+        self.json(&args)
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["id"].as_str().map(String::from))
+            .collect()
+    }
+
     /// Polls `status --json` until `condition` holds; returns that status.
     pub fn wait_status(&self, what: &str, condition: impl Fn(&Value) -> bool) -> Value {
         wait_until(what, || {

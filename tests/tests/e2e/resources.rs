@@ -2,16 +2,6 @@
 
 use msb_tests::{procfs, wait_until, Daemon};
 
-fn ids(daemon: &Daemon) -> Vec<String> {
-    daemon
-        .json(&["sessions", "list"])
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["id"].as_str().map(String::from))
-        .collect()
-}
-
 #[test]
 fn a_create_over_max_sessions_evicts_the_least_recently_used_idle_session() {
     let daemon = Daemon::start(&["--max-sessions", "3"]);
@@ -21,7 +11,7 @@ fn a_create_over_max_sessions_evicts_the_least_recently_used_idle_session() {
     daemon.json(&["sessions", "touch", "a"]);
     let lru = daemon.session_pids("b");
     daemon.json(&["sessions", "create", "--id", "d"]);
-    let mut left = ids(&daemon);
+    let mut left = daemon.session_ids(&[]);
     left.sort();
     assert_eq!(left, ["a", "c", "d"], "b was the least recently used");
     assert!(
@@ -45,7 +35,11 @@ fn a_create_over_max_sessions_evicts_the_least_recently_used_idle_session() {
         message.contains("max_sessions") && message.contains("3 of 3"),
         "{message}"
     );
-    assert_eq!(ids(&daemon).len(), 3, "no busy session was evicted");
+    assert_eq!(
+        daemon.session_ids(&[]).len(),
+        3,
+        "no busy session was evicted"
+    );
     daemon.finish();
 }
 
@@ -58,7 +52,7 @@ fn memory_limit_counts_flavors_and_evicts_to_fit() {
     assert_eq!(resources["memory_mb"]["used"], 3072);
     assert_eq!(resources["memory_mb"]["max"], 3100);
     daemon.json(&["sessions", "create", "--id", "m2", "--flavor", "medium"]);
-    let mut left = ids(&daemon);
+    let mut left = daemon.session_ids(&[]);
     left.sort();
     assert_eq!(
         left,
@@ -78,7 +72,11 @@ fn memory_limit_counts_flavors_and_evicts_to_fit() {
         "4096 MB cannot fit under 3100 MB at all: {large:?}"
     );
     assert!(large.stderr.contains("asks for 4096 MB"), "{large:?}");
-    assert_eq!(ids(&daemon).len(), 2, "a hopeless create evicts nothing");
+    assert_eq!(
+        daemon.session_ids(&[]).len(),
+        2,
+        "a hopeless create evicts nothing"
+    );
     daemon.finish();
 }
 
@@ -107,7 +105,7 @@ fn a_busy_session_is_not_expired_until_marked_idle() {
 
     daemon.json(&["sessions", "idle", "work"]);
     wait_until("the idle session to expire", || {
-        ids(&daemon).is_empty().then_some(())
+        daemon.session_ids(&[]).is_empty().then_some(())
     });
     daemon.finish();
 }
@@ -125,7 +123,7 @@ fn a_busy_mark_left_behind_lapses() {
     daemon.json(&["sessions", "create", "--id", "crashed-client"]);
     daemon.json(&["sessions", "busy", "crashed-client"]);
     wait_until("the busy mark to lapse and the session to expire", || {
-        ids(&daemon).is_empty().then_some(())
+        daemon.session_ids(&[]).is_empty().then_some(())
     });
     assert!(
         daemon.log().contains("busy mark lapsed"),

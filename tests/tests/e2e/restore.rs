@@ -18,14 +18,9 @@ fn kill_group(pgid: u32) {
     );
 }
 
+/// Session ids, sorted.
 fn listed(daemon: &Daemon) -> Vec<String> {
-    let mut ids: Vec<String> = daemon
-        .json(&["sessions", "list"])
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["id"].as_str().map(String::from))
-        .collect();
+    let mut ids = daemon.session_ids(&[]);
     ids.sort();
     ids
 }

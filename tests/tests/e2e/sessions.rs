@@ -121,17 +121,7 @@ fn list_filters_and_sorts_by_last_access() {
     });
     daemon.json(&["sessions", "touch", "a"]);
     daemon.json(&["sessions", "busy", "c"]);
-    let ids = |args: &[&str]| -> Vec<String> {
-        let mut all = vec!["sessions", "list"];
-        all.extend_from_slice(args);
-        daemon
-            .json(&all)
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s["id"].as_str().map(String::from))
-            .collect()
-    };
+    let ids = |filters: &[&str]| daemon.session_ids(filters);
     assert_eq!(
         ids(&[]),
         ["b", "c", "a"],
@@ -163,12 +153,7 @@ fn an_idle_session_expires_and_a_touched_one_survives() {
     assert!(!idle_pids.is_empty());
     wait_until("the idle session to expire", || {
         daemon.json(&["sessions", "touch", "busy"]);
-        let list = daemon.json(&["sessions", "list"]);
-        let ids: Vec<String> = list
-            .as_array()?
-            .iter()
-            .filter_map(|s| s["id"].as_str().map(String::from))
-            .collect();
+        let ids = daemon.session_ids(&[]);
         (!ids.contains(&"idle".to_string())).then_some(ids)
     });
     assert!(

@@ -198,13 +198,7 @@ fn a_pause_mid_cycle_parks_between_items_and_loses_no_session() {
         cycle["counts"]["stopped"], 5,
         "the 5 stops under way finish: {task}"
     );
-    let left: Vec<String> = daemon
-        .json(&["sessions", "list"])
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["id"].as_str().map(String::from))
-        .collect();
+    let left = daemon.session_ids(&[]);
     assert_eq!(left.len(), 2, "the items not started stay: {left:?}");
     for id in &left {
         assert!(!daemon.session_pids(id).is_empty(), "{id} lost its sandbox");
