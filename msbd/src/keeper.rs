@@ -195,8 +195,10 @@ fn run_command(command: &[String]) -> Result<ExitCode, String> {
         .collect::<Result<_, _>>()?;
     let path =
         CString::new(program.as_bytes()).map_err(|_| "program holds a NUL byte".to_string())?;
-    execv(&path, &argv).map_err(|e| format!("exec {program}: {e}"))?;
-    unreachable!("execv returns only on error")
+    match execv(&path, &argv) {
+        Ok(never) => match never {},
+        Err(err) => Err(format!("exec {program}: {err}")),
+    }
 }
 
 fn idle() -> ExitCode {

@@ -402,18 +402,25 @@ impl SessionManager {
             id: &id,
             done: false,
         };
-        for (victim, victim_sandbox) in victims {
-            self.finish_stop(&victim, &victim_sandbox, self.stop_grace)
+        let mut victims = victims.into_iter();
+        while let Some((victim, victim_sandbox)) = victims.next() {
+            if let Err(err) = self
+                .finish_stop(&victim, &victim_sandbox, self.stop_grace)
                 .await
-                .map_err(|err| {
-                    ErrorBody::new(
-                        err.code,
-                        format!(
-                            "could not evict session '{victim}' to make room: {}",
-                            err.message
-                        ),
-                    )
-                })?;
+            {
+                // The others were marked for eviction too: they go back to being idle.
+                let mut registry = self.lock();
+                for (other, _) in victims {
+                    registry.update(&other, |s| s.stopping = false);
+                }
+                return Err(ErrorBody::new(
+                    err.code,
+                    format!(
+                        "could not evict session '{victim}' to make room: {}",
+                        err.message
+                    ),
+                ));
+            }
             self.evictions.fetch_add(1, Ordering::Relaxed);
             tracing::info!(evicted = %victim, for_session = %id, "evicted the least recently used idle session to make room");
         }
