@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinError;
+use tokio::task::{JoinError, JoinHandle};
 use tokio::time::{sleep_until, Instant};
 
 /// What a pause of a stalled task says: it cannot park until the cycle ends or is abandoned.
@@ -46,6 +46,26 @@ pub(crate) enum Control {
 enum Flow {
     Continue,
     Exit,
+}
+
+/// What the runner keeps track of while a cycle runs.
+struct InCycle {
+    /// Raised to ask the cycle to stop at its next safe point.
+    interrupt: Arc<AtomicBool>,
+    stalled: bool,
+    /// A stop in progress: abandon the cycle at this deadline, then answer.
+    stop: Option<(Instant, oneshot::Sender<()>)>,
+    /// An operator's restart, answered once the cycle is abandoned.
+    restart: Option<oneshot::Sender<TaskAction>>,
+}
+
+impl InCycle {
+    /// A pause that ended or was lifted no longer interrupts the cycle; a stop still does.
+    fn keep_going_unless_stopping(&self) {
+        if self.stop.is_none() {
+            self.interrupt.store(false, Ordering::SeqCst);
+        }
+    }
 }
 
 /// How a cycle ended, as seen by the runner.
@@ -302,19 +322,12 @@ impl Runner {
         }
     }
 
-    async fn one_cycle(&mut self) -> (Flow, CycleReport) {
-        let interrupt = Arc::new(AtomicBool::new(false));
-        let ctx = CycleContext::new(interrupt.clone());
-        let started = Instant::now();
-        let started_wall = SystemTime::now();
-        self.shared.update(|r| {
-            r.in_cycle = true;
-            r.next_run = None;
-        });
+    /// Starts the task's cycle as its own tokio task, acting out an injected fault first.
+    fn spawn_cycle(&self, ctx: CycleContext) -> JoinHandle<Result<CycleResult, String>> {
         let fault = self.shared.take_fault();
         let task = self.task.clone();
         let name = self.shared.name;
-        let mut handle = tokio::spawn(async move {
+        tokio::spawn(async move {
             match fault {
                 Some(Fault::Panic) => panic!("injected fault: panic in {name}"),
                 Some(Fault::Hang) => std::future::pending::<()>().await,
@@ -322,83 +335,54 @@ impl Runner {
                 Some(Fault::Clear) | None => {}
             }
             task.run_cycle(ctx).await
+        })
+    }
+
+    async fn one_cycle(&mut self) -> (Flow, CycleReport) {
+        let mut cycle = InCycle {
+            interrupt: Arc::new(AtomicBool::new(false)),
+            stalled: false,
+            stop: None,
+            restart: None,
+        };
+        let started = Instant::now();
+        let started_wall = SystemTime::now();
+        self.shared.update(|r| {
+            r.in_cycle = true;
+            r.next_run = None;
         });
+        let mut handle = self.spawn_cycle(CycleContext::new(cycle.interrupt.clone()));
         let stall_at = started + self.shared.stall_after;
-        let mut stalled = false;
-        let mut stop: Option<(Instant, oneshot::Sender<()>)> = None;
-        let mut restart_reply: Option<oneshot::Sender<TaskAction>> = None;
         let end = loop {
             let lease_end = self.shared.lock().lease_end();
-            let stop_at = stop.as_ref().map(|(at, _)| *at);
-            tokio::select! {
+            let stop_at = cycle.stop.as_ref().map(|(at, _)| *at);
+            let abandon = tokio::select! {
                 result = &mut handle => break End::Finished(result),
-                () = sleep_until(stall_at), if !stalled => {
-                    stalled = true;
+                () = sleep_until(stall_at), if !cycle.stalled => {
+                    cycle.stalled = true;
                     self.shared.update(|r| r.state = TaskState::Stalled);
-                    tracing::warn!(task = name, after = ?self.shared.stall_after, "cycle stalled");
+                    tracing::warn!(task = self.shared.name, after = ?self.shared.stall_after, "cycle stalled");
                     self.answer_pause_waiters(Some(STALLED_PAUSE.into()));
+                    false
                 }
-                () = sleep_until_some(stop_at) => {
-                    handle.abort();
-                    break End::Abandoned;
-                }
+                () = sleep_until_some(stop_at) => true,
                 () = sleep_until_some(lease_end) => {
                     self.end_lease();
-                    if stop.is_none() {
-                        interrupt.store(false, Ordering::SeqCst);
-                    }
+                    cycle.keep_going_unless_stopping();
+                    false
                 }
                 control = self.rx.recv() => match control {
+                    Some(control) => self.on_control_in_cycle(control, &mut cycle),
                     None => {
                         handle.abort();
-                        return (Flow::Exit, self.report(started, started_wall, CycleOutcome::Interrupted, 0, None, Default::default()));
-                    }
-                    Some(Control::Pause { lease, reply }) => {
-                        if let Some(skip) = self.already_paused() {
-                            let _ = reply.send(self.action(ActionResult::Skipped, Some(skip)));
-                        } else {
-                            self.set_pause(Some(lease));
-                            interrupt.store(true, Ordering::SeqCst);
-                            if stalled {
-                                let _ = reply.send(self.action(ActionResult::Paused, Some(STALLED_PAUSE.into())));
-                            } else {
-                                self.pause_waiters.push(reply);
-                            }
-                        }
-                    }
-                    Some(Control::Resume { reply }) => {
-                        if stop.is_none() {
-                            interrupt.store(false, Ordering::SeqCst);
-                        }
-                        let action = self.resume();
-                        self.answer_pause_waiters(Some("resumed before the pause took effect".into()));
-                        let _ = reply.send(action);
-                    }
-                    Some(Control::Restart { force, reply }) => {
-                        let state = if stalled { TaskState::Stalled } else { TaskState::Running };
-                        match self.restart_decision(state, force) {
-                            Some(skip) => {
-                                let _ = reply.send(self.action(ActionResult::Skipped, Some(skip)));
-                            }
-                            None => {
-                                handle.abort();
-                                restart_reply = Some(reply);
-                                break End::Abandoned;
-                            }
-                        }
-                    }
-                    Some(Control::RunNow { reply }) if stalled => {
-                        let _ = reply.send(Err(ErrorBody::new(
-                            ErrorCode::TaskUnavailable,
-                            format!("task {name} is stalled in a cycle; restart it first (msbctl restart {name})"),
-                        )));
-                    }
-                    Some(Control::RunNow { reply }) => self.queued_runs.push(reply),
-                    Some(Control::Stop { grace, reply }) => {
-                        interrupt.store(true, Ordering::SeqCst);
-                        stop = Some((Instant::now() + grace, reply));
+                        let report = self.report(started, started_wall, CycleOutcome::Interrupted, 0, None, Default::default());
+                        return (Flow::Exit, report);
                     }
                 },
+            };
+            if abandon {
+                handle.abort();
+                break End::Abandoned;
             }
         };
         let report = self.record_end(end, started, started_wall);
@@ -411,17 +395,73 @@ impl Runner {
                 r.next_run = Some(Instant::now() + self.shared.interval);
             }
         });
-        if let Some((_, reply)) = stop {
+        if let Some((_, reply)) = cycle.stop {
             self.shared.update(|r| r.state = TaskState::Stopped);
             self.answer_pause_waiters(Some("the daemon is stopping".into()));
             let _ = reply.send(());
             return (Flow::Exit, report);
         }
-        if let Some(reply) = restart_reply {
+        if let Some(reply) = cycle.restart {
             let _ = reply.send(self.restart());
         }
         self.answer_pause_waiters(None);
         (Flow::Continue, report)
+    }
+
+    /// Handles a control message that arrives during a cycle; true when the cycle must be
+    /// abandoned now (a restart).
+    fn on_control_in_cycle(&mut self, control: Control, cycle: &mut InCycle) -> bool {
+        let name = self.shared.name;
+        match control {
+            Control::Pause { lease, reply } => {
+                if let Some(skip) = self.already_paused() {
+                    let _ = reply.send(self.action(ActionResult::Skipped, Some(skip)));
+                } else {
+                    self.set_pause(Some(lease));
+                    cycle.interrupt.store(true, Ordering::SeqCst);
+                    if cycle.stalled {
+                        let _ = reply
+                            .send(self.action(ActionResult::Paused, Some(STALLED_PAUSE.into())));
+                    } else {
+                        self.pause_waiters.push(reply);
+                    }
+                }
+            }
+            Control::Resume { reply } => {
+                cycle.keep_going_unless_stopping();
+                let action = self.resume();
+                self.answer_pause_waiters(Some("resumed before the pause took effect".into()));
+                let _ = reply.send(action);
+            }
+            Control::Restart { force, reply } => {
+                let state = if cycle.stalled {
+                    TaskState::Stalled
+                } else {
+                    TaskState::Running
+                };
+                match self.restart_decision(state, force) {
+                    Some(skip) => {
+                        let _ = reply.send(self.action(ActionResult::Skipped, Some(skip)));
+                    }
+                    None => {
+                        cycle.restart = Some(reply);
+                        return true;
+                    }
+                }
+            }
+            Control::RunNow { reply } if cycle.stalled => {
+                let _ = reply.send(Err(ErrorBody::new(
+                    ErrorCode::TaskUnavailable,
+                    format!("task {name} is stalled in a cycle; restart it first (msbctl restart {name})"),
+                )));
+            }
+            Control::RunNow { reply } => self.queued_runs.push(reply),
+            Control::Stop { grace, reply } => {
+                cycle.interrupt.store(true, Ordering::SeqCst);
+                cycle.stop = Some((Instant::now() + grace, reply));
+            }
+        }
+        false
     }
 
     fn report(
