@@ -85,3 +85,59 @@ fn isolation_none_runs_without_namespaces_and_namespaces_is_enforced() {
     );
     daemon.finish();
 }
+
+#[test]
+fn a_sandbox_is_in_cgroups_with_its_flavors_limits_where_the_host_has_them() {
+    let daemon = Daemon::start(&[]);
+    let isolation = daemon.status()["resources"]["isolation"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if !isolation.contains("cgroup") {
+        eprintln!(
+            "skipped: this host offers no cgroup v1 memory and cpu controllers ({isolation})"
+        );
+        daemon.finish();
+        return;
+    }
+    daemon.json(&["sessions", "create", "--id", "limited", "--flavor", "large"]);
+    let leader = daemon.sandbox_group("limited");
+    // The keeper joins its cgroups first thing, before anything of the command runs.
+    let cgroups = wait_until("the sandbox to join its cgroups", || {
+        let cgroups = std::fs::read_to_string(format!("/proc/{leader}/cgroup")).ok()?;
+        (cgroups.matches("msb-limited-").count() >= 2).then_some(cgroups)
+    });
+    let path_of = |controller: &str| {
+        cgroups
+            .lines()
+            .find(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|c| c == controller))
+            })
+            .and_then(|l| l.split(':').nth(2))
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| panic!("no {controller} cgroup in {cgroups}"))
+    };
+    let read = |controller: &str, file: &str| {
+        std::fs::read_to_string(format!(
+            "/sys/fs/cgroup/{controller}{}/{file}",
+            path_of(controller)
+        ))
+        .unwrap_or_else(|e| panic!("{controller}/{file}: {e}"))
+        .trim()
+        .to_string()
+    };
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        (4096u64 * 1024 * 1024).to_string()
+    );
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "400000");
+    let dir = format!("/sys/fs/cgroup/memory{}", path_of("memory"));
+    daemon.json(&["sessions", "stop", "limited"]);
+    assert!(
+        !std::path::Path::new(&dir).exists(),
+        "the sandbox's cgroup is removed with it"
+    );
+    daemon.finish();
+}

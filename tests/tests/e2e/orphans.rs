@@ -185,3 +185,18 @@ fn a_sandbox_whose_record_was_deleted_is_still_found_by_its_marker() {
     assert!(procfs::alive(bystander.pid()));
     daemon.finish();
 }
+
+#[test]
+fn another_state_dirs_sandboxes_are_never_taken_for_orphans() {
+    let other = Daemon::start(&[]);
+    other.json(&["sessions", "create", "--id", "not-yours"]);
+    let theirs = other.session_pids("not-yours");
+    let daemon = Daemon::start(&["--orphan-cleanup-interval", "300ms"]);
+    daemon.wait_task("orphan-cleanup", "several cycles", |t| {
+        t["cycles"].as_u64() >= Some(4)
+    });
+    assert_eq!(daemon.json(&["orphans"]), serde_json::json!([]));
+    assert!(theirs.iter().all(|pid| procfs::alive(*pid)));
+    daemon.finish();
+    other.finish();
+}

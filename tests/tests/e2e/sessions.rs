@@ -40,7 +40,10 @@ fn create_list_show_touch_and_stop_a_session() {
     assert_eq!(daemon.json(&["sessions", "touch", "job-1"])["id"], "job-1");
     assert_eq!(daemon.status()["sessions"]["active"], 1);
 
+    let workdir = daemon.state.join("work").join(&sandbox);
+    assert!(workdir.is_dir(), "a private working directory");
     let stopped = daemon.json(&["sessions", "stop", "job-1"]);
+    assert!(!workdir.exists(), "removed with the sandbox");
     assert_eq!(stopped["status"], "stopped");
     assert!(
         pids.iter().all(|pid| !procfs::alive(*pid)),
