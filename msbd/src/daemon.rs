@@ -194,7 +194,9 @@ pub async fn run(
             let sessions = sessions.clone();
             async move {
                 while let Some(gone) = exited.recv().await {
-                    sessions.forget_exited(&gone.session_id, &gone.sandbox);
+                    sessions
+                        .sandbox_ended(&gone.session_id, &gone.sandbox)
+                        .await;
                 }
             }
         }),

@@ -15,7 +15,7 @@ pub enum IsolationMode {
     None,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Isolation {
     pub namespaces: bool,
     pub cgroups: Option<Cgroups>,
@@ -86,7 +86,7 @@ fn probe() -> Result<(), String> {
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// This daemon's cgroup v1 directories, one under each controller it uses.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Cgroups {
     memory: PathBuf,
     cpu: PathBuf,
@@ -139,6 +139,15 @@ impl Cgroups {
     pub fn remove(&self, sandbox: &str) {
         let _ = std::fs::remove_dir(self.memory.join(sandbox));
         let _ = std::fs::remove_dir(self.cpu.join(sandbox));
+    }
+}
+
+/// A daemon that exits leaves no empty cgroup behind; one that keeps sandboxes running
+/// (`stop --keep-sandboxes`) keeps them, since they are not empty.
+impl Drop for Cgroups {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.memory);
+        let _ = std::fs::remove_dir(&self.cpu);
     }
 }
 

@@ -123,7 +123,7 @@ impl SessionManager {
             let sandbox = self.lock().get(&id).map(|s| s.sandbox.clone());
             let keep = match sandbox {
                 Some(sandbox) if !self.backend.inspect(&sandbox).await.running => {
-                    ended += u64::from(self.forget_exited(&id, &sandbox));
+                    ended += u64::from(self.sandbox_ended(&id, &sandbox).await);
                     false
                 }
                 Some(_) => true,

@@ -429,22 +429,30 @@ impl SessionManager {
         Ok(self.finish_stop(id, &sandbox, self.stop_grace).await?.0)
     }
 
-    /// Removes a session whose sandbox ended by itself (not through a stop of ours); true
-    /// when there was such a session.
-    pub fn forget_exited(&self, session_id: &str, sandbox: &str) -> bool {
-        let mut registry = self.lock();
-        let ours = registry.get(session_id).is_some_and(|s| {
-            s.sandbox == sandbox && !s.stopping && s.status != SessionStatus::Creating
-        });
+    /// Ends the session of a sandbox that ended by itself (not through a stop of ours) and
+    /// releases what the sandbox left; true when there was such a session.
+    pub async fn sandbox_ended(&self, session_id: &str, sandbox: &str) -> bool {
+        let ours = {
+            let mut registry = self.lock();
+            let ours = registry.get(session_id).is_some_and(|s| {
+                s.sandbox == sandbox && !s.stopping && s.status != SessionStatus::Creating
+            });
+            if ours {
+                registry.remove(session_id);
+                tracing::warn!(
+                    session = session_id,
+                    sandbox,
+                    "the sandbox exited on its own; session stopped"
+                );
+                // A failed write is logged by commit; nobody waits for this answer.
+                let _ = self.commit(registry, session_id);
+            }
+            ours
+        };
+        // What the sandbox left behind (record, working directory, cgroups) goes too: that is
+        // what stopping a sandbox that has ended does.
         if ours {
-            registry.remove(session_id);
-            tracing::warn!(
-                session = session_id,
-                sandbox,
-                "the sandbox exited on its own; session stopped"
-            );
-            // A failed write is logged by commit; nobody waits for this answer.
-            let _ = self.commit(registry, session_id);
+            let _ = self.backend.stop(sandbox, Duration::ZERO).await;
         }
         ours
     }

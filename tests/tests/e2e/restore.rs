@@ -172,6 +172,11 @@ fn a_corrupt_store_stops_the_daemon_and_is_left_alone() {
         "the store is untouched"
     );
     assert_eq!(daemon.ctl(&["status"]).code, 3, "nothing listens");
-    // Clean up by hand: the sandbox is nobody's now.
-    daemon.kill_sandboxes();
+    // Moving the store away is the way back: msbd starts empty, and the sandbox that no
+    // session owns any more is reaped as an orphan.
+    std::fs::remove_file(&store).expect("move the store away");
+    daemon.spawn(&["--orphan-cleanup-interval", "300ms"]);
+    assert_eq!(daemon.session_ids(&[]), Vec::<String>::new());
+    daemon.assert_no_sandboxes();
+    daemon.finish();
 }
