@@ -139,5 +139,14 @@ fn a_sandbox_is_in_cgroups_with_its_flavors_limits_where_the_host_has_them() {
         !std::path::Path::new(&dir).exists(),
         "the sandbox's cgroup is removed with it"
     );
+    let own = std::path::Path::new(&dir)
+        .parent()
+        .map(|p| p.to_path_buf())
+        .expect("msbd's cgroup");
     daemon.finish();
+    assert!(
+        !own.exists(),
+        "msbd removes its own cgroup when it exits: {}",
+        own.display()
+    );
 }
