@@ -190,3 +190,131 @@ fn gone(handle: &Handle) -> ErrorBody {
         format!("the runner of task {} has exited", handle.shared.name),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::BoxFuture;
+    use msb_proto::{Health, TaskState};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Counts its cycles; its first `panics` cycles panic.
+    struct Counter {
+        cycles: AtomicU64,
+        panics: u64,
+    }
+
+    impl Task for Counter {
+        fn name(&self) -> &'static str {
+            "counter"
+        }
+
+        fn run_cycle(
+            self: Arc<Self>,
+            _ctx: CycleContext,
+        ) -> BoxFuture<'static, Result<CycleResult, String>> {
+            Box::pin(async move {
+                let n = self.cycles.fetch_add(1, Ordering::SeqCst) + 1;
+                assert!(n > self.panics, "cycle {n} panics on purpose");
+                Ok(CycleResult::default())
+            })
+        }
+    }
+
+    fn start(panics: u64, policy: RestartPolicy) -> (Supervisor, Arc<Counter>) {
+        let counter = Arc::new(Counter {
+            cycles: AtomicU64::new(0),
+            panics,
+        });
+        let spec = TaskSpec {
+            task: counter.clone(),
+            interval: Duration::from_secs(60),
+            stall_after: Duration::from_secs(600),
+            policy,
+            pause: None,
+        };
+        (Supervisor::start(vec![spec], Arc::new(|_, _| {})), counter)
+    }
+
+    /// Lets every task that can run do so, without moving the clock.
+    async fn settle() {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn state(supervisor: &Supervisor) -> TaskStatus {
+        supervisor.status_of("counter").expect("the task")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn runs_at_start_then_once_per_interval_and_not_before() {
+        let (supervisor, counter) = start(0, RestartPolicy::Never);
+        settle().await;
+        assert_eq!(
+            counter.cycles.load(Ordering::SeqCst),
+            1,
+            "the first cycle runs at start-up"
+        );
+        tokio::time::advance(Duration::from_secs(59)).await;
+        settle().await;
+        assert_eq!(counter.cycles.load(Ordering::SeqCst), 1);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        settle().await;
+        assert_eq!(counter.cycles.load(Ordering::SeqCst), 2);
+        assert_eq!(state(&supervisor).health, Health::Healthy);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_lease_ends_at_its_deadline() {
+        let (supervisor, counter) = start(0, RestartPolicy::Never);
+        settle().await;
+        let paused = supervisor
+            .pause(
+                &TaskSelection::All,
+                Some(Duration::from_secs(120)),
+                Some("test".into()),
+                Some(0),
+            )
+            .await
+            .expect("pause");
+        assert_eq!(paused[0].state, TaskState::Paused);
+        tokio::time::advance(Duration::from_secs(90)).await;
+        settle().await;
+        assert_eq!(state(&supervisor).state, TaskState::Paused);
+        assert_eq!(
+            counter.cycles.load(Ordering::SeqCst),
+            1,
+            "no cycle while paused, though one was due"
+        );
+        tokio::time::advance(Duration::from_secs(30)).await;
+        settle().await;
+        assert_eq!(state(&supervisor).state, TaskState::Running);
+        assert_eq!(
+            counter.cycles.load(Ordering::SeqCst),
+            2,
+            "the overdue cycle runs on resume"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panic_backs_off_then_restarts() {
+        let (supervisor, counter) = start(2, RestartPolicy::OnFailure);
+        settle().await;
+        assert_eq!(state(&supervisor).state, TaskState::Backoff);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        settle().await;
+        // The second cycle panics too: the next wait is twice as long.
+        assert_eq!(state(&supervisor).state, TaskState::Backoff);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        settle().await;
+        assert_eq!(state(&supervisor).state, TaskState::Backoff);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        settle().await;
+        let status = state(&supervisor);
+        assert_eq!(status.state, TaskState::Running);
+        assert_eq!(status.restarts, 2);
+        assert_eq!(counter.cycles.load(Ordering::SeqCst), 3);
+        assert_eq!(status.health, Health::Healthy, "the last cycle succeeded");
+    }
+}
