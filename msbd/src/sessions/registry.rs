@@ -88,14 +88,6 @@ impl Registry {
         self.sessions.get(id)
     }
 
-    pub fn len(&self) -> usize {
-        self.sessions.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = &Session> {
         self.sessions.values()
     }
