@@ -59,6 +59,9 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // A panicking cycle is caught and reported by the supervisor; its message and place go
+    // to the log like everything else rather than raw to stderr.
+    std::panic::set_hook(Box::new(|info| tracing::error!(%info, "panic")));
     let config = match Config::from_args(cli.daemon, std::env::var("MSB_TEMPLATES").ok()) {
         Ok(config) => config,
         Err(err) => {
