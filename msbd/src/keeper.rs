@@ -129,7 +129,7 @@ fn init(args: &KeeperArgs) -> ExitCode {
             let name: String = name.chars().take(63).collect();
             sethostname(name).map_err(|e| format!("sethostname: {e}"))?;
         }
-        Ok(())
+        loopback_up().map_err(|e| format!("bring up lo: {e}"))
     };
     if let Err(err) = setup() {
         eprintln!("msbd keeper: {err}");
@@ -150,6 +150,30 @@ fn init(args: &KeeperArgs) -> ExitCode {
             ExitCode::from(111)
         }
     }
+}
+
+/// Brings up the new network namespace's loopback interface (it starts down), so code in
+/// the sandbox can reach its own servers on 127.0.0.1; nothing else is reachable.
+fn loopback_up() -> std::io::Result<()> {
+    use nix::libc;
+    use std::os::fd::AsRawFd;
+    let socket = std::net::UdpSocket::bind(("0.0.0.0", 0))?;
+    // SAFETY: an all-zero ifreq is valid; it names "lo", and both ioctls read or write
+    // only that struct through a socket that stays open for the calls.
+    unsafe {
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in request.ifr_name.iter_mut().zip(b"lo") {
+            *dst = *src as libc::c_char;
+        }
+        if libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        request.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Reaps every orphan of the namespace until `main` exits, then exits as it did.

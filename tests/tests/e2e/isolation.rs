@@ -5,6 +5,7 @@ use msb_tests::{wait_until, Daemon};
 /// Writes what the sandbox sees of itself to `facts` in its working directory.
 const PROBE: &str = "probe=echo pid=$$ > facts.tmp; \
     echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' ') >> facts.tmp; \
+    echo loopback=$(grep -c 'host LOCAL' /proc/net/fib_trie) >> facts.tmp; \
     grep -E 'Max (address space|open files|processes)' /proc/self/limits >> facts.tmp; \
     mv facts.tmp facts; sleep 300";
 
@@ -54,6 +55,12 @@ fn a_sandbox_has_its_own_namespaces_and_its_flavors_limits() {
             .find_map(|l| l.strip_prefix("ifaces="))
             .unwrap_or_default();
         assert_eq!(ifaces.trim(), "lo", "only loopback: {facts}");
+        let loopback: u32 = facts
+            .lines()
+            .find_map(|l| l.strip_prefix("loopback="))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(loopback >= 1, "loopback is up, with 127.0.0.1: {facts}");
     }
     assert_eq!(
         limit(&facts, "Max address space"),
