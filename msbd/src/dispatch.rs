@@ -68,6 +68,7 @@ async fn answer(
 fn status(daemon: &Daemon, task: Option<String>) -> Result<StatusReport, ErrorBody> {
     let all = daemon.supervisor.status();
     let overall = overall(all.iter().map(|t| t.health));
+    let (adopted, lost_at_start) = daemon.sessions.restored();
     let tasks = match task {
         Some(name) => vec![daemon.supervisor.status_of(&name)?],
         None => all,
@@ -86,8 +87,8 @@ fn status(daemon: &Daemon, task: Option<String>) -> Result<StatusReport, ErrorBo
         sessions: SessionsSummary {
             active: daemon.sessions.totals().sessions,
             max: daemon.resources.max_sessions(),
-            adopted: daemon.sessions.restored().0,
-            lost_at_start: daemon.sessions.restored().1,
+            adopted,
+            lost_at_start,
         },
         resources: daemon.resources.report(),
     })

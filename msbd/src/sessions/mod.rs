@@ -103,12 +103,16 @@ impl SessionManager {
         }
     }
 
-    fn info_of(&self, id: &str) -> Result<SessionInfo, ErrorBody> {
-        let registry = self.lock();
+    /// The public view of session `id` as `registry` holds it.
+    fn info_in(registry: &Registry, id: &str) -> Result<SessionInfo, ErrorBody> {
         registry
             .get(id)
-            .map(|s| Self::info(&registry, s))
+            .map(|s| Self::info(registry, s))
             .ok_or_else(|| unknown(id))
+    }
+
+    fn info_of(&self, id: &str) -> Result<SessionInfo, ErrorBody> {
+        Self::info_in(&self.lock(), id)
     }
 
     pub fn totals(&self) -> Totals {
@@ -169,10 +173,7 @@ impl SessionManager {
             registry
                 .update(id, |s| s.last_accessed_ms = now_ms())
                 .ok_or_else(|| unknown(id))?;
-            registry
-                .get(id)
-                .map(|s| Self::info(&registry, s))
-                .ok_or_else(|| unknown(id))?
+            Self::info_in(&registry, id)?
         };
         self.touched(id);
         Ok(info)
@@ -203,10 +204,7 @@ impl SessionManager {
             }
         });
         tracing::debug!(session = id, busy, "session marked");
-        let info = registry
-            .get(id)
-            .map(|s| Self::info(&registry, s))
-            .ok_or_else(|| unknown(id))?;
+        let info = Self::info_in(&registry, id)?;
         self.commit(registry, id)?;
         Ok(info)
     }
@@ -313,10 +311,7 @@ impl SessionManager {
             Ok(_) => {
                 registry.update(&id, |s| s.status = SessionStatus::Ready);
                 tracing::info!(session = %id, sandbox = %sandbox, "session created");
-                let info = registry
-                    .get(&id)
-                    .map(|s| Self::info(&registry, s))
-                    .ok_or_else(|| unknown(&id))?;
+                let info = Self::info_in(&registry, &id)?;
                 self.commit(registry, &id)?;
                 Ok(info)
             }
@@ -349,10 +344,10 @@ impl SessionManager {
             }
             if registry.deadline(session).is_none_or(|d| d > now) {
                 registry.update(id, |s| s.last_accessed_ms = now);
-                let info = registry.get(id).map(|s| Self::info(&registry, s));
+                let info = Self::info_in(&registry, id)?;
                 drop(registry);
                 self.touched(id);
-                return Ok(info);
+                return Ok(Some(info));
             }
         }
         tracing::info!(session = id, "replacing an expired session");
