@@ -126,7 +126,10 @@ impl ProcessBackend {
 
     async fn wait_gone(&self, pgrp: i32, deadline: Instant) -> bool {
         loop {
-            if procfs::group_members(pgrp).is_empty() {
+            // No process in the group at all is the common end; only when some remain is
+            // /proc scanned, to tell live members from zombies nobody has reaped yet.
+            let none_left = matches!(killpg(Pid::from_raw(pgrp), None), Err(nix::Error::ESRCH));
+            if none_left || procfs::group_members(pgrp).is_empty() {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -321,6 +324,9 @@ impl Backend for ProcessBackend {
                 path: self.records.display().to_string(),
                 source,
             })?;
+            // One pass over /proc finds every sandbox that still has a live process, whether
+            // or not its record survived and whether or not its first process is still there.
+            let live = self.scan();
             let mut found = Vec::new();
             for entry in dir.flatten() {
                 let path = entry.path();
@@ -334,21 +340,22 @@ impl Backend for ProcessBackend {
                     tracing::warn!(path = %path.display(), "ignoring an unreadable sandbox record");
                     continue;
                 };
-                if self.group_alive(&record) {
+                if self.leader_is_ours(&record) {
                     found.push(SandboxInfo {
                         name: record.name,
                         session_id: record.session_id,
                         pid: Some(record.pid),
                     });
-                } else if record.instance == self.instance {
+                } else if record.instance == self.instance
+                    && !live.iter().any(|l| l.name == record.name)
+                {
                     // Nothing of it runs any more: its record and directory are garbage.
                     self.forget(&record.name);
                 }
             }
-            // Sandboxes whose record was lost are still found by their marker.
-            for extra in self.scan() {
-                if !found.iter().any(|f| f.name == extra.name) {
-                    found.push(extra);
+            for sandbox in live {
+                if !found.iter().any(|f| f.name == sandbox.name) {
+                    found.push(sandbox);
                 }
             }
             found.sort_by(|a, b| a.name.cmp(&b.name));
