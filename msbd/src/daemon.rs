@@ -3,7 +3,7 @@
 
 use crate::backend::isolation::Isolation;
 use crate::backend::process::ProcessBackend;
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendError};
 use crate::config::Config;
 use crate::resources::{Limits, OrphanCleanup, ResourceManager};
 use crate::sessions::{SessionCleanup, SessionManager};
@@ -31,6 +31,8 @@ pub enum StartError {
     Claim(#[from] ClaimError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
     #[error("{0}")]
     Isolation(String),
     #[error("cannot set up the state dir {path}: {source}")]
@@ -164,10 +166,7 @@ pub async fn run(
         config.stop_grace,
     ));
     // Adopt what the previous daemon left running before anything can take it for an orphan.
-    let running = backend
-        .list()
-        .await
-        .map_err(|e| state(std::io::Error::other(e.to_string())))?;
+    let running = backend.list().await?;
     let (adopted, lost) = sessions.restore(&running)?;
     if adopted + lost > 0 {
         tracing::info!(adopted, lost, "restored the session registry");

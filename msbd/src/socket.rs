@@ -91,12 +91,10 @@ pub fn lock_path(socket: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Binds the socket. Call with the socket's lock held: any file already at the path then
-/// belongs to a dead daemon, which a connection attempt double-checks before removing it.
+/// Binds the socket. Call with the socket's lock held (taking it made the directory): any
+/// file already at the path then belongs to a dead daemon, which a connection attempt
+/// double-checks before removing it.
 pub fn bind(socket: &Path) -> Result<Listener, ClaimError> {
-    if let Some(parent) = socket.parent() {
-        private_dir(parent)?;
-    }
     if socket.exists() {
         if std::os::unix::net::UnixStream::connect(socket).is_ok() {
             return Err(ClaimError::InUse(socket.to_path_buf()));
