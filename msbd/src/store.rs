@@ -140,8 +140,17 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write_err(&self) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+    /// Turns a failed write into an error naming the store.
+    pub fn write_err(&self) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
         |source| StoreError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Turns a failed read into an error naming the store.
+    fn read_err(&self) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+        |source| StoreError::Open {
             path: self.path.clone(),
             source,
         }
@@ -149,10 +158,7 @@ impl Store {
 
     pub fn sessions(&self) -> Result<Vec<Session>, StoreError> {
         let conn = self.lock();
-        let open_err = |source| StoreError::Open {
-            path: self.path.clone(),
-            source,
-        };
+        let open_err = self.read_err();
         let mut stmt = conn
             .prepare(
                 "SELECT id, template, flavor, status, sandbox, created_at_ms, last_accessed_ms, busy_since_ms, error
@@ -246,10 +252,7 @@ impl Store {
 
     pub fn pauses(&self) -> Result<Vec<StoredPause>, StoreError> {
         let conn = self.lock();
-        let open_err = |source| StoreError::Open {
-            path: self.path.clone(),
-            source,
-        };
+        let open_err = self.read_err();
         let mut stmt = conn
             .prepare("SELECT task, by_uid, reason, since_ms, until_ms FROM pauses")
             .map_err(open_err)?;

@@ -91,12 +91,7 @@ impl SessionManager {
                 adopted += 1;
             } else {
                 tracing::warn!(session = %session.id, sandbox = %session.sandbox, "the sandbox ended while msbd was down; session stopped");
-                Store::delete(&self.store.lock(), &session.id).map_err(|source| {
-                    StoreError::Write {
-                        path: self.store.path().to_path_buf(),
-                        source,
-                    }
-                })?;
+                Store::delete(&self.store.lock(), &session.id).map_err(self.store.write_err())?;
                 lost += 1;
             }
         }
