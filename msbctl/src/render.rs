@@ -62,7 +62,9 @@ pub fn status(report: &StatusReport) -> String {
         "msbd {} (pid {}, up {}, backend {}): {}\n\
          isolation: {}\n\
          sessions: {}{} ({} small, {} medium, {} large; at start {} adopted, {} lost)\n\
-         memory: {}{} MB, cpus: {}; evictions: {}{}\n\n",
+         memory: {}{} MB, cpus: {}; evictions: {}{}\n\
+         file descriptors: room for {} sandboxes (RLIMIT_NOFILE {}, {} reserved)\n\
+         store: {}\n\n",
         d.version,
         d.pid,
         format_duration(Duration::from_secs(d.uptime_secs)),
@@ -85,6 +87,10 @@ pub fn status(report: &StatusReport) -> String {
         } else {
             " (LRU eviction off)"
         },
+        r.fds.max_sandboxes,
+        r.fds.limit,
+        r.fds.reserved,
+        store_line(&report.store),
     );
     let mut t = table(&[
         "TASK",
@@ -124,12 +130,27 @@ pub fn status(report: &StatusReport) -> String {
     out
 }
 
+/// "healthy (PATH)", or "degraded since 5s ago: ERROR".
+fn store_line(store: &StoreHealth) -> String {
+    match &store.error {
+        Some(error) => format!(
+            "{} since {}: {error}",
+            store.health,
+            store.since.map(ago).unwrap_or_else(|| "-".into())
+        ),
+        None => format!("{} ({})", store.health, store.path),
+    }
+}
+
 pub fn health(report: &HealthReport) -> String {
-    let reasons: Vec<String> = report
+    let mut reasons: Vec<String> = report
         .tasks
         .iter()
         .filter_map(|t| t.reason.as_ref().map(|r| format!("{}: {r}", t.name)))
         .collect();
+    if let Some(error) = &report.store.error {
+        reasons.push(format!("store: {error}"));
+    }
     if reasons.is_empty() {
         report.overall.to_string()
     } else {
@@ -229,6 +250,9 @@ pub fn session(s: &SessionInfo) -> String {
     }
     if let Some(error) = &s.error {
         out.push_str(&format!("\nerror:       {error}"));
+    }
+    if let Some(fate) = &s.fate {
+        out.push_str(&format!("\nsandbox:     {fate}"));
     }
     if let Some(d) = &s.details {
         out.push_str(&format!(

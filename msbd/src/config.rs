@@ -3,7 +3,7 @@
 //! daemon before it binds or creates anything, naming the setting, the value and what is
 //! allowed.
 
-use crate::backend::isolation::IsolationMode;
+use crate::backend::process::IsolationMode;
 use crate::supervisor::RestartPolicy;
 use crate::templates::parse_template;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -32,7 +32,7 @@ pub struct Cli {
 pub enum Hidden {
     /// The first process of a sandbox (started by msbd itself).
     #[command(hide = true)]
-    Keeper(crate::keeper::KeeperArgs),
+    Keeper(crate::backend::process::keeper::KeeperArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

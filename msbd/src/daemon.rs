@@ -1,29 +1,36 @@
-//! Wires the parts together, runs until asked to stop, and carries out the graceful
-//! shutdown: stop the tasks, stop every sandbox (SIGTERM, SIGKILL at the deadline), report.
+//! Start-up, signals and the shutdown order: claims the socket and the state dir, builds the
+//! context, runs the server, and carries out the drained shutdown.
+//!
+//! A shutdown closes the door (only reads are served from then on), brings every stop under
+//! way forward to its deadline, stops the tasks, lets the creates and stops in flight finish,
+//! stops every other sandbox (SIGTERM, SIGKILL at the deadline), reports each session's fate,
+//! and exits only once the report has been written to the client that asked.
 
-use crate::backend::isolation::Isolation;
-use crate::backend::process::ProcessBackend;
+use crate::backend::process::{Isolation, ProcessBackend};
 use crate::backend::{Backend, BackendError};
 use crate::config::Config;
-use crate::resources::{Limits, OrphanCleanup, ResourceManager};
+use crate::context::{Context, ShutdownOrder};
+use crate::deadline::{Deadline, Hurry};
+use crate::resources::{Descriptors, Limits, OrphanCleanup, ResourceManager};
 use crate::sessions::{SessionCleanup, SessionManager};
 use crate::socket::{self, ClaimError};
-use crate::store::{Store, StoreError, StoredPause};
-use crate::supervisor::{Lease, LeaseHook, Supervisor, Task, TaskSpec};
+use crate::store::{Change, Store, StoreError, StoredPause};
+use crate::supervisor::{Lease, LeaseError, LeaseHook, Supervisor, Task, TaskSpec};
 use crate::templates::Templates;
-use crate::{clock, ids, server};
-use interprocess::local_socket::tokio::Stream;
-use msb_proto::frame::write_frame;
-use msb_proto::{ErrorBody, ErrorCode, Response, ShutdownRequest, StopReport};
+use crate::{clock, fds, ids, server};
+use msb_proto::{Response, SessionFate, StopReport};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use std::time::{Duration, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio::time::{timeout, Instant};
 
 /// The longest a shutdown waits for a task's cycle to reach a safe point.
 const TASK_STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long the final report may take to reach the client that asked for the shutdown.
+const REPORT_WAIT: Duration = Duration::from_secs(5);
+/// Descriptors kept beside the connections' for start-ups in progress and everything else.
+const FD_SPARE: u64 = 192;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -40,76 +47,6 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
-}
-
-/// A request to shut down, from `msbctl stop` (with a channel for progress) or a signal.
-struct Order {
-    timeout: Duration,
-    progress: Option<mpsc::UnboundedSender<Response>>,
-    /// Told once the final report has been written to the client.
-    delivered: Option<oneshot::Receiver<()>>,
-    /// Leave the sandboxes running for the next daemon to adopt.
-    keep_sandboxes: bool,
-}
-
-/// The running daemon's parts. It owns no state of its own beyond the `stopping` flag: the
-/// managers, the supervisor and the server each own theirs.
-pub struct Daemon {
-    pub config: Config,
-    pub supervisor: Supervisor,
-    pub sessions: Arc<SessionManager>,
-    pub resources: Arc<ResourceManager>,
-    pub backend_name: &'static str,
-    started_wall: SystemTime,
-    started: Instant,
-    /// Set once a shutdown begins; changes are refused from then on.
-    stopping: AtomicBool,
-    orders: mpsc::Sender<Order>,
-}
-
-impl Daemon {
-    pub fn started_at(&self) -> u64 {
-        clock::unix_secs(self.started_wall)
-    }
-
-    pub fn uptime(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
-    }
-
-    /// Serves a `Shutdown` request: streams progress and the final report to `stream`.
-    pub async fn shutdown_for(&self, stream: &mut Stream, request: ShutdownRequest) {
-        let (progress, mut frames) = mpsc::unbounded_channel();
-        let (delivered_tx, delivered) = oneshot::channel();
-        let order = Order {
-            timeout: request
-                .timeout_ms
-                .map_or(self.config.shutdown_timeout, Duration::from_millis),
-            progress: Some(progress),
-            delivered: Some(delivered),
-            keep_sandboxes: request.keep_sandboxes,
-        };
-        let already = ErrorBody::new(ErrorCode::ShuttingDown, "msbd is already stopping");
-        if self.is_stopping() || self.orders.try_send(order).is_err() {
-            let _ = write_frame(stream, &Response::Error(already)).await;
-            return;
-        }
-        let mut reported = false;
-        while let Some(frame) = frames.recv().await {
-            reported |= matches!(frame, Response::Stopped(_));
-            if write_frame(stream, &frame).await.is_err() {
-                break;
-            }
-        }
-        if reported {
-            let _ = delivered_tx.send(());
-        } else {
-            let _ = write_frame(stream, &Response::Error(already)).await;
-        }
-    }
 }
 
 /// Waits for SIGTERM or SIGINT.
@@ -132,6 +69,15 @@ pub async fn termination() {
     }
 }
 
+/// Runs blocking start-up work off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StartError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| StartError::Isolation(format!("start-up failed: {err}")))
+}
+
 /// Runs the daemon until a shutdown order or `signal`, then shuts down gracefully.
 pub async fn run(
     config: Config,
@@ -142,21 +88,25 @@ pub async fn run(
         source,
     };
     socket::private_dir(&config.state_dir)?;
-    let _state_lock = socket::lock(&config.state_dir.join("msbd.lock"), "the state dir")?;
+    let _state_lock = socket::lock_dir(&config.state_dir)?;
     if let Some(parent) = config.socket.parent() {
         socket::private_dir(parent)?;
     }
     let _socket_lock = socket::lock(&socket::lock_path(&config.socket), "the socket")?;
+    let fd_limit = fds::raise_limit();
     let instance = ids::instance_id(&config.state_dir).map_err(state)?;
-    let store = Arc::new(Store::open(&config.state_dir)?);
-    let isolation =
-        Isolation::detect(config.isolation, &instance).map_err(StartError::Isolation)?;
+    let dir = config.state_dir.clone();
+    let (store, loaded) = blocking(move || Store::open(&dir)).await??;
+    let (mode, id) = (config.isolation, instance.clone());
+    let isolation = blocking(move || Isolation::detect(mode, &id))
+        .await?
+        .map_err(StartError::Isolation)?;
     let isolation_report = isolation.describe();
     let (exits, mut exited) = mpsc::unbounded_channel();
     let backend: Arc<dyn Backend> = Arc::new(
         ProcessBackend::new(instance, &config.state_dir, exits, isolation).map_err(state)?,
     );
-
+    let hurry = Arc::new(Hurry::default());
     let sessions = Arc::new(SessionManager::new(
         store.clone(),
         backend.clone(),
@@ -164,14 +114,15 @@ pub async fn run(
         config.session_timeout,
         config.busy_timeout,
         config.stop_grace,
+        hurry.clone(),
     ));
     // Adopt what the previous daemon left running before anything can take it for an orphan.
     let running = backend.list().await?;
-    let (adopted, lost) = sessions.restore(&running)?;
+    let (adopted, lost) = sessions.restore(loaded.sessions, &running).await;
     if adopted + lost > 0 {
         tracing::info!(adopted, lost, "restored the session registry");
     }
-    let pauses = restore_pauses(&store)?;
+    let pauses = restore_pauses(&store, loaded.pauses);
     let listener = socket::bind(&config.socket)?;
 
     let limits = Limits {
@@ -180,11 +131,18 @@ pub async fn run(
         lru_eviction: config.lru_eviction,
         default_flavor: config.default_flavor,
     };
+    let descriptors = Descriptors {
+        limit: fd_limit,
+        reserved: fds::open_now() + server::MAX_CONNECTIONS as u64 + FD_SPARE,
+        per_sandbox: backend.fds_per_sandbox(),
+    };
     let resources = Arc::new(ResourceManager::new(
         limits,
+        descriptors,
         sessions.clone(),
         backend.clone(),
         config.stop_grace,
+        hurry.clone(),
         isolation_report,
     ));
     let helpers = [
@@ -193,9 +151,7 @@ pub async fn run(
             let sessions = sessions.clone();
             async move {
                 while let Some(gone) = exited.recv().await {
-                    sessions
-                        .sandbox_ended(&gone.session_id, &gone.sandbox)
-                        .await;
+                    sessions.sandbox_ended(&gone.session_id, &gone.sandbox);
                 }
             }
         }),
@@ -225,41 +181,44 @@ pub async fn run(
         lease_keeper(store.clone()),
     );
     let (orders, mut order_rx) = mpsc::channel(1);
-    let daemon = Arc::new(Daemon {
+    let backend_name = backend.name();
+    let ctx = Arc::new(Context::new(
         config,
         supervisor,
         sessions,
         resources,
-        backend_name: backend.name(),
-        started_wall: SystemTime::now(),
-        started: Instant::now(),
-        stopping: AtomicBool::new(false),
+        store,
+        backend_name,
         orders,
-    });
-    let server = tokio::spawn(server::serve(listener, daemon.clone()));
+    ));
+    let server = tokio::spawn(server::serve(listener, ctx.clone()));
     tracing::info!(
-        socket = %daemon.config.socket.display(),
-        state_dir = %daemon.config.state_dir.display(),
-        backend = daemon.backend_name,
+        socket = %ctx.config.socket.display(),
+        state_dir = %ctx.config.state_dir.display(),
+        backend = backend_name,
+        fd_limit,
         "msbd is ready"
     );
 
     let order = tokio::select! {
         Some(order) = order_rx.recv() => order,
-        () = signal => Order {
-            timeout: daemon.config.shutdown_timeout,
-            progress: None,
-            delivered: None,
+        () = signal => ShutdownOrder {
+            timeout: ctx.config.shutdown_timeout,
             keep_sandboxes: false,
+            reply: None,
         },
     };
-    let report = shutdown(&daemon, &order).await;
-    daemon.sessions.flush_touches();
-    if let Some(progress) = order.progress {
-        let _ = progress.send(Response::Stopped(report.clone()));
-        drop(progress);
-        if let Some(delivered) = order.delivered {
-            let _ = tokio::time::timeout(Duration::from_secs(2), delivered).await;
+    let report = shutdown(&ctx, &hurry, &backend, &order).await;
+    ctx.sessions.flush_touches();
+    ctx.store.close().await;
+    if let Some(reply) = &order.reply {
+        let delivered = timeout(REPORT_WAIT, async {
+            reply.send(Response::Stopped(report.clone())).await?;
+            reply.flush().await
+        })
+        .await;
+        if !matches!(delivered, Ok(Ok(()))) {
+            tracing::warn!("the client that asked for the shutdown did not take its report");
         }
     }
     server.abort();
@@ -270,12 +229,14 @@ pub async fn run(
 }
 
 /// The stored pause leases still in force, by task; ended ones are dropped from the store.
-fn restore_pauses(store: &Store) -> Result<Vec<(String, Lease)>, StoreError> {
+fn restore_pauses(store: &Store, stored: Vec<StoredPause>) -> Vec<(String, Lease)> {
     let now = clock::now_ms();
     let mut leases = Vec::new();
-    for pause in store.pauses()? {
+    for pause in stored {
         match pause.until_ms {
-            Some(until) if until <= now => store.set_pause(&pause.task, None)?,
+            Some(until) if until <= now => {
+                drop(store.keep(Change::Pause(pause.task, None)));
+            }
             until => {
                 let wall = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
                 let lease = Lease {
@@ -290,11 +251,11 @@ fn restore_pauses(store: &Store) -> Result<Vec<(String, Lease)>, StoreError> {
             }
         }
     }
-    Ok(leases)
+    leases
 }
 
-/// Writes every pause lease taken or ended to the store.
-fn lease_keeper(store: Arc<Store>) -> LeaseHook {
+/// Stores every pause lease taken (it must be stored to be taken) or ended.
+fn lease_keeper(store: Store) -> LeaseHook {
     Arc::new(move |task, lease| {
         let stored = lease.map(|lease| StoredPause {
             task: task.to_string(),
@@ -303,49 +264,60 @@ fn lease_keeper(store: Arc<Store>) -> LeaseHook {
             since_ms: clock::unix_ms(lease.since),
             until_ms: lease.until.map(|(_, wall)| clock::unix_ms(wall)),
         });
-        if let Err(err) = store.set_pause(task, stored.as_ref()) {
-            tracing::error!(task, error = %err, "cannot store the pause lease; it will not outlive a restart");
-        }
+        let taken = stored.is_some();
+        let change = Change::Pause(task.to_string(), stored);
+        let written: crate::backend::BoxFuture<'static, Result<(), StoreError>> = if taken {
+            Box::pin(store.write(change))
+        } else {
+            Box::pin(store.keep(change))
+        };
+        Box::pin(async move { written.await.map_err(|err| Box::new(err) as LeaseError) })
     })
 }
 
-async fn shutdown(daemon: &Arc<Daemon>, order: &Order) -> StopReport {
-    let (timeout, progress) = (order.timeout, order.progress.as_ref());
+async fn shutdown(
+    ctx: &Context,
+    hurry: &Hurry,
+    backend: &Arc<dyn Backend>,
+    order: &ShutdownOrder,
+) -> StopReport {
     let started = Instant::now();
+    let until = started + order.timeout;
     let say = |line: String| {
         tracing::info!("{line}");
-        if let Some(progress) = progress {
-            let _ = progress.send(Response::Progress(line));
+        if let Some(reply) = &order.reply {
+            // Progress never waits for a slow client; the report does.
+            reply.offer(Response::Progress(line));
         }
     };
-    daemon.stopping.store(true, Ordering::SeqCst);
+    ctx.close_door();
+    let ledger = ctx.sessions.close();
+    hurry.set(until);
     say("stopping background tasks".into());
-    daemon
-        .supervisor
-        .stop(TASK_STOP_GRACE.min(timeout / 4))
+    ctx.supervisor
+        .stop(TASK_STOP_GRACE.min(order.timeout / 4))
         .await;
-    let remaining = timeout.saturating_sub(started.elapsed());
-    let total = daemon.sessions.totals().sessions;
+    let total = ctx.sessions.totals().sessions;
     let fates = if order.keep_sandboxes {
         say(format!(
             "keeping {total} sandbox(es) running for the next msbd to adopt"
         ));
-        daemon.sessions.keep_all()
+        ctx.sessions.keep_all(ledger, until).await
     } else {
+        // To the nearest second: the tasks took some of it.
+        let left = until.saturating_duration_since(Instant::now()) + Duration::from_millis(500);
         say(format!(
             "stopping {total} sandbox(es); any still running in {} is killed",
-            msb_proto::units::format_duration(remaining)
+            msb_proto::units::format_duration(Duration::from_secs(left.as_secs()))
         ));
-        daemon
+        let fates = ctx
             .sessions
-            .stop_all(remaining, |fate, done, total| {
-                let mut line = format!("[{done}/{total}] session {} {}", fate.id, fate.fate);
-                if let Some(error) = &fate.error {
-                    line.push_str(&format!(": {error}"));
-                }
-                say(line);
+            .stop_all(ledger, until, |fate, done, total| {
+                say(progress_line(fate, done, total))
             })
-            .await
+            .await;
+        stop_strays(backend).await;
+        fates
     };
     let report = StopReport::from_fates(fates, started.elapsed().as_millis() as u64);
     say(format!(
@@ -353,4 +325,47 @@ async fn shutdown(daemon: &Arc<Daemon>, order: &Order) -> StopReport {
         report.outcome, report.duration_ms
     ));
     report
+}
+
+fn progress_line(fate: &SessionFate, done: usize, total: usize) -> String {
+    let mut line = format!("[{done}/{total}] session {} {}", fate.id, fate.fate);
+    if let Some(error) = &fate.error {
+        line.push_str(&format!(": {error}"));
+    }
+    line
+}
+
+/// Kills any marked sandbox still running once every session has its fate: orphans not
+/// reaped yet, and sandboxes of creates the shutdown stopped waiting for.
+async fn stop_strays(backend: &Arc<dyn Backend>) {
+    let strays = match backend.list().await {
+        Ok(strays) => strays,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot look for sandboxes left running");
+            return;
+        }
+    };
+    if strays.is_empty() {
+        return;
+    }
+    let found = strays.len();
+    let mut stops = tokio::task::JoinSet::new();
+    for stray in strays {
+        let backend = backend.clone();
+        stops.spawn(async move {
+            let now = Deadline::fixed(Instant::now());
+            (backend.stop(&stray.name, now).await, stray.name)
+        });
+    }
+    let mut stopped = 0;
+    while let Some(joined) = stops.join_next().await {
+        match joined {
+            Ok((Ok(_), _)) => stopped += 1,
+            Ok((Err(err), name)) => {
+                tracing::error!(sandbox = %name, error = %err, "cannot stop a sandbox left running")
+            }
+            Err(err) => tracing::error!(error = %err, "a stop of a sandbox left running failed"),
+        }
+    }
+    tracing::warn!(stopped, found, "stopped sandboxes no session owned");
 }

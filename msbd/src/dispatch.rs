@@ -1,76 +1,183 @@
-//! One exhaustive match from each request to the part that answers it.
+//! One exhaustive match from each request to the part that answers it, writing into the
+//! request's reply sink, and the one place where the managers' errors become wire errors.
 
-use crate::daemon::Daemon;
-use crate::supervisor::overall;
+use crate::backend::BackendError;
+use crate::context::{Context, ShutdownOrder};
+use crate::reply::Reply;
+use crate::sessions::SessionError;
+use crate::supervisor::{overall, TaskError};
 use msb_proto::{
-    DaemonInfo, ErrorBody, ErrorCode, Fault, HealthReport, PauseRequest, Request, Response,
-    SessionsSummary, StatusReport, TaskHealth,
+    DaemonInfo, ErrorBody, ErrorCode, Fault, FaultRequest, HealthReport, PauseRequest, Request,
+    Response, SessionsSummary, ShutdownRequest, StatusReport, StatusRequest, TaskAction,
+    TaskHealth,
 };
 use std::time::Duration;
 
 /// Longest accepted pause reason, so a status line stays readable.
 const MAX_REASON: usize = 200;
 
-pub async fn dispatch(daemon: &Daemon, uid: Option<u32>, request: Request) -> Response {
-    answer(daemon, uid, request)
-        .await
-        .unwrap_or_else(Response::Error)
+/// Who is asking, as the kernel says.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Peer {
+    pub uid: Option<u32>,
 }
 
-async fn answer(
-    daemon: &Daemon,
-    uid: Option<u32>,
-    request: Request,
-) -> Result<Response, ErrorBody> {
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("msbd is stopping and takes no new work")]
+    ShuttingDown,
+    #[error("fault injection is off; it is for tests and needs msbd --enable-fault-injection")]
+    FaultsOff,
+}
+
+impl From<Error> for ErrorBody {
+    fn from(err: Error) -> Self {
+        let code = match &err {
+            Error::Session(err) => session_code(err),
+            Error::Task(TaskError::Unknown { .. }) => ErrorCode::UnknownTask,
+            Error::Task(
+                TaskError::Unavailable { .. }
+                | TaskError::Stalled { .. }
+                | TaskError::NoLongerRunning { .. },
+            ) => ErrorCode::TaskUnavailable,
+            Error::Task(TaskError::Lease { .. }) => ErrorCode::Store,
+            Error::Task(TaskError::Gone { .. }) => ErrorCode::Internal,
+            Error::Backend(_) => ErrorCode::Backend,
+            Error::Invalid(_) => ErrorCode::InvalidArgument,
+            Error::ShuttingDown => ErrorCode::ShuttingDown,
+            Error::FaultsOff => ErrorCode::FaultInjectionDisabled,
+        };
+        ErrorBody::new(code, err.to_string())
+    }
+}
+
+fn session_code(err: &SessionError) -> ErrorCode {
+    match err {
+        SessionError::Unknown { .. } => ErrorCode::UnknownSession,
+        SessionError::InvalidId { .. } => ErrorCode::InvalidArgument,
+        SessionError::UnknownTemplate { .. } => ErrorCode::UnknownTemplate,
+        SessionError::Conflict { .. } | SessionError::NotMarkable { .. } => ErrorCode::Conflict,
+        SessionError::LimitReached(_) => ErrorCode::LimitReached,
+        SessionError::Evict { source, .. } => session_code(source),
+        SessionError::ExitedAtStart { .. } | SessionError::Backend { .. } => ErrorCode::Backend,
+        SessionError::Store { .. } => ErrorCode::Store,
+        SessionError::ShuttingDown => ErrorCode::ShuttingDown,
+        SessionError::Internal { .. } => ErrorCode::Internal,
+    }
+}
+
+/// Answers `request` into `reply`.
+pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply) {
     let read_only = matches!(
         request,
-        Request::Status { .. }
+        Request::Status(_)
             | Request::Health
             | Request::SessionList(_)
-            | Request::SessionShow { .. }
+            | Request::SessionShow(_)
             | Request::Orphans
     );
-    if daemon.is_stopping() && !read_only {
-        return Err(ErrorBody::new(
-            ErrorCode::ShuttingDown,
-            "msbd is stopping and takes no new work",
-        ));
-    }
-    Ok(match request {
-        Request::Status { task } => Response::Status(status(daemon, task)?),
-        Request::Health => Response::Health(health(daemon)),
-        Request::Restart(req) => {
-            Response::Tasks(daemon.supervisor.restart(&req.tasks, req.force).await?)
+    let answer = if ctx.is_stopping() && !read_only {
+        Err(Error::ShuttingDown)
+    } else {
+        match request {
+            Request::Status(req) => status(ctx, req).map(Response::Status),
+            Request::Health => Ok(Response::Health(health(ctx))),
+            Request::Restart(req) => ctx
+                .supervisor
+                .restart(&req.tasks, req.force)
+                .await
+                .map(Response::Tasks)
+                .map_err(Error::from),
+            Request::Pause(req) => pause(ctx, peer, req).await.map(Response::Tasks),
+            Request::Resume(req) => ctx
+                .supervisor
+                .resume(&req.tasks)
+                .await
+                .map(Response::Tasks)
+                .map_err(Error::from),
+            Request::RunNow(req) => ctx
+                .supervisor
+                .run_now(&req.task)
+                .await
+                .map(Response::Cycle)
+                .map_err(Error::from),
+            Request::Shutdown(req) => return shutdown(ctx, req, reply).await,
+            Request::SessionList(filter) => Ok(Response::Sessions(ctx.sessions.list(&filter))),
+            Request::SessionShow(req) => ctx
+                .sessions
+                .show(&req.id)
+                .await
+                .map(Response::Session)
+                .map_err(Error::from),
+            Request::SessionCreate(req) => ctx
+                .resources
+                .create_session(req)
+                .await
+                .map(Response::Session)
+                .map_err(Error::from),
+            Request::SessionTouch(req) => ctx
+                .sessions
+                .touch(&req.id)
+                .map(Response::Session)
+                .map_err(Error::from),
+            Request::SessionStop(req) => ctx
+                .sessions
+                .stop(&req.id)
+                .await
+                .map(Response::Session)
+                .map_err(Error::from),
+            Request::Fault(req) => inject(ctx, req).map(Response::Ack),
+            Request::SessionMark(req) => ctx
+                .sessions
+                .mark(&req.id, req.busy)
+                .await
+                .map(Response::Session)
+                .map_err(Error::from),
+            Request::Orphans => ctx
+                .resources
+                .orphans()
+                .await
+                .map(Response::Orphans)
+                .map_err(Error::from),
         }
-        Request::Pause(req) => Response::Tasks(pause(daemon, uid, req).await?),
-        Request::Resume(tasks) => Response::Tasks(daemon.supervisor.resume(&tasks).await?),
-        Request::RunNow { task } => Response::Cycle(daemon.supervisor.run_now(&task).await?),
-        // Shutdown streams its answer and is served by the connection itself.
-        Request::Shutdown { .. } => {
-            return Err(ErrorBody::new(
-                ErrorCode::BadRequest,
-                "shutdown cannot be dispatched",
-            ))
-        }
-        Request::SessionList(filter) => Response::Sessions(daemon.sessions.list(&filter)),
-        Request::SessionShow { id } => Response::Session(daemon.sessions.show(&id).await?),
-        Request::SessionCreate(req) => {
-            Response::Session(daemon.resources.create_session(req).await?)
-        }
-        Request::SessionTouch { id } => Response::Session(daemon.sessions.touch(&id)?),
-        Request::SessionStop { id } => Response::Session(daemon.sessions.stop(&id).await?),
-        Request::Fault { task, fault } => Response::Ack(inject(daemon, &task, fault)?),
-        Request::SessionMark { id, busy } => Response::Session(daemon.sessions.mark(&id, busy)?),
-        Request::Orphans => Response::Orphans(daemon.resources.orphans().await?),
-    })
+    };
+    let response = answer.unwrap_or_else(|err| Response::Error(err.into()));
+    // A client that went away misses its answer; there is nobody left to tell.
+    let _ = reply.send(response).await;
 }
 
-fn status(daemon: &Daemon, task: Option<String>) -> Result<StatusReport, ErrorBody> {
-    let all = daemon.supervisor.status();
-    let overall = overall(all.iter().map(|t| t.health));
-    let (adopted, lost_at_start) = daemon.sessions.restored();
-    let tasks = match task {
-        Some(name) => vec![daemon.supervisor.status_of(&name)?],
+/// Hands the shutdown to the daemon, which streams its progress and report into `reply`.
+async fn shutdown(ctx: &Context, req: ShutdownRequest, reply: Reply) {
+    let order = ShutdownOrder {
+        timeout: req
+            .timeout_ms
+            .map_or(ctx.config.shutdown_timeout, Duration::from_millis),
+        keep_sandboxes: req.keep_sandboxes,
+        reply: Some(reply.clone()),
+    };
+    if !ctx.order_shutdown(order) {
+        let _ = reply
+            .send(Response::Error(Error::ShuttingDown.into()))
+            .await;
+    }
+}
+
+fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
+    let all = ctx.supervisor.status();
+    let store = ctx.store.health();
+    let overall = overall(all.iter().map(|t| t.health).chain([store.health]));
+    let (adopted, lost_at_start) = ctx.sessions.restored();
+    let tasks = match req.task {
+        Some(name) => vec![ctx.supervisor.status_of(&name)?],
         None => all,
     };
     Ok(StatusReport {
@@ -78,24 +185,25 @@ fn status(daemon: &Daemon, task: Option<String>) -> Result<StatusReport, ErrorBo
         daemon: DaemonInfo {
             version: msb_proto::VERSION.to_string(),
             pid: std::process::id(),
-            uptime_secs: daemon.uptime().as_secs(),
-            backend: daemon.backend_name.to_string(),
-            socket: daemon.config.socket.display().to_string(),
-            state_dir: daemon.config.state_dir.display().to_string(),
+            uptime_secs: ctx.uptime().as_secs(),
+            backend: ctx.backend_name.to_string(),
+            socket: ctx.config.socket.display().to_string(),
+            state_dir: ctx.config.state_dir.display().to_string(),
         },
         tasks,
         sessions: SessionsSummary {
-            active: daemon.sessions.totals().sessions,
-            max: daemon.resources.max_sessions(),
+            active: ctx.sessions.totals().sessions,
+            max: ctx.resources.max_sessions(),
             adopted,
             lost_at_start,
         },
-        resources: daemon.resources.report(),
+        resources: ctx.resources.report(),
+        store,
     })
 }
 
-fn health(daemon: &Daemon) -> HealthReport {
-    let tasks: Vec<TaskHealth> = daemon
+fn health(ctx: &Context) -> HealthReport {
+    let tasks: Vec<TaskHealth> = ctx
         .supervisor
         .status()
         .into_iter()
@@ -106,21 +214,18 @@ fn health(daemon: &Daemon) -> HealthReport {
             reason: t.reason,
         })
         .collect();
+    let store = ctx.store.health();
     HealthReport {
-        overall: overall(tasks.iter().map(|t| t.health)),
+        overall: overall(tasks.iter().map(|t| t.health).chain([store.health])),
         tasks,
+        store,
     }
 }
 
-async fn pause(
-    daemon: &Daemon,
-    uid: Option<u32>,
-    req: PauseRequest,
-) -> Result<Vec<msb_proto::TaskAction>, ErrorBody> {
+async fn pause(ctx: &Context, peer: Peer, req: PauseRequest) -> Result<Vec<TaskAction>, Error> {
     if req.for_ms == Some(0) {
-        return Err(ErrorBody::new(
-            ErrorCode::InvalidArgument,
-            "pause --for must be longer than zero",
+        return Err(Error::Invalid(
+            "pause --for must be longer than zero".into(),
         ));
     }
     if req
@@ -128,30 +233,27 @@ async fn pause(
         .as_ref()
         .is_some_and(|r| r.chars().count() > MAX_REASON)
     {
-        return Err(ErrorBody::new(
-            ErrorCode::InvalidArgument,
-            format!("pause --reason is limited to {MAX_REASON} characters"),
-        ));
+        return Err(Error::Invalid(format!(
+            "pause --reason is limited to {MAX_REASON} characters"
+        )));
     }
-    daemon
+    Ok(ctx
         .supervisor
         .pause(
             &req.tasks,
             req.for_ms.map(Duration::from_millis),
             req.reason,
-            uid,
+            peer.uid,
         )
-        .await
+        .await?)
 }
 
-fn inject(daemon: &Daemon, task: &str, fault: Fault) -> Result<String, ErrorBody> {
-    if !daemon.config.enable_fault_injection {
-        return Err(ErrorBody::new(
-            ErrorCode::FaultInjectionDisabled,
-            "fault injection is off; it is for tests and needs msbd --enable-fault-injection",
-        ));
+fn inject(ctx: &Context, req: FaultRequest) -> Result<String, Error> {
+    if !ctx.config.enable_fault_injection {
+        return Err(Error::FaultsOff);
     }
-    daemon.supervisor.inject(task, fault)?;
+    let FaultRequest { task, fault } = req;
+    ctx.supervisor.inject(&task, fault)?;
     tracing::warn!(task, ?fault, "fault injected");
     Ok(match fault {
         Fault::Clear => format!("faults on {task} cleared"),

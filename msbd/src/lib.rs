@@ -4,12 +4,16 @@
 pub mod backend;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod daemon;
+pub mod deadline;
 pub mod dispatch;
+pub mod fds;
 pub mod ids;
-pub mod keeper;
+pub mod reply;
 pub mod resources;
 pub mod server;
+pub mod session;
 pub mod sessions;
 pub mod socket;
 pub mod store;
@@ -40,7 +44,7 @@ pub fn main() -> ExitCode {
         }
     };
     if let Some(Hidden::Keeper(args)) = cli.command {
-        return keeper::run(args);
+        return backend::process::keeper::run(args);
     }
     let level = match std::env::var("MSBD_LOG") {
         Ok(text) => {

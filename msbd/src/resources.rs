@@ -1,23 +1,23 @@
 //! ResourceManager: the limits a new session must fit in (evicting least-recently-used idle
-//! sessions to make room, when allowed), the usage report, and the `orphan-cleanup` task that
-//! stops marked sandboxes no live session owns.
+//! sessions to make room, when allowed), the file-descriptor budget, the usage report, and
+//! the `orphan-cleanup` task that stops marked sandboxes no live session owns and removes
+//! what crashed creates left on disk.
 //!
 //! An orphan is stopped only when it was seen without a session twice (two cycles, or
 //! `msbctl orphans` then a cycle), so a sandbox whose session is being created right now is
 //! never reaped.
 
-use crate::backend::{Backend, BoxFuture, SandboxInfo};
-use crate::sessions::{Registry, SessionManager};
-use crate::supervisor::{CycleContext, CycleResult, Task};
-use msb_proto::{
-    CreateSession, ErrorBody, ErrorCode, Flavor, OrphanInfo, ResourceReport, SessionInfo, Usage,
-};
+use crate::backend::{Backend, BoxFuture, Keep, SandboxInfo};
+use crate::deadline::Hurry;
+use crate::sessions::{Registry, SessionError, SessionManager};
+use crate::supervisor::{CycleContext, CycleError, CycleResult, Task};
+use msb_proto::{CreateSession, FdBudget, Flavor, OrphanInfo, ResourceReport, SessionInfo, Usage};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How many orphans one cycle stops side by side.
-const ORPHAN_CONCURRENCY: usize = 5;
+const ORPHAN_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -48,19 +48,15 @@ impl Limits {
     }
 
     /// The idle sessions to evict, least recently used first, so that a new session of
-    /// `flavor` fits; an error naming the limit when it cannot fit.
-    pub fn plan(&self, registry: &Registry, flavor: Flavor) -> Result<Vec<String>, ErrorBody> {
-        let totals = registry.totals();
-        let (mut sessions, mut memory) = (totals.sessions, totals.memory_mb);
+    /// `flavor` fits; an error naming the limit when it cannot fit. What stops under way will
+    /// free counts as free already, so concurrent creates never evict for the same room.
+    pub fn plan(&self, registry: &Registry, flavor: Flavor) -> Result<Vec<String>, SessionError> {
+        let planned = registry.planned();
+        let (mut sessions, mut memory) = (planned.sessions, planned.memory_mb);
         let Some(first) = self.breach(sessions, memory, flavor) else {
             return Ok(Vec::new());
         };
-        let refuse = |why: &str| {
-            Err(ErrorBody::new(
-                ErrorCode::LimitReached,
-                format!("{first}; {why}"),
-            ))
-        };
+        let refuse = |why: &str| Err(SessionError::LimitReached(format!("{first}; {why}")));
         if !self.lru_eviction {
             return refuse("LRU eviction is off");
         }
@@ -77,11 +73,41 @@ impl Limits {
     }
 }
 
+/// How many sandboxes the open-file limit leaves room for.
+#[derive(Debug, Clone, Copy)]
+pub struct Descriptors {
+    pub limit: u64,
+    /// Kept for connections, the store and start-ups in progress.
+    pub reserved: u64,
+    pub per_sandbox: u64,
+}
+
+impl Descriptors {
+    pub fn max_sandboxes(&self) -> u64 {
+        self.limit.saturating_sub(self.reserved) / self.per_sandbox.max(1)
+    }
+
+    /// An error when one more sandbox would not fit; checked before anything is made.
+    fn check(&self, sandboxes: u64) -> Result<(), SessionError> {
+        let max = self.max_sandboxes();
+        if sandboxes < max {
+            return Ok(());
+        }
+        Err(SessionError::LimitReached(format!(
+            "file descriptor budget reached: {sandboxes} of {max} sandboxes that msbd's open-file limit allows \
+             (RLIMIT_NOFILE {}, {} reserved, {} per sandbox); raise msbd's limit (LimitNOFILE= in its unit, ulimit -n) or lower --max-sessions",
+            self.limit, self.reserved, self.per_sandbox
+        )))
+    }
+}
+
 pub struct ResourceManager {
     limits: Limits,
+    fds: Descriptors,
     sessions: Arc<SessionManager>,
     backend: Arc<dyn Backend>,
     stop_grace: Duration,
+    hurry: Arc<Hurry>,
     /// How sandboxes are isolated on this host, for the report.
     isolation: String,
     /// Sandboxes seen without a session the last time anyone looked.
@@ -91,28 +117,46 @@ pub struct ResourceManager {
 impl ResourceManager {
     pub fn new(
         limits: Limits,
+        fds: Descriptors,
         sessions: Arc<SessionManager>,
         backend: Arc<dyn Backend>,
         stop_grace: Duration,
+        hurry: Arc<Hurry>,
         isolation: String,
     ) -> Self {
+        if limits.max_sessions > fds.max_sandboxes() {
+            tracing::warn!(
+                max_sessions = limits.max_sessions,
+                fd_limit = fds.limit,
+                allows = fds.max_sandboxes(),
+                "max_sessions is more than the open-file limit allows; creates beyond it are refused"
+            );
+        }
         Self {
             limits,
+            fds,
             sessions,
             backend,
             stop_grace,
+            hurry,
             isolation,
             suspects: Mutex::new(HashSet::new()),
         }
     }
 
-    pub async fn create_session(&self, request: CreateSession) -> Result<SessionInfo, ErrorBody> {
-        let limits = self.limits;
+    pub async fn create_session(
+        &self,
+        request: CreateSession,
+    ) -> Result<SessionInfo, SessionError> {
+        let (limits, fds) = (self.limits, self.fds);
         self.sessions
             .create(
                 request,
                 limits.default_flavor,
-                Box::new(move |registry, flavor| limits.plan(registry, flavor)),
+                Box::new(move |registry, flavor| {
+                    fds.check(registry.totals().sessions)?;
+                    limits.plan(registry, flavor)
+                }),
             )
             .await
     }
@@ -140,16 +184,21 @@ impl ResourceManager {
             lru_eviction: self.limits.lru_eviction,
             evictions: self.sessions.evictions(),
             isolation: self.isolation.clone(),
+            fds: FdBudget {
+                limit: self.fds.limit,
+                reserved: self.fds.reserved,
+                per_sandbox: self.fds.per_sandbox,
+                max_sandboxes: self.fds.max_sandboxes(),
+                sandboxes: totals.sessions,
+            },
         }
     }
 
     /// The marked sandboxes no live session owns, each saying whether it was seen so before.
     /// Remembers them, so the next cycle stops every one listed.
-    pub async fn orphans(&self) -> Result<Vec<OrphanInfo>, ErrorBody> {
-        let orphans = self
-            .find_orphans()
-            .await
-            .map_err(|e| ErrorBody::new(ErrorCode::Backend, e))?;
+    pub async fn orphans(&self) -> Result<Vec<OrphanInfo>, crate::backend::BackendError> {
+        let listed = self.backend.list().await?;
+        let orphans = self.orphans_among(&listed);
         let (confirmed, _) = self.confirm(&orphans);
         Ok(orphans
             .into_iter()
@@ -162,12 +211,12 @@ impl ResourceManager {
             .collect())
     }
 
-    async fn find_orphans(&self) -> Result<Vec<SandboxInfo>, String> {
-        let listed = self.backend.list().await.map_err(|e| e.to_string())?;
-        Ok(listed
-            .into_iter()
+    fn orphans_among(&self, listed: &[SandboxInfo]) -> Vec<SandboxInfo> {
+        listed
+            .iter()
             .filter(|s| !self.sessions.owns(&s.session_id, &s.name))
-            .collect())
+            .cloned()
+            .collect()
     }
 
     /// Splits `orphans` into those seen before too (to stop now) and the count of new ones,
@@ -203,10 +252,11 @@ impl Task for OrphanCleanup {
     fn run_cycle(
         self: Arc<Self>,
         ctx: CycleContext,
-    ) -> BoxFuture<'static, Result<CycleResult, String>> {
+    ) -> BoxFuture<'static, Result<CycleResult, CycleError>> {
         Box::pin(async move {
             let resources = self.0.clone();
-            let orphans = resources.find_orphans().await?;
+            let listed = resources.backend.list().await?;
+            let orphans = resources.orphans_among(&listed);
             let (confirmed, fresh) = resources.confirm(&orphans);
             let mut result = CycleResult::default();
             result.add("found", orphans.len() as u64);
@@ -215,10 +265,8 @@ impl Task for OrphanCleanup {
                 .for_each_bounded(confirmed, ORPHAN_CONCURRENCY, |orphan| {
                     let resources = resources.clone();
                     async move {
-                        let outcome = resources
-                            .backend
-                            .stop(&orphan.name, resources.stop_grace)
-                            .await;
+                        let deadline = resources.hurry.after(resources.stop_grace);
+                        let outcome = resources.backend.stop(&orphan.name, deadline).await;
                         (orphan, outcome)
                     }
                 })
@@ -240,7 +288,15 @@ impl Task for OrphanCleanup {
                 }
             }
             result.add("failed", failures.len() as u64);
-            result.unless_failed(&failures, "orphan(s) could not be stopped")
+            if !interrupted {
+                let sessions = resources.sessions.clone();
+                let keep: Keep = Arc::new(move |sandbox| sessions.has_sandbox(sandbox));
+                result.add(
+                    "debris",
+                    resources.backend.remove_debris(listed, keep).await?,
+                );
+            }
+            result.unless_failed(failures, "orphan(s) could not be stopped")
         })
     }
 }
@@ -248,7 +304,7 @@ impl Task for OrphanCleanup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sessions::Session;
+    use crate::session::Session;
     use msb_proto::SessionStatus;
 
     fn limits(max_sessions: u64, max_memory_mb: Option<u64>, lru_eviction: bool) -> Limits {
@@ -279,6 +335,10 @@ mod tests {
         registry
     }
 
+    fn planned(result: Result<Vec<String>, SessionError>) -> Vec<String> {
+        result.unwrap_or_else(|err| panic!("refused: {err}"))
+    }
+
     #[test]
     fn evicts_the_least_recently_used_idle_sessions_until_it_fits() {
         let r = registry(&[
@@ -287,10 +347,44 @@ mod tests {
             ("new", Flavor::Small, SessionStatus::Ready, 5),
         ]);
         assert_eq!(
-            limits(3, None, true).plan(&r, Flavor::Small),
-            Ok(vec!["old".to_string()])
+            planned(limits(3, None, true).plan(&r, Flavor::Small)),
+            ["old"]
         );
-        assert_eq!(limits(4, None, true).plan(&r, Flavor::Small), Ok(vec![]));
+        assert!(planned(limits(4, None, true).plan(&r, Flavor::Small)).is_empty());
+    }
+
+    #[test]
+    fn room_being_freed_is_not_evicted_for_twice() {
+        let mut r = registry(&[
+            ("a", Flavor::Small, SessionStatus::Ready, 1),
+            ("b", Flavor::Small, SessionStatus::Ready, 2),
+            ("c", Flavor::Small, SessionStatus::Ready, 3),
+        ]);
+        let limits = limits(3, None, true);
+        // Each create marks its victim stopping and adds itself, as `create` does.
+        for (n, expected) in [(1, "a"), (2, "b"), (3, "c")] {
+            let victims = planned(limits.plan(&r, Flavor::Small));
+            assert_eq!(victims, [expected], "create {n}");
+            r.update(expected, |s| s.stopping = true);
+            r.insert(Session {
+                status: SessionStatus::Creating,
+                ..r.get(expected)
+                    .cloned()
+                    .map(|mut s| {
+                        s.id = format!("new-{n}");
+                        s.sandbox = format!("msb-new-{n}");
+                        s.stopping = false;
+                        s
+                    })
+                    .expect("victim")
+            });
+        }
+        assert_eq!(
+            r.totals().sessions,
+            6,
+            "three stopping, three being created"
+        );
+        assert_eq!(r.planned().sessions, 3);
     }
 
     #[test]
@@ -300,16 +394,16 @@ mod tests {
             ("s", Flavor::Small, SessionStatus::Ready, 2),
         ]);
         assert_eq!(
-            limits(10, Some(3100), true).plan(&r, Flavor::Medium),
-            Ok(vec!["m".to_string()])
+            planned(limits(10, Some(3100), true).plan(&r, Flavor::Medium)),
+            ["m"]
         );
         let err = limits(10, Some(3100), false)
             .plan(&r, Flavor::Small)
-            .expect_err("over memory");
+            .expect_err("over memory")
+            .to_string();
         assert!(
-            err.message.contains("3072 of 3100 MB") && err.message.contains("1024 MB"),
-            "{}",
-            err.message
+            err.contains("3072 of 3100 MB") && err.contains("1024 MB"),
+            "{err}"
         );
     }
 
@@ -319,11 +413,27 @@ mod tests {
         let err = limits(1, None, true)
             .plan(&r, Flavor::Small)
             .expect_err("all busy");
-        assert_eq!(err.code, ErrorCode::LimitReached);
+        assert!(matches!(err, SessionError::LimitReached(_)));
+        let message = err.to_string();
         assert!(
-            err.message.contains("1 of 1 sessions") && err.message.contains("busy"),
-            "{}",
-            err.message
+            message.contains("1 of 1 sessions") && message.contains("busy"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_descriptor_budget_names_the_limit() {
+        let fds = Descriptors {
+            limit: 1024,
+            reserved: 424,
+            per_sandbox: 1,
+        };
+        assert_eq!(fds.max_sandboxes(), 600);
+        assert!(fds.check(599).is_ok());
+        let err = fds.check(600).expect_err("full").to_string();
+        assert!(
+            err.contains("file descriptor budget") && err.contains("RLIMIT_NOFILE 1024"),
+            "{err}"
         );
     }
 }

@@ -1,8 +1,11 @@
 //! The socket side: accepts connections (at most `MAX_CONNECTIONS` at once), performs the
-//! handshake, reads requests and writes answers. A bad frame costs only its own connection.
+//! handshake, reads requests and writes what their reply sinks carry. Each connection reads
+//! its client all the time, so a client that goes away is noticed while its request runs; a
+//! bad frame costs only its own connection.
 
-use crate::daemon::Daemon;
-use crate::dispatch::dispatch;
+use crate::context::Context;
+use crate::dispatch::{dispatch, Peer};
+use crate::reply::{Outgoing, Reply};
 use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
 use msb_proto::frame::{read_frame, write_frame};
 use msb_proto::{
@@ -11,14 +14,14 @@ use msb_proto::{
 };
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, watch, Semaphore};
 
 /// Beyond this many open connections, new ones wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 256;
+pub const MAX_CONNECTIONS: usize = 256;
 /// A client that connects and says nothing is dropped after this long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn serve(listener: Listener, daemon: Arc<Daemon>) {
+pub async fn serve(listener: Listener, ctx: Arc<Context>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -26,9 +29,9 @@ pub async fn serve(listener: Listener, daemon: Arc<Daemon>) {
         };
         match listener.accept().await {
             Ok(stream) => {
-                let daemon = daemon.clone();
+                let ctx = ctx.clone();
                 tokio::spawn(async move {
-                    connection(stream, daemon).await;
+                    connection(stream, ctx).await;
                     drop(permit);
                 });
             }
@@ -52,7 +55,7 @@ fn frame_error_body(err: &FrameError) -> Option<ErrorBody> {
     }
 }
 
-async fn handshake(stream: &mut Stream, daemon: &Daemon) -> Option<Hello> {
+async fn handshake(stream: &mut Stream, ctx: &Context) -> Option<Hello> {
     let refuse = |body: ErrorBody| HandshakeReply::Refused(body);
     let hello =
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<_, Hello>(stream, MAX_FRAME))
@@ -84,7 +87,7 @@ async fn handshake(stream: &mut Stream, daemon: &Daemon) -> Option<Hello> {
         protocol: PROTOCOL,
         version: msb_proto::VERSION.to_string(),
         pid: std::process::id(),
-        started_at: daemon.started_at(),
+        started_at: ctx.started_at(),
     };
     write_frame(stream, &HandshakeReply::Welcome(welcome))
         .await
@@ -92,31 +95,85 @@ async fn handshake(stream: &mut Stream, daemon: &Daemon) -> Option<Hello> {
     Some(hello)
 }
 
-async fn connection(mut stream: Stream, daemon: Arc<Daemon>) {
-    let uid = stream.peer_creds().ok().and_then(|creds| creds.euid());
-    let Some(hello) = handshake(&mut stream, &daemon).await else {
-        return;
-    };
-    tracing::debug!(client = %hello.client, ?uid, "client connected");
+/// What the reader passes on: a request, or the error that ends the connection.
+type Incoming = Result<Request, ErrorBody>;
+
+/// Reads the client's frames in order; turns `gone` true when the client closes its end.
+async fn read_requests(
+    stream: Arc<Stream>,
+    requests: mpsc::Sender<Incoming>,
+    gone: watch::Sender<bool>,
+) {
+    let mut recv = &*stream;
     loop {
-        let request = match read_frame::<_, Request>(&mut stream, MAX_FRAME).await {
-            Ok(Some(request)) => request,
-            Ok(None) => return,
+        match read_frame::<_, Request>(&mut recv, MAX_FRAME).await {
+            Ok(Some(request)) => {
+                if requests.send(Ok(request)).await.is_err() {
+                    break;
+                }
+            }
+            Ok(None) => break,
             Err(err) => {
                 tracing::debug!(error = %err, "bad request frame; closing the connection");
                 if let Some(body) = frame_error_body(&err) {
-                    let _ = write_frame(&mut stream, &Response::Error(body)).await;
+                    let _ = requests.send(Err(body)).await;
                 }
-                return;
+                break;
             }
-        };
-        if let Request::Shutdown(shutdown) = request {
-            daemon.shutdown_for(&mut stream, shutdown).await;
-            return;
-        }
-        let response = dispatch(&daemon, uid, request).await;
-        if write_frame(&mut stream, &response).await.is_err() {
-            return;
         }
     }
+    gone.send_replace(true);
+}
+
+async fn connection(mut stream: Stream, ctx: Arc<Context>) {
+    let peer = Peer {
+        uid: stream.peer_creds().ok().and_then(|creds| creds.euid()),
+    };
+    let Some(hello) = handshake(&mut stream, &ctx).await else {
+        return;
+    };
+    tracing::debug!(client = %hello.client, uid = ?peer.uid, "client connected");
+    // Read and written at once: `&Stream` is both ends.
+    let stream = Arc::new(stream);
+    let mut send = &*stream;
+    let (gone_tx, gone) = watch::channel(false);
+    // One request ahead at most: a client cannot queue up work faster than it is done.
+    let (requests_tx, mut requests) = mpsc::channel(1);
+    let reader = tokio::spawn(read_requests(stream.clone(), requests_tx, gone_tx.clone()));
+    while let Some(incoming) = requests.recv().await {
+        let request = match incoming {
+            Ok(request) => request,
+            Err(body) => {
+                let _ = write_frame(&mut send, &Response::Error(body)).await;
+                break;
+            }
+        };
+        let (reply, mut outbox) = Reply::new(gone.clone());
+        let writer = async {
+            let mut broken = false;
+            while let Some(outgoing) = outbox.recv().await {
+                match outgoing {
+                    Outgoing::Frame(frame) if !broken => {
+                        if write_frame(&mut send, &frame).await.is_err() {
+                            broken = true;
+                            gone_tx.send_replace(true);
+                        }
+                    }
+                    // Once writing failed the rest is dropped, so the handler never waits.
+                    Outgoing::Frame(_) => {}
+                    Outgoing::Flush(done) => {
+                        if !broken {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            }
+            broken
+        };
+        let ((), broken) = tokio::join!(dispatch(&ctx, peer, request, reply), writer);
+        if broken {
+            break;
+        }
+    }
+    reader.abort();
 }

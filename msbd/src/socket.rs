@@ -1,25 +1,28 @@
-//! Claiming the socket: lock files make a second daemon on the same socket or state dir
-//! refuse to start, a socket file left by a dead daemon is replaced, and the socket is
-//! created 0600 in a 0700 directory before it listens.
+//! Claiming the socket and the state dir: locks make a second daemon on the same socket or
+//! state dir refuse to start, a socket file left by a dead daemon is replaced, and the socket
+//! is created 0600 in a 0700 directory before it listens. The state dir is locked as a
+//! directory, so no file deleted from it can let a second daemon in.
 
 use interprocess::local_socket::tokio::{prelude::*, Listener};
 use interprocess::local_socket::{GenericFilePath, ListenerOptions};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{Read, Seek, Write};
+use std::io::{Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
     #[error(
-        "another msbd (pid {pid}) already holds {what} ({path}); stop it first with `msbctl stop`"
+        "another msbd{} already holds {what} ({path}); stop it first with `msbctl stop`",
+        pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
     )]
     Taken {
         what: &'static str,
         path: PathBuf,
-        pid: String,
+        /// The holder's pid, when its note of it is still there.
+        pid: Option<u32>,
     },
     #[error("something already answers on {0}; it is not a stale socket, so msbd leaves it alone")]
     InUse(PathBuf),
@@ -51,11 +54,35 @@ pub fn private_dir(dir: &Path) -> Result<(), ClaimError> {
         .map_err(io_err("create directory", dir))
 }
 
-/// An exclusive lock held for the daemon's lifetime; the file holds the owner's pid.
+/// An exclusive lock held for the daemon's lifetime.
 pub struct LockFile {
     _held: Flock<File>,
 }
 
+/// Where the state dir's owner writes its pid, for the message a second daemon gives.
+const PID_FILE: &str = "msbd.pid";
+
+/// Locks the state dir itself for this daemon's lifetime and notes its pid there.
+pub fn lock_dir(dir: &Path) -> Result<LockFile, ClaimError> {
+    let handle = File::open(dir).map_err(io_err("open", dir))?;
+    let pid_file = dir.join(PID_FILE);
+    let held = match Flock::lock(handle, FlockArg::LockExclusiveNonblock) {
+        Ok(held) => held,
+        Err((_, nix::Error::EWOULDBLOCK)) => {
+            return Err(ClaimError::Taken {
+                what: "the state dir",
+                path: dir.to_path_buf(),
+                pid: read_pid(&pid_file),
+            });
+        }
+        Err((_, errno)) => return Err(io_err("lock", dir)(errno.into())),
+    };
+    std::fs::write(&pid_file, format!("{}\n", std::process::id()))
+        .map_err(io_err("write", &pid_file))?;
+    Ok(LockFile { _held: held })
+}
+
+/// Locks `path` (created if needed) for this daemon's lifetime; the file holds its pid.
 pub fn lock(path: &Path, what: &'static str) -> Result<LockFile, ClaimError> {
     let file = OpenOptions::new()
         .read(true)
@@ -67,13 +94,11 @@ pub fn lock(path: &Path, what: &'static str) -> Result<LockFile, ClaimError> {
         .map_err(io_err("open lock file", path))?;
     let mut locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(locked) => locked,
-        Err((mut file, nix::Error::EWOULDBLOCK)) => {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
+        Err((_, nix::Error::EWOULDBLOCK)) => {
             return Err(ClaimError::Taken {
                 what,
                 path: path.to_path_buf(),
-                pid: pid.trim().to_string(),
+                pid: read_pid(path),
             });
         }
         Err((_, errno)) => return Err(io_err("lock", path)(errno.into())),
@@ -82,6 +107,10 @@ pub fn lock(path: &Path, what: &'static str) -> Result<LockFile, ClaimError> {
     locked.rewind().map_err(io_err("write lock file", path))?;
     writeln!(locked, "{}", std::process::id()).map_err(io_err("write lock file", path))?;
     Ok(LockFile { _held: locked })
+}
+
+fn read_pid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// The lock that guards a socket path.

@@ -2,7 +2,6 @@
 //! operators add their own with `--template NAME=COMMAND`.
 
 use crate::backend::Command;
-use msb_proto::{ErrorBody, ErrorCode};
 use std::collections::BTreeMap;
 
 pub const DEFAULT_TEMPLATE: &str = "default";
@@ -22,16 +21,13 @@ impl Templates {
         Self { map }
     }
 
-    pub fn get(&self, name: &str) -> Result<Command, ErrorBody> {
-        self.map.get(name).cloned().ok_or_else(|| {
-            ErrorBody::new(
-                ErrorCode::UnknownTemplate,
-                format!(
-                    "no template named '{name}'; templates are: {}",
-                    self.map.keys().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            )
-        })
+    pub fn get(&self, name: &str) -> Option<Command> {
+        self.map.get(name).cloned()
+    }
+
+    /// Every template's name, for messages: "default, python".
+    pub fn names(&self) -> String {
+        self.map.keys().cloned().collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -65,10 +61,10 @@ mod tests {
         let custom = parse_template("stubborn=trap '' TERM; sleep 100").expect("parse");
         assert_eq!(custom.1, "trap '' TERM; sleep 100");
         let templates = Templates::new(&[custom]);
-        assert_eq!(templates.get("default").expect("builtin"), Command::Idle);
-        assert!(matches!(templates.get("stubborn"), Ok(Command::Shell(_))));
-        let err = templates.get("nope").expect_err("must be refused");
-        assert!(err.message.contains("default, stubborn"), "{}", err.message);
+        assert_eq!(templates.get("default"), Some(Command::Idle));
+        assert!(matches!(templates.get("stubborn"), Some(Command::Shell(_))));
+        assert_eq!(templates.get("nope"), None);
+        assert_eq!(templates.names(), "default, stubborn");
     }
 
     #[test]

@@ -97,7 +97,7 @@ impl Client {
     }
 
     pub async fn status(&mut self, task: Option<String>) -> Result<StatusReport, ClientError> {
-        match self.call(Request::Status { task }).await? {
+        match self.call(Request::Status(StatusRequest { task })).await? {
             Response::Status(report) => Ok(report),
             other => Err(unexpected("status", &other)),
         }
@@ -122,7 +122,8 @@ impl Client {
     }
 
     pub async fn resume(&mut self, tasks: TaskSelection) -> Result<Vec<TaskAction>, ClientError> {
-        self.tasks("resume", Request::Resume(tasks)).await
+        self.tasks("resume", Request::Resume(ResumeRequest { tasks }))
+            .await
     }
 
     async fn tasks(
@@ -137,7 +138,7 @@ impl Client {
     }
 
     pub async fn run_now(&mut self, task: String) -> Result<CycleReport, ClientError> {
-        match self.call(Request::RunNow { task }).await? {
+        match self.call(Request::RunNow(RunNowRequest { task })).await? {
             Response::Cycle(report) => Ok(report),
             other => Err(unexpected("run", &other)),
         }
@@ -177,7 +178,7 @@ impl Client {
     }
 
     pub async fn session_show(&mut self, id: String) -> Result<SessionInfo, ClientError> {
-        self.session("sessions show", Request::SessionShow { id })
+        self.session("sessions show", Request::SessionShow(SessionRef { id }))
             .await
     }
 
@@ -190,12 +191,12 @@ impl Client {
     }
 
     pub async fn session_touch(&mut self, id: String) -> Result<SessionInfo, ClientError> {
-        self.session("sessions touch", Request::SessionTouch { id })
+        self.session("sessions touch", Request::SessionTouch(SessionRef { id }))
             .await
     }
 
     pub async fn session_stop(&mut self, id: String) -> Result<SessionInfo, ClientError> {
-        self.session("sessions stop", Request::SessionStop { id })
+        self.session("sessions stop", Request::SessionStop(SessionRef { id }))
             .await
     }
 
@@ -216,8 +217,11 @@ impl Client {
         id: String,
         busy: bool,
     ) -> Result<SessionInfo, ClientError> {
-        self.session("sessions mark", Request::SessionMark { id, busy })
-            .await
+        self.session(
+            "sessions mark",
+            Request::SessionMark(MarkRequest { id, busy }),
+        )
+        .await
     }
 
     pub async fn orphans(&mut self) -> Result<Vec<OrphanInfo>, ClientError> {
@@ -228,7 +232,10 @@ impl Client {
     }
 
     pub async fn fault(&mut self, task: String, fault: Fault) -> Result<String, ClientError> {
-        match self.call(Request::Fault { task, fault }).await? {
+        match self
+            .call(Request::Fault(FaultRequest { task, fault }))
+            .await?
+        {
             Response::Ack(message) => Ok(message),
             other => Err(unexpected("debug fault", &other)),
         }
@@ -236,18 +243,8 @@ impl Client {
 }
 
 fn unexpected(request: &'static str, got: &Response) -> ClientError {
-    let got = match got {
-        Response::Error(_) => "error",
-        Response::Status(_) => "status",
-        Response::Health(_) => "health",
-        Response::Tasks(_) => "tasks",
-        Response::Cycle(_) => "cycle",
-        Response::Progress(_) => "progress",
-        Response::Stopped(_) => "stopped",
-        Response::Sessions(_) => "sessions",
-        Response::Session(_) => "session",
-        Response::Ack(_) => "ack",
-        Response::Orphans(_) => "orphans",
-    };
-    ClientError::Unexpected { request, got }
+    ClientError::Unexpected {
+        request,
+        got: got.kind(),
+    }
 }

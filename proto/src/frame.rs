@@ -110,7 +110,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{Request, TaskSelection};
+    use crate::wire::{Request, ResumeRequest, TaskSelection};
 
     fn roundtrip(bytes: &[u8], max: usize) -> Result<Option<Request>, FrameError> {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -122,7 +122,9 @@ mod tests {
 
     #[test]
     fn a_frame_round_trips() {
-        let req = Request::Resume(TaskSelection::Named(vec!["orphan-cleanup".into()]));
+        let req = Request::Resume(ResumeRequest {
+            tasks: TaskSelection::Named(vec!["orphan-cleanup".into()]),
+        });
         let frame = encode(&req).expect("encode");
         let back = roundtrip(&frame, MAX_FRAME).expect("decode");
         assert_eq!(back, Some(req));

@@ -90,22 +90,40 @@ pub struct Daemon {
 impl Daemon {
     /// Starts msbd with `args` in a fresh temporary directory and waits until it answers.
     pub fn start(args: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("run").join("msbd.sock");
-        let state = dir.path().join("state");
-        let mut daemon = Self {
-            dir,
-            socket,
-            state,
-            child: None,
-        };
+        let mut daemon = Self::start_idle();
         daemon.spawn(args);
         daemon
     }
 
+    /// Starts msbd with `args` in a fresh temporary directory, its command first changed by
+    /// `configure` (limits, a state dir of its own), and waits until it answers.
+    pub fn start_with(args: &[&str], configure: impl FnOnce(&mut Self, &mut Command)) -> Self {
+        let mut daemon = Self::start_idle();
+        let mut cmd = daemon.command(args);
+        configure(&mut daemon, &mut cmd);
+        daemon.launch(cmd);
+        daemon
+    }
+
+    /// A fixture whose daemon is not started yet.
+    fn start_idle() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self {
+            socket: dir.path().join("run").join("msbd.sock"),
+            state: dir.path().join("state"),
+            dir,
+            child: None,
+        }
+    }
+
     /// Starts msbd (again) on this fixture's socket and state dir.
     pub fn spawn(&mut self, args: &[&str]) {
-        let child = self.command(args).spawn().expect("spawn msbd");
+        let cmd = self.command(args);
+        self.launch(cmd);
+    }
+
+    fn launch(&mut self, mut cmd: Command) {
+        let child = cmd.spawn().expect("spawn msbd");
         self.child = Some(child);
         wait_until("msbd to answer status", || {
             (self.ctl(&["status"]).code == 0).then_some(())
@@ -160,6 +178,82 @@ impl Daemon {
             .as_array()
             .and_then(|tasks| tasks.iter().find(|t| t["name"] == name).cloned())
             .unwrap_or_else(|| panic!("no task {name} in {status}"))
+    }
+
+    /// Runs `msbctl --json ARGS` once per item of `each` (its `{}` replaced by the item) from
+    /// `clients` clients at once; returns every run, in the order of `each`.
+    pub fn ctl_parallel(&self, clients: usize, args: &[&str], each: &[String]) -> Vec<Run> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let runs = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..clients.max(1) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(item) = each.get(i) else {
+                        return;
+                    };
+                    let mut all = vec!["--json".to_string()];
+                    all.extend(args.iter().map(|a| a.replace("{}", item)));
+                    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+                    let run = self.ctl(&all);
+                    runs.lock().expect("runs").push((i, run));
+                });
+            }
+        });
+        let mut runs = runs.into_inner().expect("runs");
+        runs.sort_by_key(|(i, _)| *i);
+        runs.into_iter().map(|(_, run)| run).collect()
+    }
+
+    /// This daemon instance's cgroup directories (its own and its sandboxes'), deepest first.
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        let Ok(instance) = fs::read_to_string(self.state.join("instance-id")) else {
+            return Vec::new();
+        };
+        let own = format!("msbd-{}", &instance.trim()[..12.min(instance.trim().len())]);
+        let mut dirs = Vec::new();
+        for controller in ["memory", "cpu"] {
+            let dir = Path::new("/sys/fs/cgroup").join(controller).join(&own);
+            if let Ok(entries) = fs::read_dir(&dir) {
+                dirs.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+            }
+            if dir.is_dir() {
+                dirs.push(dir);
+            }
+        }
+        dirs
+    }
+
+    /// The sandboxes that have cgroups, by name (the daemon's own directories left out).
+    pub fn sandbox_cgroups(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .cgroup_dirs()
+            .iter()
+            .filter(|dir| {
+                dir.parent()
+                    .and_then(Path::file_name)
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("msbd-"))
+            })
+            .filter_map(|dir| dir.file_name()?.to_str().map(String::from))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Names of the entries of a directory under the state dir (`work`, `sandboxes`).
+    pub fn state_entries(&self, dir: &str) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.state.join(dir))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
     }
 
     /// Session ids from `msbctl sessions list FILTERS`, in its order (least recently
@@ -289,9 +383,12 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
-        // Whatever a failed test left running goes too.
+        // Whatever a failed test left running goes too, and its cgroups with it.
         if self.state.join("instance-id").exists() {
             self.kill_sandboxes();
+            for dir in self.cgroup_dirs() {
+                let _ = fs::remove_dir(dir);
+            }
         }
         if std::thread::panicking() {
             eprintln!("--- msbd log ---\n{}", self.log());

@@ -46,23 +46,31 @@ pub async fn stop(
     })
 }
 
-/// True once `pid` is gone or a zombie waiting for its parent.
+/// True once `pid` has exited: gone, or a zombie waiting for its parent with no thread left.
+/// A zombie leader alone is not enough: the kernel keeps the first thread a zombie while the
+/// process's other threads are still exiting.
+fn exited(pid: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(str::trim)
+    };
+    field("State:").is_some_and(|state| state.starts_with('Z'))
+        && field("Threads:").is_some_and(|threads| threads == "1")
+}
+
+/// Waits until `pid` has exited; false if it still runs after `EXIT_WAIT`.
 async fn wait_exit(pid: u32) -> bool {
     let deadline = Instant::now() + EXIT_WAIT;
-    loop {
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                stat.rsplit_once(')')
-                    .map(|(_, rest)| rest.trim_start().starts_with('Z'))
-            })
-            .is_some_and(|zombie| !zombie);
-        if !alive {
-            return true;
-        }
+    while !exited(pid) {
         if Instant::now() >= deadline {
             return false;
         }
         sleep(Duration::from_millis(10)).await;
     }
+    true
 }

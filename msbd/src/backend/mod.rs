@@ -1,16 +1,20 @@
-//! Backends create, stop and list sandboxes. The daemon only speaks to this trait; the
+//! Backends create, stop, list and watch sandboxes. The daemon only speaks to this trait; the
 //! `process` backend is the embedded default that needs nothing installed.
 
-pub mod isolation;
 pub mod process;
 pub mod procfs;
 
+use crate::deadline::Deadline;
 use msb_proto::Flavor;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::sync::Arc;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Says whether the sandbox of this name still belongs to someone (a session, one being
+/// created), so that what it left on disk must stay.
+pub type Keep = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// What a sandbox runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +51,8 @@ pub struct SandboxState {
     pub isolation: String,
 }
 
-/// Sent when a sandbox ends on its own, not through a stop.
+/// Sent when a sandbox ends on its own, not through a stop; what it left is released by
+/// then.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exited {
     pub session_id: String,
@@ -72,6 +77,8 @@ pub enum BackendError {
         name: String,
         source: std::io::Error,
     },
+    #[error("sandbox {name} did not start: {message}")]
+    Setup { name: String, message: String },
     #[error("cannot write the record of sandbox {name} at {path}: {source}")]
     Record {
         name: String,
@@ -87,23 +94,41 @@ pub enum BackendError {
     Signal { name: String, source: nix::Error },
     #[error("sandbox {name} is still running after SIGKILL")]
     Unkillable { name: String },
+    #[error("the backend failed inside: {0}")]
+    Internal(String),
 }
 
 pub trait Backend: Send + Sync + 'static {
     /// Name shown in `status`.
     fn name(&self) -> &'static str;
 
+    /// Starts a sandbox and returns once its command has started (or failed to).
     fn create(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<SandboxInfo, BackendError>>;
 
-    /// Asks politely, and forces the sandbox down once `grace` has passed.
+    /// Asks politely, and forces the sandbox down once the deadline has passed.
     fn stop<'a>(
         &'a self,
         name: &'a str,
-        grace: Duration,
+        deadline: Deadline,
     ) -> BoxFuture<'a, Result<Stopped, BackendError>>;
+
+    /// Watches a running sandbox this daemon did not start (adopted from its predecessor),
+    /// so that its end is reported like that of any other.
+    fn adopt<'a>(&'a self, sandbox: &'a SandboxInfo) -> BoxFuture<'a, Result<(), BackendError>>;
 
     /// The running sandboxes that carry this daemon's marker, and no others.
     fn list(&self) -> BoxFuture<'_, Result<Vec<SandboxInfo>, BackendError>>;
 
     fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, SandboxState>;
+
+    /// Removes what sandboxes left behind (records, directories, cgroups) that belongs to
+    /// none of `live` and that `keep` does not claim; returns how many pieces.
+    fn remove_debris(
+        &self,
+        live: Vec<SandboxInfo>,
+        keep: Keep,
+    ) -> BoxFuture<'_, Result<u64, BackendError>>;
+
+    /// File descriptors msbd holds open for each running sandbox.
+    fn fds_per_sandbox(&self) -> u64;
 }

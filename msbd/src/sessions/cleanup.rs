@@ -4,12 +4,13 @@
 use super::SessionManager;
 use crate::backend::BoxFuture;
 use crate::clock::now_ms;
-use crate::supervisor::{CycleContext, CycleResult, Task};
+use crate::store::Change;
+use crate::supervisor::{CycleContext, CycleError, CycleResult, Task};
 use msb_proto::SessionStatus;
 use std::sync::Arc;
 
 /// How many sandboxes one cycle stops side by side.
-const STOP_CONCURRENCY: usize = 5;
+const STOP_CONCURRENCY: usize = 32;
 
 /// What the cycle did with one due session.
 enum Outcome {
@@ -23,9 +24,10 @@ enum Outcome {
 impl SessionManager {
     /// Handles one due session: a lapsed busy mark is lifted (the session then expires by
     /// the idle rule), an idle session is stopped.
-    async fn expire(&self, id: &str) -> Outcome {
+    async fn expire(self: &Arc<Self>, id: &str) -> Outcome {
         let lapsed_busy = {
-            let mut registry = self.lock();
+            let mut state = self.lock();
+            let registry = &mut state.registry;
             let due = registry.get(id).is_some_and(|s| {
                 s.status == SessionStatus::Processing
                     && registry.deadline(s).is_some_and(|d| d <= now_ms())
@@ -35,8 +37,8 @@ impl SessionManager {
                     s.status = SessionStatus::Ready;
                     s.busy_since_ms = None;
                 });
-                if let Err(err) = self.commit(registry, id) {
-                    return Outcome::Failed(err.message);
+                if let Some(row) = registry.get(id).cloned() {
+                    drop(self.store.keep(Change::Put(row)));
                 }
             }
             due
@@ -49,10 +51,13 @@ impl SessionManager {
             return Outcome::Released;
         }
         match self.begin_stop(id, true) {
-            Ok(Some(sandbox)) => match self.finish_stop(id, &sandbox, self.stop_grace).await {
-                Ok(_) => Outcome::Stopped,
-                Err(err) => Outcome::Failed(err.message),
-            },
+            Ok(Some(sandbox)) => {
+                let deadline = self.hurry.after(self.stop_grace);
+                match self.finish_stop(id, &sandbox, deadline).await {
+                    Ok(_) => Outcome::Stopped,
+                    Err(err) => Outcome::Failed(err.to_string()),
+                }
+            }
             Ok(None) | Err(_) => Outcome::Skipped,
         }
     }
@@ -68,15 +73,11 @@ impl Task for SessionCleanup {
     fn run_cycle(
         self: Arc<Self>,
         ctx: CycleContext,
-    ) -> BoxFuture<'static, Result<CycleResult, String>> {
+    ) -> BoxFuture<'static, Result<CycleResult, CycleError>> {
         Box::pin(async move {
             let manager = self.0.clone();
             let mut result = CycleResult::default();
-            let ended = manager.check_adopted().await;
-            if ended > 0 {
-                result.add("sandbox_exited", ended);
-            }
-            let due = manager.lock().due(now_ms());
+            let due = manager.lock().registry.due(now_ms());
             result.add("expired", due.len() as u64);
             let (outcomes, interrupted) = ctx
                 .for_each_bounded(due, STOP_CONCURRENCY, |id| {
@@ -99,7 +100,7 @@ impl Task for SessionCleanup {
             }
             result.add("failed", errors.len() as u64);
             result.unless_failed(
-                &errors,
+                errors,
                 "expired session(s) could not be stopped and are kept for the next cycle",
             )
         })

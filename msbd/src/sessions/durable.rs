@@ -1,38 +1,18 @@
-//! How the session registry survives the daemon: every change is written to the store
-//! before it is acknowledged, touches in batches, and at start-up the stored sessions are
-//! reconciled with the sandboxes that still run.
+//! How the session registry survives the daemon: touches are written in batches, and at
+//! start-up the stored sessions are reconciled with the sandboxes that still run.
 
-use super::{Registry, SessionManager, TOUCH_BATCH};
+use super::SessionManager;
 use crate::backend::SandboxInfo;
-use crate::store::{Store, StoreError};
-use msb_proto::{ErrorBody, ErrorCode, SessionStatus};
-use std::collections::HashSet;
-use std::sync::{Arc, MutexGuard};
+use crate::session::Session;
+use crate::store::Change;
+use msb_proto::SessionStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Touches reach the store at most this late; a crash loses at most this much of them.
+const TOUCH_BATCH: Duration = Duration::from_secs(1);
 
 impl SessionManager {
-    /// Writes session `id` as the registry now holds it (or its deletion, if it is gone) to
-    /// the store, before the caller acknowledges the change.
-    pub(super) fn commit(
-        &self,
-        registry: MutexGuard<'_, Registry>,
-        id: &str,
-    ) -> Result<(), ErrorBody> {
-        let row = registry.get(id).cloned();
-        let conn = self.store.lock();
-        drop(registry);
-        match &row {
-            Some(session) => Store::put(&conn, session),
-            None => Store::delete(&conn, id),
-        }
-        .map_err(|err| {
-            tracing::error!(session = id, error = %err, store = %self.store.path().display(), "cannot write the session store");
-            ErrorBody::new(
-                ErrorCode::Internal,
-                format!("cannot write the session store {}: {err}", self.store.path().display()),
-            )
-        })
-    }
-
     /// Notes a touch; the writer stores it within a second.
     pub(super) fn touched(&self, id: &str) {
         self.touched
@@ -42,7 +22,7 @@ impl SessionManager {
         self.touch_pending.notify_one();
     }
 
-    /// Writes the pending touches in one transaction.
+    /// Queues the pending touches as one change.
     pub fn flush_touches(&self) {
         let ids: Vec<String> = self
             .touched
@@ -53,15 +33,12 @@ impl SessionManager {
         if ids.is_empty() {
             return;
         }
-        let rows: Vec<(String, u64)> = {
-            let registry = self.lock();
-            ids.into_iter()
-                .filter_map(|id| registry.get(&id).map(|s| (id, s.last_accessed_ms)))
-                .collect()
-        };
-        if let Err(err) = self.store.touch_many(&rows) {
-            tracing::error!(error = %err, "cannot write last-access times");
-        }
+        let state = self.lock();
+        let rows: Vec<(String, u64)> = ids
+            .into_iter()
+            .filter_map(|id| state.registry.get(&id).map(|s| (id, s.last_accessed_ms)))
+            .collect();
+        drop(self.store.keep(Change::Touch(rows)));
     }
 
     /// Writes touches at most a second after they happen; sleeps while there are none.
@@ -73,64 +50,48 @@ impl SessionManager {
         }
     }
 
-    /// Loads the stored sessions and keeps those whose sandbox still runs (`running`); the
-    /// others are dropped from the store and reported. Returns (adopted, lost).
-    pub fn restore(&self, running: &[SandboxInfo]) -> Result<(u64, u64), StoreError> {
-        let running: HashSet<&str> = running.iter().map(|s| s.name.as_str()).collect();
+    /// Takes in the stored sessions whose sandbox still runs (`running`), and watches those
+    /// sandboxes' ends; the others are dropped from the store. Returns (adopted, lost).
+    pub async fn restore(&self, stored: Vec<Session>, running: &[SandboxInfo]) -> (u64, u64) {
         let (mut adopted, mut lost) = (0, 0);
-        for mut session in self.store.sessions()? {
-            if running.contains(session.sandbox.as_str()) {
-                if session.status == SessionStatus::Creating {
-                    session.status = SessionStatus::Ready;
+        let mut watch = Vec::new();
+        for mut session in stored {
+            let sandbox = running.iter().find(|s| s.name == session.sandbox);
+            match sandbox {
+                Some(sandbox) => {
+                    let mut state = self.lock();
+                    if session.status == SessionStatus::Creating {
+                        // Its create was cut short after the sandbox started.
+                        session.status = SessionStatus::Ready;
+                        drop(self.store.keep(Change::Put(session.clone())));
+                    }
+                    state.registry.insert(session);
+                    watch.push(sandbox.clone());
+                    adopted += 1;
                 }
-                self.adopted
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(session.id.clone());
-                self.lock().insert(session);
-                adopted += 1;
-            } else {
-                tracing::warn!(session = %session.id, sandbox = %session.sandbox, "the sandbox ended while msbd was down; session stopped");
-                Store::delete(&self.store.lock(), &session.id).map_err(self.store.write_err())?;
-                lost += 1;
+                None => {
+                    if session.status == SessionStatus::Creating {
+                        tracing::info!(session = %session.id, "a create cut short by the previous daemon's end never started its sandbox; dropped");
+                    } else {
+                        tracing::warn!(session = %session.id, sandbox = %session.sandbox, "the sandbox ended while msbd was down; session stopped");
+                        lost += 1;
+                    }
+                    drop(self.store.keep(Change::Delete(session.id)));
+                }
+            }
+        }
+        // Watched once they are registered, so an end that comes at once finds its session.
+        for sandbox in &watch {
+            if let Err(err) = self.backend.adopt(sandbox).await {
+                tracing::warn!(sandbox = %sandbox.name, error = %err, "cannot watch an adopted sandbox");
             }
         }
         *self.restored.lock().unwrap_or_else(|e| e.into_inner()) = (adopted, lost);
-        Ok((adopted, lost))
+        (adopted, lost)
     }
 
     /// (adopted, lost) sessions when the registry was restored at start-up.
     pub fn restored(&self) -> (u64, u64) {
         *self.restored.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Ends the sessions of adopted sandboxes that are no longer running; returns how many.
-    pub async fn check_adopted(&self) -> u64 {
-        let ids: Vec<String> = self
-            .adopted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect();
-        let mut ended = 0;
-        for id in ids {
-            let sandbox = self.lock().get(&id).map(|s| s.sandbox.clone());
-            let keep = match sandbox {
-                Some(sandbox) if !self.backend.inspect(&sandbox).await.running => {
-                    ended += u64::from(self.sandbox_ended(&id, &sandbox).await);
-                    false
-                }
-                Some(_) => true,
-                None => false,
-            };
-            if !keep {
-                self.adopted
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&id);
-            }
-        }
-        ended
     }
 }

@@ -2,24 +2,9 @@
 //! totals of what they use. Every change goes through `insert`, `update` and `remove`, which
 //! keep the index and the totals in step, so `status` and expiry never scan all sessions.
 
+use crate::session::Session;
 use msb_proto::{Flavor, FlavorCounts, SessionStatus};
-use std::collections::{BTreeSet, HashMap};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub id: String,
-    pub template: String,
-    pub flavor: Flavor,
-    pub status: SessionStatus,
-    pub sandbox: String,
-    pub created_at_ms: u64,
-    pub last_accessed_ms: u64,
-    /// Set while the session is marked busy (`processing`).
-    pub busy_since_ms: Option<u64>,
-    pub error: Option<String>,
-    /// A stop is under way; nobody else may start one, and it is out of the index.
-    pub stopping: bool,
-}
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// What the sessions use together, kept up to date on every change.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,10 +38,17 @@ impl Totals {
 
 pub struct Registry {
     sessions: HashMap<String, Session>,
+    /// Every session's sandbox name, to tell whose a directory is without a scan.
+    sandboxes: HashSet<String>,
     /// (deadline in unix ms, id) of every session that can expire. Idle sessions share one
     /// timeout, so among them this is also least-recently-used order.
     index: BTreeSet<(u64, String)>,
     totals: Totals,
+    /// What sessions being stopped still hold: freed as soon as their stops end, so an
+    /// eviction plan counts it as free and never evicts for it twice.
+    freeing: Totals,
+    /// Sessions being created or stopped right now.
+    in_flight: usize,
     timeout_ms: u64,
     busy_timeout_ms: u64,
 }
@@ -65,8 +57,11 @@ impl Registry {
     pub fn new(timeout_ms: u64, busy_timeout_ms: u64) -> Self {
         Self {
             sessions: HashMap::new(),
+            sandboxes: HashSet::new(),
             index: BTreeSet::new(),
             totals: Totals::default(),
+            freeing: Totals::default(),
+            in_flight: 0,
             timeout_ms,
             busy_timeout_ms,
         }
@@ -75,7 +70,7 @@ impl Registry {
     /// When the session expires (idle) or its busy mark lapses (`processing`); `None` while
     /// it is being created or stopped.
     pub fn deadline(&self, s: &Session) -> Option<u64> {
-        if s.stopping || s.status == SessionStatus::Creating {
+        if in_flight(s) {
             return None;
         }
         Some(match s.busy_since_ms {
@@ -88,49 +83,92 @@ impl Registry {
         self.sessions.get(id)
     }
 
+    /// True when some session, whatever its state, has this sandbox.
+    pub fn has_sandbox(&self, sandbox: &str) -> bool {
+        self.sandboxes.contains(sandbox)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Session> {
         self.sessions.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
     }
 
     pub fn totals(&self) -> Totals {
         self.totals
     }
 
-    fn index_key(&self, s: &Session) -> Option<(u64, String)> {
-        self.deadline(s).map(|d| (d, s.id.clone()))
+    /// What the sessions will use once the stops under way have ended: what eviction plans
+    /// with.
+    pub fn planned(&self) -> Totals {
+        let mut planned = self.totals;
+        planned.sessions -= self.freeing.sessions;
+        planned.memory_mb -= self.freeing.memory_mb;
+        planned.cpus -= self.freeing.cpus;
+        planned.by_flavor.small -= self.freeing.by_flavor.small;
+        planned.by_flavor.medium -= self.freeing.by_flavor.medium;
+        planned.by_flavor.large -= self.freeing.by_flavor.large;
+        planned
+    }
+
+    /// How many sessions are being created or stopped.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Files `s` into (or, with `add` false, out of) the index and every running count.
+    fn account(&mut self, s: &Session, add: bool) {
+        if let Some(deadline) = self.deadline(s) {
+            let key = (deadline, s.id.clone());
+            if add {
+                self.index.insert(key);
+            } else {
+                self.index.remove(&key);
+            }
+        }
+        self.totals.apply(s.flavor, add);
+        if s.stopping {
+            self.freeing.apply(s.flavor, add);
+        }
+        if in_flight(s) {
+            if add {
+                self.in_flight += 1;
+            } else {
+                self.in_flight -= 1;
+            }
+        }
     }
 
     /// Adds a session (replacing none: the caller checked the id is free).
     pub fn insert(&mut self, session: Session) {
-        if let Some(key) = self.index_key(&session) {
-            self.index.insert(key);
-        }
-        self.totals.apply(session.flavor, true);
+        self.account(&session, true);
+        self.sandboxes.insert(session.sandbox.clone());
         self.sessions.insert(session.id.clone(), session);
     }
 
-    /// Changes a session in place and re-files it in the index.
+    /// Changes a session in place and re-files it.
     pub fn update<T>(&mut self, id: &str, change: impl FnOnce(&mut Session) -> T) -> Option<T> {
         let mut session = self.sessions.remove(id)?;
-        if let Some(key) = self.index_key(&session) {
-            self.index.remove(&key);
-        }
+        self.account(&session, false);
         let flavor = session.flavor;
         let out = change(&mut session);
         debug_assert_eq!(flavor, session.flavor, "a session's flavor never changes");
-        if let Some(key) = self.index_key(&session) {
-            self.index.insert(key);
-        }
+        debug_assert!(self.sandboxes.contains(&session.sandbox), "nor its sandbox");
+        self.account(&session, true);
         self.sessions.insert(id.to_string(), session);
         Some(out)
     }
 
     pub fn remove(&mut self, id: &str) -> Option<Session> {
         let session = self.sessions.remove(id)?;
-        if let Some(key) = self.index_key(&session) {
-            self.index.remove(&key);
-        }
-        self.totals.apply(session.flavor, false);
+        self.account(&session, false);
+        self.sandboxes.remove(&session.sandbox);
         Some(session)
     }
 
@@ -150,6 +188,11 @@ impl Registry {
             .filter_map(|(_, id)| self.sessions.get(id))
             .filter(|s| matches!(s.status, SessionStatus::Ready | SessionStatus::Running))
     }
+}
+
+/// Being created or stopped: an operation is under way on it.
+fn in_flight(s: &Session) -> bool {
+    s.stopping || s.status == SessionStatus::Creating
 }
 
 #[cfg(test)]
@@ -223,16 +266,24 @@ mod tests {
     }
 
     #[test]
-    fn stopping_sessions_leave_the_index() {
+    fn stopping_sessions_leave_the_index_and_count_as_freed_for_planning() {
         let mut r = Registry::new(1000, 5000);
         r.insert(session("a", Flavor::Small, 0));
+        r.insert(session("b", Flavor::Medium, 0));
         r.update("a", |s| s.stopping = true);
-        assert!(r.due(10_000).is_empty());
-        assert_eq!(r.evictable().count(), 0);
+        assert!(!r.due(10_000).contains(&"a".to_string()));
+        assert_eq!(r.evictable().count(), 1);
+        assert_eq!(r.in_flight(), 1);
         assert_eq!(
             r.totals().sessions,
-            1,
+            2,
             "it still uses its resources until stopped"
         );
+        assert_eq!(r.planned().sessions, 1);
+        assert_eq!(r.planned().memory_mb, 2048);
+        r.update("a", |s| s.stopping = false);
+        assert_eq!((r.planned().sessions, r.in_flight()), (2, 0));
+        r.remove("b");
+        assert_eq!(r.planned(), r.totals());
     }
 }

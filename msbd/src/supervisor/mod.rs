@@ -2,20 +2,29 @@
 //! restarts with backoff, and carries out pause, resume, restart, run-now and stop.
 
 mod backoff;
+mod error;
 mod health;
 mod runner;
 mod state;
 mod task;
 
 pub use backoff::RestartPolicy;
+pub use error::{CycleError, LeaseError, TaskError};
 pub use health::overall;
 pub use state::Lease;
 pub use task::{CycleContext, CycleResult, Task};
 
-/// Called with a task's name and its new pause lease (`None` when the pause ends).
-pub type LeaseHook = Arc<dyn Fn(&'static str, Option<&Lease>) + Send + Sync>;
+/// Called with a task's name and its new pause lease (`None` when the pause ends); resolves
+/// once the lease is stored. A pause is taken only if its lease was stored; the end of a
+/// pause stands either way, and an error only says it is not stored yet.
+pub type LeaseHook = Arc<
+    dyn Fn(&'static str, Option<&Lease>) -> BoxFuture<'static, Result<(), LeaseError>>
+        + Send
+        + Sync,
+>;
 
-use msb_proto::{CycleReport, ErrorBody, ErrorCode, Fault, TaskAction, TaskSelection, TaskStatus};
+use crate::backend::BoxFuture;
+use msb_proto::{CycleReport, Fault, TaskAction, TaskSelection, TaskStatus};
 use runner::{Control, Runner};
 use state::Shared;
 use std::sync::Arc;
@@ -68,22 +77,17 @@ impl Supervisor {
         self.tasks.iter().map(|h| h.shared.name).collect()
     }
 
-    fn find(&self, name: &str) -> Result<&Handle, ErrorBody> {
+    fn find(&self, name: &str) -> Result<&Handle, TaskError> {
         self.tasks
             .iter()
             .find(|h| h.shared.name == name)
-            .ok_or_else(|| {
-                ErrorBody::new(
-                    ErrorCode::UnknownTask,
-                    format!(
-                        "no task named '{name}'; tasks are: {}",
-                        self.names().join(", ")
-                    ),
-                )
+            .ok_or_else(|| TaskError::Unknown {
+                name: name.to_string(),
+                known: self.names().join(", "),
             })
     }
 
-    fn select(&self, selection: &TaskSelection) -> Result<Vec<&Handle>, ErrorBody> {
+    fn select(&self, selection: &TaskSelection) -> Result<Vec<&Handle>, TaskError> {
         match selection {
             TaskSelection::Named(names) if !names.is_empty() => {
                 names.iter().map(|n| self.find(n)).collect()
@@ -96,7 +100,7 @@ impl Supervisor {
         self.tasks.iter().map(|h| h.shared.status()).collect()
     }
 
-    pub fn status_of(&self, name: &str) -> Result<TaskStatus, ErrorBody> {
+    pub fn status_of(&self, name: &str) -> Result<TaskStatus, TaskError> {
         Ok(self.find(name)?.shared.status())
     }
 
@@ -106,7 +110,7 @@ impl Supervisor {
         &self,
         selection: &TaskSelection,
         make: impl Fn(oneshot::Sender<T>) -> Control,
-    ) -> Result<Vec<T>, ErrorBody> {
+    ) -> Result<Vec<T>, TaskError> {
         let mut answers = Vec::new();
         for handle in self.select(selection)? {
             let (reply, answer) = oneshot::channel();
@@ -132,7 +136,7 @@ impl Supervisor {
         lease_for: Option<Duration>,
         reason: Option<String>,
         by_uid: Option<u32>,
-    ) -> Result<Vec<TaskAction>, ErrorBody> {
+    ) -> Result<Vec<TaskAction>, TaskError> {
         let lease = Lease {
             by_uid,
             reason,
@@ -143,10 +147,12 @@ impl Supervisor {
             lease: lease.clone(),
             reply,
         })
-        .await
+        .await?
+        .into_iter()
+        .collect()
     }
 
-    pub async fn resume(&self, selection: &TaskSelection) -> Result<Vec<TaskAction>, ErrorBody> {
+    pub async fn resume(&self, selection: &TaskSelection) -> Result<Vec<TaskAction>, TaskError> {
         self.ask_all(selection, |reply| Control::Resume { reply })
             .await
     }
@@ -155,22 +161,23 @@ impl Supervisor {
         &self,
         selection: &TaskSelection,
         force: bool,
-    ) -> Result<Vec<TaskAction>, ErrorBody> {
+    ) -> Result<Vec<TaskAction>, TaskError> {
         self.ask_all(selection, |reply| Control::Restart { force, reply })
             .await
     }
 
-    pub async fn run_now(&self, name: &str) -> Result<CycleReport, ErrorBody> {
-        let selection = TaskSelection::Named(vec![name.to_string()]);
-        let mut answers = self
-            .ask_all(&selection, |reply| Control::RunNow { reply })
-            .await?;
-        answers
-            .pop()
-            .unwrap_or_else(|| Err(ErrorBody::new(ErrorCode::Internal, "no answer")))
+    pub async fn run_now(&self, name: &str) -> Result<CycleReport, TaskError> {
+        let handle = self.find(name)?;
+        let (reply, answer) = oneshot::channel();
+        handle
+            .control
+            .send(Control::RunNow { reply })
+            .await
+            .map_err(|_| gone(handle))?;
+        answer.await.map_err(|_| gone(handle))?
     }
 
-    pub fn inject(&self, name: &str, fault: Fault) -> Result<(), ErrorBody> {
+    pub fn inject(&self, name: &str, fault: Fault) -> Result<(), TaskError> {
         self.find(name)?.shared.inject(fault);
         Ok(())
     }
@@ -184,17 +191,15 @@ impl Supervisor {
     }
 }
 
-fn gone(handle: &Handle) -> ErrorBody {
-    ErrorBody::new(
-        ErrorCode::Internal,
-        format!("the runner of task {} has exited", handle.shared.name),
-    )
+fn gone(handle: &Handle) -> TaskError {
+    TaskError::Gone {
+        name: handle.shared.name,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::BoxFuture;
     use msb_proto::{Health, TaskState};
     use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -212,7 +217,7 @@ mod tests {
         fn run_cycle(
             self: Arc<Self>,
             _ctx: CycleContext,
-        ) -> BoxFuture<'static, Result<CycleResult, String>> {
+        ) -> BoxFuture<'static, Result<CycleResult, CycleError>> {
             Box::pin(async move {
                 let n = self.cycles.fetch_add(1, Ordering::SeqCst) + 1;
                 assert!(n > self.panics, "cycle {n} panics on purpose");
@@ -233,7 +238,8 @@ mod tests {
             policy,
             pause: None,
         };
-        (Supervisor::start(vec![spec], Arc::new(|_, _| {})), counter)
+        let hook: LeaseHook = Arc::new(|_, _| Box::pin(async { Ok(()) }));
+        (Supervisor::start(vec![spec], hook), counter)
     }
 
     /// Lets every task that can run do so, without moving the clock.

@@ -5,11 +5,9 @@
 use super::backoff::{Backoff, RestartPolicy};
 use super::state::{Lease, Record, Shared};
 use super::task::{CycleContext, CycleResult, Task};
-use super::LeaseHook;
+use super::{CycleError, LeaseHook, TaskError};
 use crate::clock::unix_secs;
-use msb_proto::{
-    ActionResult, CycleOutcome, CycleReport, ErrorBody, ErrorCode, Fault, TaskAction, TaskState,
-};
+use msb_proto::{ActionResult, CycleOutcome, CycleReport, Fault, TaskAction, TaskState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -20,12 +18,14 @@ use tokio::time::{sleep_until, Instant};
 /// What a pause of a stalled task says: it cannot park until the cycle ends or is abandoned.
 const STALLED_PAUSE: &str = "task is stalled; the pause holds once it runs again";
 
-pub(crate) type RunNowReply = oneshot::Sender<Result<CycleReport, ErrorBody>>;
+pub(crate) type RunNowReply = oneshot::Sender<Result<CycleReport, TaskError>>;
+/// A pause's answer: refused when its lease could not be stored.
+pub(crate) type PauseReply = oneshot::Sender<Result<TaskAction, TaskError>>;
 
 pub(crate) enum Control {
     Pause {
         lease: Lease,
-        reply: oneshot::Sender<TaskAction>,
+        reply: PauseReply,
     },
     Resume {
         reply: oneshot::Sender<TaskAction>,
@@ -70,7 +70,7 @@ impl InCycle {
 
 /// How a cycle ended, as seen by the runner.
 enum End {
-    Finished(Result<Result<CycleResult, String>, JoinError>),
+    Finished(Result<Result<CycleResult, CycleError>, JoinError>),
     /// Abandoned by a restart or at the stop deadline.
     Abandoned,
 }
@@ -87,7 +87,7 @@ pub(crate) struct Runner {
     /// Run-now requests that arrived during a cycle; served by the next one.
     queued_runs: Vec<RunNowReply>,
     /// Pause requests that arrived during a cycle; answered once the task is parked.
-    pause_waiters: Vec<oneshot::Sender<TaskAction>>,
+    pause_waiters: Vec<PauseReply>,
 }
 
 async fn sleep_until_some(at: Option<Instant>) {
@@ -142,7 +142,7 @@ impl Runner {
                     None => Flow::Exit,
                 },
                 () = sleep_until_some(due) => self.cycle(Vec::new()).await,
-                () = sleep_until_some(lease_end) => { self.end_lease(); Flow::Continue }
+                () = sleep_until_some(lease_end) => { self.end_lease().await; Flow::Continue }
                 () = sleep_until_some(self.backoff_until) => { self.finish_backoff(); Flow::Continue }
             };
             if let Flow::Exit = flow {
@@ -155,16 +155,16 @@ impl Runner {
         match control {
             Control::Pause { lease, reply } => {
                 let action = match self.already_paused() {
-                    Some(skip) => self.action(ActionResult::Skipped, Some(skip)),
-                    None => {
-                        self.set_pause(Some(lease));
-                        self.action(ActionResult::Paused, self.pause_detail())
-                    }
+                    Some(skip) => Ok(self.action(ActionResult::Skipped, Some(skip))),
+                    None => self
+                        .take_pause(lease)
+                        .await
+                        .map(|()| self.action(ActionResult::Paused, self.pause_detail())),
                 };
                 let _ = reply.send(action);
             }
             Control::Resume { reply } => {
-                let _ = reply.send(self.resume());
+                let _ = reply.send(self.resume().await);
             }
             Control::Restart { force, reply } => {
                 let state = self.shared.lock().state;
@@ -181,13 +181,10 @@ impl Runner {
                     state,
                     TaskState::Failed | TaskState::Backoff | TaskState::Stopped
                 ) {
-                    let _ = reply.send(Err(ErrorBody::new(
-                        ErrorCode::TaskUnavailable,
-                        format!(
-                            "task {} is {state}; restart it first (msbctl restart {})",
-                            self.shared.name, self.shared.name
-                        ),
-                    )));
+                    let _ = reply.send(Err(TaskError::Unavailable {
+                        name: self.shared.name,
+                        state,
+                    }));
                 } else {
                     return self.cycle(vec![reply]).await;
                 }
@@ -231,25 +228,46 @@ impl Runner {
         self.action(ActionResult::Restarted, detail)
     }
 
-    /// Takes or ends the pause lease, and reports it; returns the lease it replaced.
-    fn set_pause(&self, lease: Option<Lease>) -> Option<Lease> {
-        (self.on_lease)(self.shared.name, lease.as_ref());
-        self.shared
-            .update(|r| std::mem::replace(&mut r.pause, lease))
+    /// Takes a pause lease once it is stored; a lease that cannot be stored is not taken.
+    async fn take_pause(&self, lease: Lease) -> Result<(), TaskError> {
+        let name = self.shared.name;
+        (self.on_lease)(name, Some(&lease))
+            .await
+            .map_err(|source| TaskError::Lease { name, source })?;
+        self.shared.update(|r| r.pause = Some(lease));
+        Ok(())
     }
 
-    fn resume(&mut self) -> TaskAction {
-        let had = self.set_pause(None);
-        if had.is_some() {
-            tracing::info!(task = self.shared.name, "task resumed");
-            self.action(ActionResult::Resumed, None)
-        } else {
-            self.action(ActionResult::Skipped, Some("not paused".into()))
+    /// Ends the pause; returns whether there was one, and a note when its end is not stored
+    /// yet (it stands anyway, and is written once the store recovers).
+    async fn end_pause(&self) -> (bool, Option<String>) {
+        let had = self.shared.update(|r| r.pause.take()).is_some();
+        if !had {
+            return (false, None);
+        }
+        let note = (self.on_lease)(self.shared.name, None)
+            .await
+            .err()
+            .map(|err| {
+                format!(
+                    "the store does not take writes ({err}); the resume is written once it does"
+                )
+            });
+        (true, note)
+    }
+
+    async fn resume(&mut self) -> TaskAction {
+        match self.end_pause().await {
+            (true, note) => {
+                tracing::info!(task = self.shared.name, "task resumed");
+                self.action(ActionResult::Resumed, note)
+            }
+            (false, _) => self.action(ActionResult::Skipped, Some("not paused".into())),
         }
     }
 
-    fn end_lease(&mut self) {
-        self.set_pause(None);
+    async fn end_lease(&mut self) {
+        self.end_pause().await;
         tracing::info!(task = self.shared.name, "pause lease ended; task resumed");
     }
 
@@ -291,7 +309,7 @@ impl Runner {
 
     fn answer_pause_waiters(&mut self, detail: Option<String>) {
         for waiter in std::mem::take(&mut self.pause_waiters) {
-            let _ = waiter.send(self.action(ActionResult::Paused, detail.clone()));
+            let _ = waiter.send(Ok(self.action(ActionResult::Paused, detail.clone())));
         }
     }
 
@@ -308,13 +326,9 @@ impl Runner {
             let runnable = self.shared.lock().state == TaskState::Running;
             if self.queued_runs.is_empty() || !runnable {
                 for reply in self.queued_runs.drain(..) {
-                    let _ = reply.send(Err(ErrorBody::new(
-                        ErrorCode::TaskUnavailable,
-                        format!(
-                            "task {} is no longer running; restart it first",
-                            self.shared.name
-                        ),
-                    )));
+                    let _ = reply.send(Err(TaskError::NoLongerRunning {
+                        name: self.shared.name,
+                    }));
                 }
                 return Flow::Continue;
             }
@@ -323,7 +337,7 @@ impl Runner {
     }
 
     /// Starts the task's cycle as its own tokio task, acting out an injected fault first.
-    fn spawn_cycle(&self, ctx: CycleContext) -> JoinHandle<Result<CycleResult, String>> {
+    fn spawn_cycle(&self, ctx: CycleContext) -> JoinHandle<Result<CycleResult, CycleError>> {
         let fault = self.shared.take_fault();
         let task = self.task.clone();
         let name = self.shared.name;
@@ -331,7 +345,7 @@ impl Runner {
             match fault {
                 Some(Fault::Panic) => panic!("injected fault: panic in {name}"),
                 Some(Fault::Hang) => std::future::pending::<()>().await,
-                Some(Fault::Error) => return Err("injected fault: error".to_string()),
+                Some(Fault::Error) => return Err(CycleError::Injected),
                 Some(Fault::Clear) | None => {}
             }
             task.run_cycle(ctx).await
@@ -367,12 +381,12 @@ impl Runner {
                 }
                 () = sleep_until_some(stop_at) => true,
                 () = sleep_until_some(lease_end) => {
-                    self.end_lease();
+                    self.end_lease().await;
                     cycle.keep_going_unless_stopping();
                     false
                 }
                 control = self.rx.recv() => match control {
-                    Some(control) => self.on_control_in_cycle(control, &mut cycle),
+                    Some(control) => self.on_control_in_cycle(control, &mut cycle).await,
                     None => {
                         handle.abort();
                         let report = self.report(started, started_wall, CycleOutcome::Interrupted, 0, None, Default::default());
@@ -410,18 +424,20 @@ impl Runner {
 
     /// Handles a control message that arrives during a cycle; true when the cycle must be
     /// abandoned now (a restart).
-    fn on_control_in_cycle(&mut self, control: Control, cycle: &mut InCycle) -> bool {
+    async fn on_control_in_cycle(&mut self, control: Control, cycle: &mut InCycle) -> bool {
         let name = self.shared.name;
         match control {
             Control::Pause { lease, reply } => {
                 if let Some(skip) = self.already_paused() {
-                    let _ = reply.send(self.action(ActionResult::Skipped, Some(skip)));
+                    let _ = reply.send(Ok(self.action(ActionResult::Skipped, Some(skip))));
+                } else if let Err(err) = self.take_pause(lease).await {
+                    let _ = reply.send(Err(err));
                 } else {
-                    self.set_pause(Some(lease));
                     cycle.interrupt.store(true, Ordering::SeqCst);
                     if cycle.stalled {
-                        let _ = reply
-                            .send(self.action(ActionResult::Paused, Some(STALLED_PAUSE.into())));
+                        let _ = reply.send(Ok(
+                            self.action(ActionResult::Paused, Some(STALLED_PAUSE.into()))
+                        ));
                     } else {
                         self.pause_waiters.push(reply);
                     }
@@ -429,7 +445,7 @@ impl Runner {
             }
             Control::Resume { reply } => {
                 cycle.keep_going_unless_stopping();
-                let action = self.resume();
+                let action = self.resume().await;
                 self.answer_pause_waiters(Some("resumed before the pause took effect".into()));
                 let _ = reply.send(action);
             }
@@ -450,10 +466,7 @@ impl Runner {
                 }
             }
             Control::RunNow { reply } if cycle.stalled => {
-                let _ = reply.send(Err(ErrorBody::new(
-                    ErrorCode::TaskUnavailable,
-                    format!("task {name} is stalled in a cycle; restart it first (msbctl restart {name})"),
-                )));
+                let _ = reply.send(Err(TaskError::Stalled { name }));
             }
             Control::RunNow { reply } => self.queued_runs.push(reply),
             Control::Stop { grace, reply } => {
@@ -510,7 +523,7 @@ impl Runner {
                     started_wall,
                     CycleOutcome::Failed,
                     0,
-                    Some(error),
+                    Some(error.to_string()),
                     Default::default(),
                 )
             }

@@ -1,5 +1,6 @@
 //! What a supervised task is: a periodic cycle plus the context it checks for safe points.
 
+use super::CycleError;
 use crate::backend::BoxFuture;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -15,7 +16,7 @@ pub trait Task: Send + Sync + 'static {
     fn run_cycle(
         self: Arc<Self>,
         ctx: CycleContext,
-    ) -> BoxFuture<'static, Result<CycleResult, String>>;
+    ) -> BoxFuture<'static, Result<CycleResult, CycleError>>;
 }
 
 /// Handed to each cycle; the supervisor raises `interrupt` for a pause, restart or stop.
@@ -91,9 +92,18 @@ impl CycleResult {
 
     /// The cycle's outcome: failed (degrading the task) when any item failed, naming how
     /// many and the first error, else this result.
-    pub fn unless_failed(self, failures: &[String], what: &str) -> Result<Self, String> {
-        match failures.first() {
-            Some(first) => Err(format!("{} {what}; first: {first}", failures.len())),
+    pub fn unless_failed(
+        self,
+        failures: Vec<String>,
+        what: &'static str,
+    ) -> Result<Self, CycleError> {
+        let failed = failures.len();
+        match failures.into_iter().next() {
+            Some(first) => Err(CycleError::Items {
+                failed,
+                what,
+                first,
+            }),
             None => Ok(self),
         }
     }

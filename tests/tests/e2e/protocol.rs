@@ -104,7 +104,7 @@ fn an_oversized_frame_is_refused_before_it_is_read() {
 fn a_truncated_frame_closes_only_its_connection() {
     let daemon = Daemon::start(&[]);
     let mut stream = handshake(&daemon);
-    let frame = encode(&Request::Status { task: None }).expect("encode");
+    let frame = encode(&Request::Status(Default::default())).expect("encode");
     stream.write_all(&frame[..frame.len() - 1]).expect("write");
     stream
         .shutdown(std::net::Shutdown::Write)

@@ -185,7 +185,7 @@ fn a_sandbox_that_exits_by_itself_ends_its_session() {
     });
     assert_eq!(daemon.json(&["sessions", "list"])[0]["id"], "lasting");
     assert!(
-        daemon.log().contains("exited on its own"),
+        daemon.log().contains("ended on its own"),
         "{}",
         daemon.log()
     );

@@ -71,8 +71,9 @@ impl Isolation {
 
 /// Starts `msbd keeper --probe`, which makes every namespace a sandbox gets and exits.
 fn probe() -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let output = std::process::Command::new(exe)
+    use std::os::unix::process::CommandExt;
+    let output = std::process::Command::new(super::KEEPER_EXE)
+        .arg0("msbd")
         .args(["keeper", "--probe"])
         .output()
         .map_err(|e| e.to_string())?;
@@ -135,10 +136,28 @@ impl Cgroups {
         }
     }
 
-    /// Removes the sandbox's cgroups once its processes are gone.
-    pub fn remove(&self, sandbox: &str) {
-        let _ = std::fs::remove_dir(self.memory.join(sandbox));
-        let _ = std::fs::remove_dir(self.cpu.join(sandbox));
+    /// Removes the sandbox's cgroups once its processes are gone; false when some remain.
+    pub fn remove(&self, sandbox: &str) -> bool {
+        [&self.memory, &self.cpu].into_iter().all(|dir| {
+            match std::fs::remove_dir(dir.join(sandbox)) {
+                Ok(()) => true,
+                Err(err) => err.kind() == std::io::ErrorKind::NotFound,
+            }
+        })
+    }
+
+    /// The sandboxes that have cgroups here, by name.
+    pub fn sandboxes(&self) -> Vec<String> {
+        let mut names: Vec<String> = [&self.memory, &self.cpu]
+            .into_iter()
+            .filter_map(|dir| std::fs::read_dir(dir).ok())
+            .flat_map(|dir| dir.flatten())
+            .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|entry| entry.file_name().to_str().map(String::from))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 }
 

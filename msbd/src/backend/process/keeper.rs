@@ -1,0 +1,390 @@
+//! `msbd keeper`: the first process of every sandbox of the `process` backend. Started by
+//! the daemon in a session of its own, it joins the sandbox's cgroups, sets the flavor's
+//! rlimits, and, with `--isolate`, moves into fresh user, pid, mount, network, ipc and uts
+//! namespaces: a child becomes pid 1 there (it mounts a private /proc and reaps), and the
+//! command runs as pid 2. Without a command it idles until SIGTERM (the `default` template).
+//!
+//! Termination signals are held back from the keeper's first instant and taken with
+//! `sigwait`, so a stop is never lost, not even one that arrives before the command exists
+//! (pid 1 of a namespace would otherwise ignore it). The keeper outlives its sandbox's pid 1,
+//! so msbd sees the sandbox end when its own child exits, whoever ended it.
+//!
+//! Readiness: msbd passes the write end of a pipe (`--ready-fd`). Every process of the keeper
+//! holds it close-on-exec, so it closes without a word once the command has been exec'd; a
+//! step that fails writes its error there instead, and msbd fails the create with it.
+//!
+//! It runs before any thread exists, which is what makes `unshare` and `fork` safe here.
+
+use clap::Args;
+use nix::libc;
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{execv, fork, getegid, geteuid, getppid, sethostname, ForkResult, Pid};
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{FromRawFd, RawFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct KeeperArgs {
+    /// Run in fresh namespaces.
+    #[arg(long)]
+    pub isolate: bool,
+    /// Only check that namespaces can be made here, and exit.
+    #[arg(long)]
+    pub probe: bool,
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Address-space limit.
+    #[arg(long)]
+    pub memory_mb: Option<u64>,
+    #[arg(long)]
+    pub nofile: Option<u64>,
+    #[arg(long)]
+    pub nproc: Option<u64>,
+    /// Cgroup directories to join.
+    #[arg(long = "cgroup")]
+    pub cgroups: Vec<PathBuf>,
+    /// Inherited pipe to report start-up errors on; its closing means ready.
+    #[arg(long)]
+    pub ready_fd: Option<RawFd>,
+    /// The command; none means idle until SIGTERM.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+/// The namespaces a sandbox gets.
+const NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWUSER
+    .union(CloneFlags::CLONE_NEWPID)
+    .union(CloneFlags::CLONE_NEWNS)
+    .union(CloneFlags::CLONE_NEWNET)
+    .union(CloneFlags::CLONE_NEWIPC)
+    .union(CloneFlags::CLONE_NEWUTS);
+
+/// Exit status of a keeper that could not set its sandbox up.
+const SETUP_FAILED: u8 = 111;
+
+/// Signals that end a sandbox, held back and taken with `sigwait`.
+fn termination() -> SigSet {
+    let mut set = SigSet::empty();
+    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(signal);
+    }
+    set
+}
+
+/// Termination signals plus SIGCHLD: what a supervising keeper waits for.
+fn supervised() -> SigSet {
+    let mut set = termination();
+    set.add(Signal::SIGCHLD);
+    set
+}
+
+/// Where start-up errors go: the readiness pipe (when msbd gave one) and stderr.
+struct Ready(Option<File>);
+
+impl Ready {
+    fn take(fd: Option<RawFd>) -> Self {
+        Self(fd.map(|fd| {
+            // Close-on-exec: the command must not hold it, so that its exec means ready.
+            // SAFETY: msbd passes a pipe's write end it does not use otherwise.
+            unsafe {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                File::from_raw_fd(fd)
+            }
+        }))
+    }
+
+    fn fail(&mut self, message: &str) -> ExitCode {
+        eprintln!("msbd keeper: {message}");
+        if let Some(pipe) = &mut self.0 {
+            let _ = pipe.write_all(message.as_bytes());
+        }
+        ExitCode::from(SETUP_FAILED)
+    }
+
+    /// This process's copy is no longer needed (it closes; the others decide).
+    fn close(&mut self) {
+        self.0 = None;
+    }
+}
+
+pub fn run(args: KeeperArgs) -> ExitCode {
+    // First thing: from here on no termination signal can be lost, however early it comes.
+    // A failure leaves them deliverable as usual, which still ends the keeper.
+    let _ = supervised().thread_block();
+    let mut ready = Ready::take(args.ready_fd);
+    match keep(&args, &mut ready) {
+        Ok(code) => code,
+        Err(err) => ready.fail(&err),
+    }
+}
+
+fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
+    for dir in &args.cgroups {
+        // Joining is best effort: the daemon reports what the host offers.
+        if let Err(err) = std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string()) {
+            eprintln!("msbd keeper: cannot join {}: {err}", dir.display());
+        }
+    }
+    let limits = [
+        (
+            Resource::RLIMIT_AS,
+            args.memory_mb.map(|mb| mb * 1024 * 1024),
+        ),
+        (Resource::RLIMIT_NOFILE, args.nofile),
+        (Resource::RLIMIT_NPROC, args.nproc),
+    ];
+    for (resource, limit) in limits {
+        if let Some(limit) = limit {
+            setrlimit(resource, limit, limit)
+                .map_err(|e| format!("setrlimit {resource:?}: {e}"))?;
+        }
+    }
+    if !args.isolate && !args.probe {
+        return start(&args.command, ready);
+    }
+    enter_namespaces()?;
+    if let Some(signal) = pending_termination() {
+        // Stopped before pid 1 existed: it is never made.
+        return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
+    }
+    // SAFETY: no other thread exists in this process.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => Ok(init(args, ready)),
+        ForkResult::Parent { child } => {
+            ready.close();
+            Ok(supervise(child, Forward::UnlessFromParent))
+        }
+    }
+}
+
+/// Unshares every namespace and maps root inside to our own user outside.
+fn enter_namespaces() -> Result<(), String> {
+    let (uid, gid) = (geteuid(), getegid());
+    unshare(NAMESPACES).map_err(|e| format!("unshare: {e}"))?;
+    let write = |file: &str, text: String| {
+        std::fs::write(format!("/proc/self/{file}"), text)
+            .map_err(|e| format!("write /proc/self/{file}: {e}"))
+    };
+    write("setgroups", "deny".into())?;
+    write("uid_map", format!("0 {uid} 1"))?;
+    write("gid_map", format!("0 {gid} 1"))
+}
+
+/// Pid 1 of the sandbox's pid namespace: a private /proc, then the command as pid 2; exits
+/// with the command's status, which takes every other process of the namespace with it.
+fn init(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
+    // Should the keeper above be killed outright, pid 1 goes too, and the namespace with it.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let setup = || -> Result<(), String> {
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|e| format!("make / private: {e}"))?;
+        mount(
+            Some("proc"),
+            "/proc",
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
+        .map_err(|e| format!("mount /proc: {e}"))?;
+        if let Some(name) = &args.hostname {
+            let name: String = name.chars().take(63).collect();
+            sethostname(name).map_err(|e| format!("sethostname: {e}"))?;
+        }
+        loopback_up().map_err(|e| format!("bring up lo: {e}"))
+    };
+    if let Err(err) = setup() {
+        return ready.fail(&err);
+    }
+    if args.probe {
+        return ExitCode::SUCCESS;
+    }
+    if let Some(signal) = pending_termination() {
+        // Stopped before the command existed: it is never started.
+        return ExitCode::from(128u8.saturating_add(signal as u8));
+    }
+    // SAFETY: still a single thread.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => start(&args.command, ready).unwrap_or_else(|err| ready.fail(&err)),
+        Ok(ForkResult::Parent { child }) => {
+            ready.close();
+            supervise(child, Forward::OnlyRelayed)
+        }
+        Err(err) => ready.fail(&format!("fork: {err}")),
+    }
+}
+
+/// The termination signal already waiting, if any.
+fn pending_termination() -> Option<Signal> {
+    let pending = sigpending().ok()?;
+    termination()
+        .iter()
+        .find(|signal| pending.contains(*signal))
+}
+
+fn sigpending() -> Result<SigSet, nix::Error> {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigpending fills the set it is given.
+    let res = unsafe { libc::sigpending(set.as_mut_ptr()) };
+    nix::errno::Errno::result(res)?;
+    // SAFETY: initialised by the successful call above.
+    Ok(unsafe { SigSet::from_sigset_t_unchecked(set.assume_init()) })
+}
+
+/// Brings up the new network namespace's loopback interface (it starts down), so code in
+/// the sandbox can reach its own servers on 127.0.0.1; nothing else is reachable.
+fn loopback_up() -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let socket = std::net::UdpSocket::bind(("0.0.0.0", 0))?;
+    // SAFETY: an all-zero ifreq is valid; it names "lo", and both ioctls read or write
+    // only that struct through a socket that stays open for the calls.
+    unsafe {
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in request.ifr_name.iter_mut().zip(b"lo") {
+            *dst = *src as libc::c_char;
+        }
+        if libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        request.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Which termination signals a supervising keeper passes on to its child. A stop from msbd
+/// signals the whole process group, so everyone already has it; only a signal aimed at one
+/// keeper needs relaying, and relays travel as queued signals so the next level knows them.
+#[derive(Clone, Copy)]
+enum Forward {
+    /// The outer keeper: relay what did not come from msbd, its parent.
+    UnlessFromParent,
+    /// Pid 1: relay what the outer keeper relayed.
+    OnlyRelayed,
+}
+
+/// Waits for `main` to exit (reaping every other child meanwhile) and exits as it did,
+/// passing termination signals on as `forward` says.
+fn supervise(main: Pid, forward: Forward) -> ExitCode {
+    // A signal that came between the last look and the fork reached only this process:
+    // `main` is told too. (Taken from the queue below, it is not relayed again.)
+    if let Some(signal) = pending_termination() {
+        relay_signal(main, signal as i32, forward);
+    }
+    let set = supervised();
+    loop {
+        let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::uninit();
+        // SAFETY: sigwaitinfo fills `info` for the signal it returns; the set is blocked.
+        let signo = unsafe { libc::sigwaitinfo(set.as_ref(), info.as_mut_ptr()) };
+        if signo < 0 {
+            continue;
+        }
+        // SAFETY: initialised by the successful call above.
+        let info = unsafe { info.assume_init() };
+        if signo == libc::SIGCHLD {
+            if let Some(code) = reap(main) {
+                return code;
+            }
+            continue;
+        }
+        // SAFETY: si_pid is valid for signals sent by a process (SI_USER, SI_QUEUE).
+        let sender = unsafe { info.si_pid() };
+        let relay = match forward {
+            Forward::UnlessFromParent => sender != getppid().as_raw(),
+            Forward::OnlyRelayed => info.si_code == libc::SI_QUEUE,
+        };
+        if relay {
+            relay_signal(main, signo, forward);
+        }
+    }
+}
+
+fn relay_signal(to: Pid, signo: i32, forward: Forward) {
+    match forward {
+        Forward::UnlessFromParent => {
+            // SAFETY: sigqueue only reads its arguments.
+            unsafe {
+                libc::sigqueue(
+                    to.as_raw(),
+                    signo,
+                    libc::sigval {
+                        sival_ptr: std::ptr::null_mut(),
+                    },
+                );
+            }
+        }
+        Forward::OnlyRelayed => {
+            if let Ok(signal) = Signal::try_from(signo) {
+                let _ = kill(to, signal);
+            }
+        }
+    }
+}
+
+/// Reaps every child that has exited; `Some` with `main`'s status once it is among them.
+fn reap(main: Pid) -> Option<ExitCode> {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return None,
+            Ok(status) if status.pid() == Some(main) => return Some(exit_code(status)),
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(_) => return Some(ExitCode::FAILURE),
+        }
+    }
+}
+
+fn exit_code(status: WaitStatus) -> ExitCode {
+    match status {
+        WaitStatus::Exited(_, code) => ExitCode::from(code as u8),
+        WaitStatus::Signaled(_, signal, _) => ExitCode::from(128u8.saturating_add(signal as u8)),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// Replaces this process with the command, or idles until SIGTERM, SIGINT or SIGHUP.
+fn start(command: &[String], ready: &mut Ready) -> Result<ExitCode, String> {
+    let Some(program) = command.first() else {
+        ready.close();
+        return Ok(idle());
+    };
+    let argv: Vec<CString> = command
+        .iter()
+        .map(|arg| {
+            CString::new(arg.as_bytes()).map_err(|_| format!("argument {arg:?} holds a NUL byte"))
+        })
+        .collect::<Result<_, _>>()?;
+    let path =
+        CString::new(program.as_bytes()).map_err(|_| "program holds a NUL byte".to_string())?;
+    if let Some(signal) = pending_termination() {
+        return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
+    }
+    // The command gets the ordinary signal mask; a stop that comes from now on ends it the
+    // ordinary way.
+    let _ = SigSet::empty().thread_set_mask();
+    match execv(&path, &argv) {
+        Ok(never) => match never {},
+        Err(err) => Err(format!("cannot run {program}: {err}")),
+    }
+}
+
+fn idle() -> ExitCode {
+    // The termination signals are blocked since start-up, so none is lost before `wait`.
+    match termination().wait() {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}

@@ -1,0 +1,642 @@
+//! The embedded default backend: a sandbox is a process group in its own session, started
+//! as `msbd keeper` from a template's command line in a private working directory under the
+//! state dir.
+//!
+//! Every sandbox's end is watched (see `watch`): a stop signals the group and waits for that
+//! end, not for /proc to empty, and a sandbox that ends by itself is released (record,
+//! working directory, cgroups) and reported at once, whether this daemon started it or
+//! adopted it. Blocking work (spawning, /proc reads, removing directories) runs on the
+//! blocking pool, a bounded number at a time.
+
+mod isolation;
+pub mod keeper;
+mod records;
+mod watch;
+
+pub use isolation::{rlimits, Cgroups, Isolation, IsolationMode};
+pub use records::{MARK_INSTANCE, MARK_SANDBOX, MARK_SESSION};
+
+use super::{
+    procfs, Backend, BackendError, BoxFuture, Command, Exited, Keep, SandboxInfo, SandboxSpec,
+    SandboxState, Stopped,
+};
+use crate::deadline::Deadline;
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+use records::{Located, Record, Records, PARTIAL};
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{mpsc, watch as signal, Semaphore};
+use tokio::time::{timeout, Instant};
+use watch::Leader;
+
+/// Sandboxes get a fixed, minimal environment rather than the daemon's.
+const SANDBOX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The program every sandbox starts as: msbd itself, even once its file has been replaced
+/// by an upgrade.
+const KEEPER_EXE: &str = "/proc/self/exe";
+/// Where the keeper finds its readiness pipe.
+const READY_FD: i32 = 3;
+/// How long a keeper may take to set its sandbox up and start the command.
+const READY_WAIT: Duration = Duration::from_secs(30);
+/// How long to wait for the kernel to take a group down after SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+/// Blocking jobs (spawns, clean-ups) running at once, so that a shutdown of thousands of
+/// sandboxes neither floods the blocking pool nor runs out of descriptors.
+const BLOCKING_AT_ONCE: usize = 16;
+/// Descriptors msbd holds per sandbox: the pidfd its end is watched through.
+const FDS_PER_SANDBOX: u64 = 1;
+
+pub struct ProcessBackend {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    records: Arc<Records>,
+    work: PathBuf,
+    isolation: Isolation,
+    /// Told when a sandbox ends by itself, not through a stop.
+    exits: mpsc::UnboundedSender<Exited>,
+    /// Every sandbox whose end is being watched, by name.
+    watched: Mutex<HashMap<String, Watched>>,
+    blocking: Semaphore,
+}
+
+struct Watched {
+    pgrp: i32,
+    session_id: String,
+    /// Turns true when the sandbox has ended.
+    ended: signal::Receiver<bool>,
+    /// A stop owns this sandbox's end: the watcher neither releases nor reports it.
+    stopping: bool,
+}
+
+impl ProcessBackend {
+    /// `instance` is the daemon's identity from its state dir; `state_dir` holds records and
+    /// working directories.
+    pub fn new(
+        instance: String,
+        state_dir: &Path,
+        exits: mpsc::UnboundedSender<Exited>,
+        isolation: Isolation,
+    ) -> std::io::Result<Self> {
+        let records = state_dir.join("sandboxes");
+        let work = state_dir.join("work");
+        std::fs::create_dir_all(&records)?;
+        std::fs::create_dir_all(&work)?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                records: Arc::new(Records {
+                    dir: records,
+                    instance,
+                }),
+                work,
+                isolation,
+                exits,
+                watched: Mutex::new(HashMap::new()),
+                blocking: Semaphore::new(BLOCKING_AT_ONCE),
+            }),
+        })
+    }
+}
+
+/// What a spawn made, for the async side to watch and wait on.
+struct Spawned {
+    child: tokio::process::Child,
+    pid: u32,
+    ready: OwnedFd,
+    /// Writing the record may have failed after the keeper started.
+    recorded: Result<(), BackendError>,
+}
+
+impl Shared {
+    fn watched(&self) -> MutexGuard<'_, HashMap<String, Watched>> {
+        self.watched.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `work` on the blocking pool, a bounded number at a time.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let _permit = self.blocking.acquire().await;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|err| BackendError::Internal(err.to_string()))
+    }
+
+    /// Starts watching a sandbox's end; returns what turns true when it has ended.
+    fn watch(
+        self: &Arc<Self>,
+        name: &str,
+        session_id: &str,
+        pgrp: i32,
+        leader: Leader,
+        stopping: bool,
+    ) -> signal::Receiver<bool> {
+        let (ended_tx, ended) = signal::channel(false);
+        self.watched().insert(
+            name.to_string(),
+            Watched {
+                pgrp,
+                session_id: session_id.to_string(),
+                ended: ended.clone(),
+                stopping,
+            },
+        );
+        let shared = self.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            let how = watch::ended(leader, shared.records.clone()).await;
+            ended_tx.send_replace(true);
+            shared.on_end(&name, &how).await;
+        });
+        ended
+    }
+
+    /// A sandbox ended. Unless a stop owns it, it ended by itself: release what it left and
+    /// report it.
+    async fn on_end(self: &Arc<Self>, name: &str, how: &str) {
+        let by_itself = {
+            let mut watched = self.watched();
+            match watched.get(name) {
+                Some(w) if !w.stopping => watched.remove(name),
+                _ => None,
+            }
+        };
+        let Some(gone) = by_itself else {
+            tracing::debug!(sandbox = name, how, "stopped sandbox ended");
+            return;
+        };
+        tracing::info!(sandbox = name, how, "sandbox ended by itself");
+        let _ = self.sweep(gone.pgrp, name).await;
+        self.release(name).await;
+        let _ = self.exits.send(Exited {
+            session_id: gone.session_id,
+            sandbox: name.to_string(),
+        });
+    }
+
+    /// Takes a watched sandbox over for a stop: where it is and what tells its end.
+    fn take_for_stop(&self, name: &str) -> Option<(i32, signal::Receiver<bool>)> {
+        let mut watched = self.watched();
+        let w = watched.get_mut(name)?;
+        w.stopping = true;
+        Some((w.pgrp, w.ended.clone()))
+    }
+
+    /// Finds a running sandbox nobody watches yet (adopted, an orphan, or one whose record
+    /// was lost) and watches it; `None` when it does not run.
+    async fn find_and_watch(
+        self: &Arc<Self>,
+        name: &str,
+        stopping: bool,
+    ) -> Result<Option<(i32, signal::Receiver<bool>)>, BackendError> {
+        let records = self.records.clone();
+        let wanted = name.to_string();
+        let found = self
+            .blocking(move || {
+                let located = records.locate(&wanted)?;
+                let session_id = records
+                    .read(&wanted)
+                    .map(|r| r.session_id)
+                    .or_else(|| procfs::env_var(located.pgrp as u32, MARK_SESSION))
+                    .unwrap_or_default();
+                let leader = located
+                    .leader
+                    .then(|| pidfd_if_still(&records, &wanted, located))
+                    .flatten();
+                Some((located.pgrp, session_id, leader))
+            })
+            .await?;
+        let Some((pgrp, session_id, pidfd)) = found else {
+            return Ok(None);
+        };
+        let leader = match pidfd {
+            Some(fd) => Leader::Pidfd(fd),
+            None => Leader::Gone {
+                pgrp,
+                name: name.to_string(),
+            },
+        };
+        Ok(Some((
+            pgrp,
+            self.watch(name, &session_id, pgrp, leader, stopping),
+        )))
+    }
+
+    /// Kills what is left of a sandbox's group once its first process has ended (members
+    /// that outlived it, as can happen without a pid namespace). Members are told by their
+    /// marker, so a group id that was reused is never signalled.
+    async fn sweep(&self, pgrp: i32, name: &str) -> Result<(), BackendError> {
+        // The common case: nothing at all is left in the group.
+        if matches!(killpg(Pid::from_raw(pgrp), None), Err(nix::Error::ESRCH)) {
+            return Ok(());
+        }
+        let records = self.records.clone();
+        let sandbox = name.to_string();
+        let cleared = self
+            .blocking(move || {
+                let deadline = std::time::Instant::now() + KILL_WAIT;
+                loop {
+                    let left = records.members(pgrp, &sandbox);
+                    if left.is_empty() {
+                        return true;
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    for pid in left {
+                        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+            .await?;
+        if !cleared {
+            tracing::warn!(
+                sandbox = name,
+                pgrp,
+                "processes of the sandbox outlived it and SIGKILL"
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes what a sandbox leaves behind: its record, working directory and cgroups.
+    async fn release(self: &Arc<Self>, name: &str) {
+        let shared = self.clone();
+        let name = name.to_string();
+        let released = self
+            .blocking(move || {
+                shared.records.remove(&name);
+                let _ = std::fs::remove_dir_all(shared.work.join(&name));
+                if let Some(cgroups) = &shared.isolation.cgroups {
+                    cgroups.remove(&name);
+                }
+                shared.watched().remove(&name);
+            })
+            .await;
+        if let Err(err) = released {
+            tracing::warn!(error = %err, "cannot release a sandbox; orphan-cleanup removes what it left");
+        }
+    }
+
+    /// Makes the sandbox's directory and cgroups, starts its keeper and writes its record.
+    fn spawn(&self, spec: &SandboxSpec) -> Result<Spawned, BackendError> {
+        let spawn_err = |source| BackendError::Spawn {
+            name: spec.name.clone(),
+            source,
+        };
+        let workdir = self.work.join(&spec.name);
+        std::fs::create_dir(&workdir).map_err(spawn_err)?;
+        let (ready, ready_tx) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
+        let mut cmd = tokio::process::Command::new(KEEPER_EXE);
+        let (memory_mb, nofile, nproc) = rlimits(spec.flavor);
+        cmd.arg0("msbd")
+            .arg("keeper")
+            .args(["--memory-mb", &memory_mb.to_string()])
+            .args(["--nofile", &nofile.to_string()])
+            .args(["--nproc", &nproc.to_string()])
+            .args(["--ready-fd", &READY_FD.to_string()]);
+        if self.isolation.namespaces {
+            cmd.args(["--isolate", "--hostname", &spec.name]);
+        }
+        if let Some(cgroups) = &self.isolation.cgroups {
+            for dir in cgroups.make(&spec.name, spec.flavor) {
+                cmd.arg("--cgroup").arg(dir);
+            }
+        }
+        if let Command::Shell(line) = &spec.command {
+            cmd.args(["--", "/bin/sh", "-c", line]);
+        }
+        cmd.current_dir(&workdir)
+            .env_clear()
+            .env("PATH", SANDBOX_PATH)
+            .env("HOME", &workdir)
+            .env(MARK_INSTANCE, &self.records.instance)
+            .env(MARK_SESSION, &spec.session_id)
+            .env(MARK_SANDBOX, &spec.name)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let ready_raw = ready_tx.as_raw_fd();
+        // SAFETY: setsid, dup2 and fcntl are async-signal-safe and touch no memory of the
+        // parent.
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                // dup2 clears close-on-exec on the copy; a pipe already at 3 keeps its flag.
+                let done = if ready_raw == READY_FD {
+                    nix::libc::fcntl(READY_FD, nix::libc::F_SETFD, 0)
+                } else {
+                    nix::libc::dup2(ready_raw, READY_FD)
+                };
+                if done < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(source) => {
+                let _ = std::fs::remove_dir_all(&workdir);
+                if let Some(cgroups) = &self.isolation.cgroups {
+                    cgroups.remove(&spec.name);
+                }
+                return Err(spawn_err(source));
+            }
+        };
+        drop(ready_tx);
+        let pid = child.id().unwrap_or_default();
+        // The start time is fixed at fork, so reading it now is exact even before exec.
+        let start_time = procfs::stat(pid).map(|s| s.start_time).unwrap_or_default();
+        let recorded = self.records.write(&Record {
+            name: spec.name.clone(),
+            session_id: spec.session_id.clone(),
+            instance: self.records.instance.clone(),
+            pid,
+            start_time,
+        });
+        Ok(Spawned {
+            child,
+            pid,
+            ready,
+            recorded,
+        })
+    }
+
+    /// Stops sandbox `name`: SIGTERM to its group, SIGKILL at the deadline, then releases
+    /// what it left.
+    async fn stop(
+        self: &Arc<Self>,
+        name: &str,
+        mut deadline: Deadline,
+    ) -> Result<Stopped, BackendError> {
+        let found = match self.take_for_stop(name) {
+            Some(found) => Some(found),
+            None => self.find_and_watch(name, true).await?,
+        };
+        let Some((pgrp, mut ended)) = found else {
+            self.release(name).await;
+            return Ok(Stopped::Gone);
+        };
+        let signal = |sig| match killpg(Pid::from_raw(pgrp), sig) {
+            Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
+            Err(source) => Err(BackendError::Signal {
+                name: name.to_string(),
+                source,
+            }),
+        };
+        let how = if *ended.borrow() {
+            Stopped::Gone
+        } else {
+            signal(Signal::SIGTERM)?;
+            tokio::select! {
+                _ = ended.wait_for(|ended| *ended) => Stopped::Graceful,
+                () = deadline.reached() => Stopped::Killed,
+            }
+        };
+        if how == Stopped::Killed {
+            signal(Signal::SIGKILL)?;
+            if timeout(KILL_WAIT, ended.wait_for(|ended| *ended))
+                .await
+                .is_err()
+            {
+                if let Some(w) = self.watched().get_mut(name) {
+                    // Its end, whenever it comes, is reported like any other.
+                    w.stopping = false;
+                }
+                return Err(BackendError::Unkillable {
+                    name: name.to_string(),
+                });
+            }
+        }
+        self.sweep(pgrp, name).await?;
+        self.release(name).await;
+        Ok(how)
+    }
+}
+
+/// A pidfd of the located leader, if it is still the very process of the record.
+fn pidfd_if_still(records: &Records, name: &str, located: Located) -> Option<OwnedFd> {
+    let pidfd = watch::pidfd_open(located.pgrp as u32).ok()?;
+    // Checked after opening: the pidfd now pins the process, so a match means it is ours.
+    let record = records.read(name)?;
+    (record.pid as i32 == located.pgrp && records.leader_is_ours(&record)).then_some(pidfd)
+}
+
+impl Backend for ProcessBackend {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn create(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<SandboxInfo, BackendError>> {
+        Box::pin(async move {
+            let shared = self.shared.clone();
+            let spawned = {
+                let spec = spec.clone();
+                self.shared.blocking(move || shared.spawn(&spec)).await??
+            };
+            let Spawned {
+                child,
+                pid,
+                ready,
+                recorded,
+            } = spawned;
+            self.shared.watch(
+                &spec.name,
+                &spec.session_id,
+                pid as i32,
+                Leader::Child(child),
+                false,
+            );
+            let started = match recorded {
+                Ok(()) => wait_ready(ready).await,
+                Err(err) => Err(err.to_string()),
+            };
+            match started {
+                Ok(()) => Ok(SandboxInfo {
+                    name: spec.name,
+                    session_id: spec.session_id,
+                    pid: Some(pid),
+                }),
+                Err(message) => {
+                    let _ = self
+                        .shared
+                        .stop(&spec.name, Deadline::fixed(Instant::now()))
+                        .await;
+                    Err(BackendError::Setup {
+                        name: spec.name,
+                        message,
+                    })
+                }
+            }
+        })
+    }
+
+    fn stop<'a>(
+        &'a self,
+        name: &'a str,
+        deadline: Deadline,
+    ) -> BoxFuture<'a, Result<Stopped, BackendError>> {
+        Box::pin(self.shared.stop(name, deadline))
+    }
+
+    fn adopt<'a>(&'a self, sandbox: &'a SandboxInfo) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            if self.shared.watched().contains_key(&sandbox.name) {
+                return Ok(());
+            }
+            if self
+                .shared
+                .find_and_watch(&sandbox.name, false)
+                .await?
+                .is_none()
+            {
+                // It ended between the listing and now: report it like any other end.
+                let _ = self.shared.exits.send(Exited {
+                    session_id: sandbox.session_id.clone(),
+                    sandbox: sandbox.name.clone(),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<SandboxInfo>, BackendError>> {
+        let records = self.shared.records.clone();
+        Box::pin(async move { self.shared.blocking(move || records.running()).await? })
+    }
+
+    fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, SandboxState> {
+        Box::pin(async move {
+            let watched = self
+                .shared
+                .watched()
+                .get(name)
+                .map(|w| (w.pgrp, *w.ended.borrow()));
+            let records = self.shared.records.clone();
+            let workdir = self.shared.work.join(name);
+            let wanted = name.to_string();
+            let (pgrp, workdir) = self
+                .shared
+                .blocking(move || {
+                    let pgrp = match watched {
+                        Some((pgrp, ended)) => (!ended).then_some(pgrp),
+                        None => records.locate(&wanted).map(|l| l.pgrp),
+                    };
+                    (pgrp, Some(workdir).filter(|dir| dir.exists()))
+                })
+                .await
+                .unwrap_or((None, None));
+            SandboxState {
+                running: pgrp.is_some(),
+                pid: pgrp.map(|p| p as u32),
+                workdir,
+                isolation: self.shared.isolation.name().into(),
+            }
+        })
+    }
+
+    fn remove_debris(
+        &self,
+        live: Vec<SandboxInfo>,
+        keep: Keep,
+    ) -> BoxFuture<'_, Result<u64, BackendError>> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            self.shared
+                .blocking(move || shared.remove_debris(&live, keep.as_ref()))
+                .await?
+        })
+    }
+
+    fn fds_per_sandbox(&self) -> u64 {
+        FDS_PER_SANDBOX
+    }
+}
+
+impl Shared {
+    /// Removes records, partial records, working directories and cgroups that belong to no
+    /// running sandbox and that `keep` does not claim; returns how many. Everything is listed
+    /// before `keep` is asked, so a sandbox whose session is being created right now is
+    /// always claimed by the time its directory could be seen.
+    fn remove_debris(
+        &self,
+        live: &[SandboxInfo],
+        keep: &(dyn Fn(&str) -> bool + Send + Sync),
+    ) -> Result<u64, BackendError> {
+        let records = self.records.all()?;
+        let workdirs: Vec<PathBuf> = std::fs::read_dir(&self.work)
+            .map(|dir| dir.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        let cgroups = self
+            .isolation
+            .cgroups
+            .as_ref()
+            .map(Cgroups::sandboxes)
+            .unwrap_or_default();
+        let mut running: HashSet<String> = self.watched().keys().cloned().collect();
+        running.extend(live.iter().map(|s| s.name.clone()));
+        let claimed = |name: &str| running.contains(name) || keep(name);
+        let mut removed = 0;
+        for (path, record) in records {
+            let Some(name) = sandbox_of_record(&path) else {
+                continue;
+            };
+            let running = record.is_some_and(|r| self.records.leader_is_ours(&r));
+            if !running && !claimed(&name) && std::fs::remove_file(&path).is_ok() {
+                tracing::info!(path = %path.display(), "removed a sandbox record nothing owns");
+                removed += 1;
+            }
+        }
+        for dir in workdirs {
+            let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if !claimed(name) && std::fs::remove_dir_all(&dir).is_ok() {
+                tracing::info!(dir = %dir.display(), "removed a working directory nothing owns");
+                removed += 1;
+            }
+        }
+        if let Some(groups) = &self.isolation.cgroups {
+            for name in cgroups {
+                if !claimed(&name) && groups.remove(&name) {
+                    tracing::info!(sandbox = %name, "removed cgroups nothing owns");
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// The sandbox a file in the records directory is about: `NAME.json` or `NAME.json.tmp`.
+fn sandbox_of_record(path: &Path) -> Option<String> {
+    let file = path.file_name()?.to_str()?;
+    file.strip_suffix(&format!(".{PARTIAL}"))
+        .or_else(|| file.strip_suffix(".json"))
+        .map(String::from)
+}
+
+/// Waits for the keeper to report: the pipe closing unread means the command was started;
+/// text is the error that stopped it.
+async fn wait_ready(ready: OwnedFd) -> Result<(), String> {
+    let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(ready)
+        .map_err(|e| format!("cannot read the keeper's readiness: {e}"))?;
+    let mut message = Vec::new();
+    match timeout(READY_WAIT, (&mut pipe).take(4096).read_to_end(&mut message)).await {
+        Err(_) => Err(format!("it did not start within {}s", READY_WAIT.as_secs())),
+        Ok(Err(err)) => Err(format!("cannot read the keeper's readiness: {err}")),
+        Ok(Ok(_)) if message.is_empty() => Ok(()),
+        Ok(Ok(_)) => Err(String::from_utf8_lossy(&message).into_owned()),
+    }
+}

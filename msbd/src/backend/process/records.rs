@@ -1,0 +1,190 @@
+//! Which processes are which sandbox. Each sandbox leaves a record (`sandboxes/NAME.json`:
+//! pid and start time) and carries the marker variables in its environment. A process counts
+//! as one of ours only when its start time matches the record and its environment names this
+//! daemon's instance, so a pid that was reused by an unrelated process is never signalled; a
+//! sandbox whose record was lost is still found by the marker in /proc.
+
+use crate::backend::{procfs, BackendError, SandboxInfo};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Environment variables that mark a sandbox as msbd's: which daemon instance, which session.
+pub const MARK_INSTANCE: &str = "MSBD_INSTANCE";
+pub const MARK_SESSION: &str = "MSBD_SESSION";
+pub const MARK_SANDBOX: &str = "MSBD_SANDBOX";
+
+/// Extension of a record being written; one left behind is debris.
+pub(super) const PARTIAL: &str = "json.tmp";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Record {
+    pub name: String,
+    pub session_id: String,
+    pub instance: String,
+    pub pid: u32,
+    pub start_time: u64,
+}
+
+/// Where a running sandbox is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Located {
+    pub pgrp: i32,
+    /// Its first process is still the one we started (then `pgrp` is its pid).
+    pub leader: bool,
+}
+
+#[derive(Debug)]
+pub(super) struct Records {
+    pub dir: PathBuf,
+    pub instance: String,
+}
+
+impl Records {
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.json"))
+    }
+
+    pub fn read(&self, name: &str) -> Option<Record> {
+        read(&self.path(name))
+    }
+
+    pub fn write(&self, record: &Record) -> Result<(), BackendError> {
+        let path = self.path(&record.name);
+        let tmp = path.with_extension(PARTIAL);
+        let err = |source| BackendError::Record {
+            name: record.name.clone(),
+            path: path.display().to_string(),
+            source,
+        };
+        let text = serde_json::to_vec(record).map_err(|e| err(e.into()))?;
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(err)
+    }
+
+    pub fn remove(&self, name: &str) {
+        let _ = std::fs::remove_file(self.path(name));
+        let _ = std::fs::remove_file(self.path(name).with_extension(PARTIAL));
+    }
+
+    /// True when the recorded leader is still the very process we started.
+    pub fn leader_is_ours(&self, record: &Record) -> bool {
+        record.instance == self.instance
+            && matches!(procfs::stat(record.pid), Some(s) if s.start_time == record.start_time && !s.zombie)
+            && procfs::has_env(record.pid, MARK_INSTANCE, &self.instance)
+    }
+
+    /// Live processes of group `pgrp` that carry sandbox `name`'s marker. Once the leader is
+    /// gone its pid cannot be reused as a group id while members remain, and the marker
+    /// confirms each member.
+    pub fn members(&self, pgrp: i32, name: &str) -> Vec<u32> {
+        procfs::group_members(pgrp)
+            .into_iter()
+            .filter(|pid| {
+                procfs::has_env(*pid, MARK_INSTANCE, &self.instance)
+                    && procfs::has_env(*pid, MARK_SANDBOX, name)
+            })
+            .collect()
+    }
+
+    /// Every sandbox of this instance found by the marker in its processes' environment,
+    /// whether or not its record still exists. One entry a sandbox, with its process group.
+    pub fn scan(&self) -> Vec<SandboxInfo> {
+        let mut found: Vec<SandboxInfo> = Vec::new();
+        for pid in procfs::pids() {
+            if !procfs::has_env(pid, MARK_INSTANCE, &self.instance) {
+                continue;
+            }
+            let (Some(stat), Some(name)) = (procfs::stat(pid), procfs::env_var(pid, MARK_SANDBOX))
+            else {
+                continue;
+            };
+            if stat.zombie || found.iter().any(|f| f.name == name) {
+                continue;
+            }
+            found.push(SandboxInfo {
+                session_id: procfs::env_var(pid, MARK_SESSION).unwrap_or_default(),
+                name,
+                pid: Some(stat.pgrp as u32),
+            });
+        }
+        found
+    }
+
+    /// The running sandbox `name`: from its record, or, when the record is lost or its
+    /// leader gone, from the marker in /proc.
+    pub fn locate(&self, name: &str) -> Option<Located> {
+        if let Some(record) = self.read(name) {
+            if self.leader_is_ours(&record) {
+                return Some(Located {
+                    pgrp: record.pid as i32,
+                    leader: true,
+                });
+            }
+            if !self.members(record.pid as i32, name).is_empty() {
+                return Some(Located {
+                    pgrp: record.pid as i32,
+                    leader: false,
+                });
+            }
+        }
+        self.scan()
+            .into_iter()
+            .find(|found| found.name == name)
+            .and_then(|found| found.pid)
+            .map(|pgrp| Located {
+                pgrp: pgrp as i32,
+                leader: false,
+            })
+    }
+
+    /// The running sandboxes: each record whose leader is ours, then whatever else carries
+    /// the marker (records lost, or leaders gone while members live on).
+    pub fn running(&self) -> Result<Vec<SandboxInfo>, BackendError> {
+        let mut found: Vec<SandboxInfo> = self
+            .all()?
+            .into_iter()
+            .filter_map(|(_, record)| record)
+            .filter(|record| self.leader_is_ours(record))
+            .map(|record| SandboxInfo {
+                name: record.name,
+                session_id: record.session_id,
+                pid: Some(record.pid),
+            })
+            .collect();
+        for sandbox in self.scan() {
+            if !found.iter().any(|f| f.name == sandbox.name) {
+                found.push(sandbox);
+            }
+        }
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
+    /// Every file in the records directory, with its record when it holds a readable one.
+    pub fn all(&self) -> Result<Vec<(PathBuf, Option<Record>)>, BackendError> {
+        let dir = std::fs::read_dir(&self.dir).map_err(|source| BackendError::List {
+            path: self.dir.display().to_string(),
+            source,
+        })?;
+        Ok(dir
+            .flatten()
+            .map(|entry| {
+                let path = entry.path();
+                let record = path
+                    .extension()
+                    .is_some_and(|ext| ext == "json")
+                    .then(|| read(&path))
+                    .flatten();
+                (path, record)
+            })
+            .collect())
+    }
+}
+
+fn read(path: &Path) -> Option<Record> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}

@@ -1,0 +1,88 @@
+//! The shared parts every request reaches: the supervisor, the managers, the store, and the
+//! facts about this daemon. It imports neither the server nor the daemon: the server hands
+//! requests to `dispatch` with a context, and the daemon builds the context and carries out
+//! the shutdowns it is handed through it.
+
+use crate::config::Config;
+use crate::reply::Reply;
+use crate::resources::ResourceManager;
+use crate::sessions::SessionManager;
+use crate::store::Store;
+use crate::supervisor::Supervisor;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// A shutdown to carry out, from `msbctl stop` (with the reply its progress and report go
+/// to) or from a signal.
+#[derive(Debug)]
+pub struct ShutdownOrder {
+    pub timeout: Duration,
+    /// Leave the sandboxes running for the next daemon to adopt.
+    pub keep_sandboxes: bool,
+    pub reply: Option<Reply>,
+}
+
+pub struct Context {
+    pub config: Config,
+    pub supervisor: Supervisor,
+    pub sessions: Arc<SessionManager>,
+    pub resources: Arc<ResourceManager>,
+    pub store: Store,
+    pub backend_name: &'static str,
+    started_wall: SystemTime,
+    started: Instant,
+    /// The door: set once a shutdown begins, after which only reads are served.
+    stopping: AtomicBool,
+    /// Where shutdown orders go; the daemon takes the first one.
+    orders: mpsc::Sender<ShutdownOrder>,
+}
+
+impl Context {
+    pub fn new(
+        config: Config,
+        supervisor: Supervisor,
+        sessions: Arc<SessionManager>,
+        resources: Arc<ResourceManager>,
+        store: Store,
+        backend_name: &'static str,
+        orders: mpsc::Sender<ShutdownOrder>,
+    ) -> Self {
+        Self {
+            config,
+            supervisor,
+            sessions,
+            resources,
+            store,
+            backend_name,
+            started_wall: SystemTime::now(),
+            started: Instant::now(),
+            stopping: AtomicBool::new(false),
+            orders,
+        }
+    }
+
+    pub fn started_at(&self) -> u64 {
+        crate::clock::unix_secs(self.started_wall)
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Closes the door: from now on requests that change anything are refused.
+    pub fn close_door(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Hands a shutdown to the daemon; false when one is already under way.
+    pub fn order_shutdown(&self, order: ShutdownOrder) -> bool {
+        !self.is_stopping() && self.orders.try_send(order).is_ok()
+    }
+}

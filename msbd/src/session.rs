@@ -1,0 +1,21 @@
+//! What a session is, as the registry holds it and the store keeps it. A plain model: it
+//! imports nothing of the store or the managers, so both can depend on it.
+
+use msb_proto::{Flavor, SessionStatus};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub template: String,
+    pub flavor: Flavor,
+    pub status: SessionStatus,
+    pub sandbox: String,
+    pub created_at_ms: u64,
+    pub last_accessed_ms: u64,
+    /// Set while the session is marked busy (`processing`).
+    pub busy_since_ms: Option<u64>,
+    pub error: Option<String>,
+    /// A stop is under way; nobody else may start one, and it is out of the deadline index.
+    /// Never stored: a daemon that restarts finds the sandbox running or gone.
+    pub stopping: bool,
+}

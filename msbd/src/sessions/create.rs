@@ -1,0 +1,234 @@
+//! Get-or-create: admission under the limits (with eviction), the stored intent, the
+//! sandbox, and taking everything back when a step fails.
+
+use super::{unknown, Admit, SessionError, SessionManager};
+use crate::backend::SandboxSpec;
+use crate::clock::now_ms;
+use crate::ids::{random_hex, valid_session_id};
+use crate::session::Session;
+use crate::store::{Change, StoreError};
+use crate::templates::DEFAULT_TEMPLATE;
+use msb_proto::{CreateSession, Flavor, SessionInfo, SessionStatus};
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+impl SessionManager {
+    /// Gets or creates a session. An id that exists and has not expired returns that session,
+    /// touched; an expired one is replaced by a fresh session. `admit` decides whether the
+    /// new session fits and which idle sessions are evicted to make room.
+    pub async fn create(
+        self: &Arc<Self>,
+        request: CreateSession,
+        default_flavor: Flavor,
+        admit: Box<Admit<'_>>,
+    ) -> Result<SessionInfo, SessionError> {
+        let template = request
+            .template
+            .unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
+        let command =
+            self.templates
+                .get(&template)
+                .ok_or_else(|| SessionError::UnknownTemplate {
+                    name: template.clone(),
+                    known: self.templates.names(),
+                })?;
+        let flavor = request.flavor.unwrap_or(default_flavor);
+        let id = match request.id {
+            Some(id) if valid_session_id(&id) => id,
+            Some(id) => return Err(SessionError::InvalidId { id }),
+            None => format!("s-{}", random_hex(5).map_err(id_error)?),
+        };
+        if let Some(existing) = self.existing(&id).await? {
+            return Ok(existing);
+        }
+        let sandbox = format!("msb-{id}-{}", random_hex(3).map_err(id_error)?);
+        let now = now_ms();
+        let session = Session {
+            id: id.clone(),
+            template,
+            flavor,
+            status: SessionStatus::Creating,
+            sandbox: sandbox.clone(),
+            created_at_ms: now,
+            last_accessed_ms: now,
+            busy_since_ms: None,
+            error: None,
+            stopping: false,
+        };
+        let (victims, stored) = {
+            let mut state = self.lock();
+            if state.closing.is_some() {
+                return Err(SessionError::ShuttingDown);
+            }
+            if state.registry.get(&id).is_some() {
+                return Err(SessionError::Conflict {
+                    id,
+                    doing: "created",
+                });
+            }
+            let victims = admit(&state.registry, flavor)?;
+            let victims: Vec<(String, String)> = victims
+                .into_iter()
+                .filter_map(|v| {
+                    state.registry.update(&v, |s| {
+                        s.stopping = true;
+                        (v.clone(), s.sandbox.clone())
+                    })
+                })
+                .collect();
+            state.registry.insert(session.clone());
+            // The intent is stored before anything is made, so a daemon that dies half-way
+            // finds the sandbox again, or knows it never ran.
+            (victims, self.store.write(Change::Put(session)))
+        };
+        let spec = SandboxSpec {
+            name: sandbox,
+            session_id: id,
+            command,
+            flavor,
+        };
+        // The rest runs to its end in a task of its own, even if the caller goes away.
+        let manager = self.clone();
+        tokio::spawn(async move { manager.build(spec, victims, stored).await })
+            .await
+            .map_err(|err| SessionError::Internal {
+                what: "create a session",
+                detail: err.to_string(),
+            })?
+    }
+
+    /// The get of get-or-create: a live session with this id, touched; `None` when there is
+    /// none. An expired one is stopped first, to be replaced.
+    async fn existing(self: &Arc<Self>, id: &str) -> Result<Option<SessionInfo>, SessionError> {
+        {
+            let now = now_ms();
+            let mut state = self.lock();
+            let Some(session) = state.registry.get(id) else {
+                return Ok(None);
+            };
+            if session.stopping || session.status == SessionStatus::Creating {
+                return Err(SessionError::Conflict {
+                    id: id.to_string(),
+                    doing: if session.stopping {
+                        "stopped"
+                    } else {
+                        "created"
+                    },
+                });
+            }
+            if state.registry.deadline(session).is_none_or(|d| d > now) {
+                state.registry.update(id, |s| s.last_accessed_ms = now);
+                let info = Self::info_in(&state.registry, id)?;
+                drop(state);
+                self.touched(id);
+                return Ok(Some(info));
+            }
+        }
+        tracing::info!(session = id, "replacing an expired session");
+        self.stop(id).await?;
+        Ok(None)
+    }
+
+    /// Evicts, starts the sandbox and makes the session ready; on failure takes back
+    /// whatever was done.
+    async fn build(
+        self: Arc<Self>,
+        spec: SandboxSpec,
+        victims: Vec<(String, String)>,
+        stored: impl Future<Output = Result<(), StoreError>>,
+    ) -> Result<SessionInfo, SessionError> {
+        let id = spec.session_id.clone();
+        if let Err(source) = stored.await {
+            self.abandon(&id, &victims, false);
+            return Err(SessionError::Store { id, source });
+        }
+        let mut evictions = tokio::task::JoinSet::new();
+        for (victim, sandbox) in victims {
+            let manager = self.clone();
+            let deadline = self.hurry.after(self.stop_grace);
+            evictions.spawn(async move {
+                let stopped = manager.stop_sandbox(&victim, &sandbox, deadline).await;
+                (victim, stopped)
+            });
+        }
+        let mut failed = None;
+        while let Some(joined) = evictions.join_next().await {
+            match joined {
+                Ok((victim, Ok(_))) => {
+                    self.evictions.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(evicted = %victim, for_session = %id, "evicted the least recently used idle session to make room");
+                }
+                Ok((victim, Err(err))) => {
+                    failed.get_or_insert(SessionError::Evict {
+                        victim,
+                        source: Box::new(err),
+                    });
+                }
+                Err(err) => {
+                    failed.get_or_insert(SessionError::Internal {
+                        what: "evict a session",
+                        detail: err.to_string(),
+                    });
+                }
+            }
+        }
+        if let Some(err) = failed {
+            self.abandon(&id, &[], true);
+            return Err(err);
+        }
+        let sandbox = spec.name.clone();
+        if let Err(source) = self.backend.create(spec).await {
+            self.abandon(&id, &[], true);
+            return Err(SessionError::Backend { id, source });
+        }
+        self.ready(&id, &sandbox)
+    }
+
+    /// The sandbox runs: the session is ready. Its stored intent already lets a restarted
+    /// daemon adopt it, so the new status is kept even while the store fails.
+    fn ready(&self, id: &str, sandbox: &str) -> Result<SessionInfo, SessionError> {
+        {
+            let mut state = self.lock();
+            if !state.ended_while_creating.remove(id) {
+                state
+                    .registry
+                    .update(id, |s| s.status = SessionStatus::Ready);
+                let row = state.registry.get(id).cloned().ok_or_else(|| unknown(id))?;
+                let info = Self::info_in(&state.registry, id)?;
+                drop(self.store.keep(Change::Put(row)));
+                drop(state);
+                self.settled.notify_waiters();
+                tracing::info!(session = %id, sandbox, "session created");
+                return Ok(info);
+            }
+        }
+        // Its end was reported while it was still being created; what it left is released.
+        self.abandon(id, &[], true);
+        Err(SessionError::ExitedAtStart { id: id.to_string() })
+    }
+
+    /// Takes back a create: the victims not yet stopped become idle again, and the session
+    /// goes (from the store too, if its intent was stored).
+    fn abandon(&self, id: &str, victims: &[(String, String)], stored: bool) {
+        {
+            let mut state = self.lock();
+            for (victim, _) in victims {
+                state.registry.update(victim, |s| s.stopping = false);
+            }
+            state.registry.remove(id);
+            state.ended_while_creating.remove(id);
+            if stored {
+                drop(self.store.keep(Change::Delete(id.to_string())));
+            }
+        }
+        self.settled.notify_waiters();
+    }
+}
+
+fn id_error(err: std::io::Error) -> SessionError {
+    SessionError::Internal {
+        what: "generate an id",
+        detail: err.to_string(),
+    }
+}

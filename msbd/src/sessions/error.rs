@@ -1,0 +1,41 @@
+//! What can go wrong with a session, with enough context to say which and why.
+
+use crate::backend::BackendError;
+use crate::ids::SESSION_ID_RULE;
+use crate::store::StoreError;
+use msb_proto::SessionStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("no session '{id}' (msbctl sessions list shows them)")]
+    Unknown { id: String },
+    #[error("session id '{id}' is not allowed: use {SESSION_ID_RULE}")]
+    InvalidId { id: String },
+    #[error("no template named '{name}'; templates are: {known}")]
+    UnknownTemplate { name: String, known: String },
+    /// Another operation is under way on the session.
+    #[error("session '{id}' is being {doing}; try again once that is done")]
+    Conflict { id: String, doing: &'static str },
+    #[error("session '{id}' is {status} and cannot be marked")]
+    NotMarkable { id: String, status: SessionStatus },
+    /// A limit that eviction could not make room under; the message names it.
+    #[error("{0}")]
+    LimitReached(String),
+    #[error("could not evict session '{victim}' to make room: {source}")]
+    Evict {
+        victim: String,
+        source: Box<SessionError>,
+    },
+    #[error(
+        "the sandbox of session '{id}' exited as soon as it started; check its template's command"
+    )]
+    ExitedAtStart { id: String },
+    #[error("session '{id}': {source}")]
+    Backend { id: String, source: BackendError },
+    #[error("session '{id}' was not changed: {source}")]
+    Store { id: String, source: StoreError },
+    #[error("msbd is stopping and takes no new sessions")]
+    ShuttingDown,
+    #[error("cannot {what}: {detail}")]
+    Internal { what: &'static str, detail: String },
+}

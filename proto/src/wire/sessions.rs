@@ -1,0 +1,158 @@
+//! Sessions: requests about them, what a session looks like, flavors and orphans.
+
+use super::Fate;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateSession {
+    pub template: Option<String>,
+    pub flavor: Option<Flavor>,
+    pub id: Option<String>,
+}
+
+/// Names one session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRef {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkRequest {
+    pub id: String,
+    pub busy: bool,
+}
+
+/// Which sessions `SessionList` returns; every field narrows the list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFilter {
+    pub status: Option<SessionStatus>,
+    pub template: Option<String>,
+    /// Only sessions not accessed for longer than this.
+    pub idle_longer_than_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    /// 1 CPU, 1024 MB
+    Small,
+    /// 2 CPUs, 2048 MB
+    Medium,
+    /// 4 CPUs, 4096 MB
+    Large,
+}
+
+impl Flavor {
+    pub const ALL: [Flavor; 3] = [Self::Small, Self::Medium, Self::Large];
+
+    pub fn cpus(self) -> u32 {
+        match self {
+            Self::Small => 1,
+            Self::Medium => 2,
+            Self::Large => 4,
+        }
+    }
+
+    pub fn memory_mb(self) -> u64 {
+        match self {
+            Self::Small => 1024,
+            Self::Medium => 2048,
+            Self::Large => 4096,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Small => "small",
+            Self::Medium => "medium",
+            Self::Large => "large",
+        }
+    }
+}
+
+impl fmt::Display for Flavor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    Creating,
+    Ready,
+    Running,
+    Processing,
+    Error,
+    Stopped,
+}
+
+impl SessionStatus {
+    pub const ALL: [SessionStatus; 6] = [
+        Self::Creating,
+        Self::Ready,
+        Self::Running,
+        Self::Processing,
+        Self::Error,
+        Self::Stopped,
+    ];
+}
+
+impl fmt::Display for SessionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Creating => "creating",
+            Self::Ready => "ready",
+            Self::Running => "running",
+            Self::Processing => "processing",
+            Self::Error => "error",
+            Self::Stopped => "stopped",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub template: String,
+    pub flavor: Flavor,
+    pub status: SessionStatus,
+    pub sandbox: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds.
+    pub last_accessed: u64,
+    /// Seconds left before the session expires if nobody touches it.
+    pub expires_in_secs: u64,
+    /// Last error stopping or creating its sandbox.
+    pub error: Option<String>,
+    /// Unix seconds since it was marked busy (`processing`).
+    pub busy_since: Option<u64>,
+    /// The sandbox as the backend sees it; only `sessions show` fills this in.
+    pub details: Option<SandboxDetails>,
+    /// How its sandbox ended (`stopped` or `killed`); only the answer to a stop has it.
+    pub fate: Option<Fate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxDetails {
+    pub running: bool,
+    pub pid: Option<u32>,
+    pub workdir: Option<String>,
+    pub isolation: String,
+    pub cpus: u32,
+    pub memory_mb: u64,
+}
+
+/// A marked sandbox that no live session owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanInfo {
+    pub sandbox: String,
+    pub session_id: String,
+    pub pid: Option<u32>,
+    /// Also seen without a session by the last cycle: the next cycle stops it.
+    pub confirmed: bool,
+}
