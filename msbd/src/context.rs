@@ -9,10 +9,10 @@ use crate::resources::ResourceManager;
 use crate::sessions::SessionManager;
 use crate::store::Store;
 use crate::supervisor::Supervisor;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
 /// A shutdown to carry out, from `msbctl stop` (with the reply its progress and report go
@@ -38,6 +38,20 @@ pub struct Context {
     stopping: AtomicBool,
     /// Where shutdown orders go; the daemon takes the first one.
     orders: mpsc::Sender<ShutdownOrder>,
+    /// Requests being answered, so that msbd exits only once their answers are out.
+    answering: AtomicUsize,
+    answered: Notify,
+}
+
+/// A request being answered; dropped once its answer has been written.
+pub struct Answering<'a>(&'a Context);
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        if self.0.answering.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.answered.notify_waiters();
+        }
+    }
 }
 
 impl Context {
@@ -61,6 +75,31 @@ impl Context {
             started: Instant::now(),
             stopping: AtomicBool::new(false),
             orders,
+            answering: AtomicUsize::new(0),
+            answered: Notify::new(),
+        }
+    }
+
+    /// Counts a request as being answered until the guard is dropped.
+    pub fn answering(&self) -> Answering<'_> {
+        self.answering.fetch_add(1, Ordering::SeqCst);
+        Answering(self)
+    }
+
+    /// Waits until no request is being answered, or `timeout` has passed.
+    pub async fn answered(&self, timeout: Duration) {
+        let waited = tokio::time::timeout(timeout, async {
+            loop {
+                let answered = self.answered.notified();
+                if self.answering.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                answered.await;
+            }
+        })
+        .await;
+        if waited.is_err() {
+            tracing::warn!("some answers were still being written when msbd exited");
         }
     }
 

@@ -211,7 +211,7 @@ pub async fn run(
     let report = shutdown(&ctx, &hurry, &backend, &order).await;
     ctx.sessions.flush_touches();
     ctx.store.close().await;
-    if let Some(reply) = &order.reply {
+    if let Some(reply) = order.reply {
         let delivered = timeout(REPORT_WAIT, async {
             reply.send(Response::Stopped(report.clone())).await?;
             reply.flush().await
@@ -221,7 +221,10 @@ pub async fn run(
             tracing::warn!("the client that asked for the shutdown did not take its report");
         }
     }
+    // Requests that were under way when the door closed (a stop, a create) get their
+    // answers too.
     server.abort();
+    ctx.answered(REPORT_WAIT).await;
     for helper in helpers {
         helper.abort();
     }

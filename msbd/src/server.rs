@@ -170,7 +170,9 @@ async fn connection(mut stream: Stream, ctx: Arc<Context>) {
             }
             broken
         };
+        let answering = ctx.answering();
         let ((), broken) = tokio::join!(dispatch(&ctx, peer, request, reply), writer);
+        drop(answering);
         if broken {
             break;
         }

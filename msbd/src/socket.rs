@@ -11,6 +11,7 @@ use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
@@ -62,21 +63,45 @@ pub struct LockFile {
 /// Where the state dir's owner writes its pid, for the message a second daemon gives.
 const PID_FILE: &str = "msbd.pid";
 
+/// How long a claim waits for a lock to be let go. A daemon killed while starting a sandbox
+/// leaves a child between fork and exec that holds copies of its descriptors, locks
+/// included, for a moment; a restart right after a crash waits that out instead of failing.
+const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Takes an exclusive lock on `file`, waiting `LOCK_PATIENCE` for a passing holder; `pid_file`
+/// names the holder when it does not let go.
+fn take(
+    file: File,
+    what: &'static str,
+    path: &Path,
+    pid_file: &Path,
+) -> Result<Flock<File>, ClaimError> {
+    let deadline = Instant::now() + LOCK_PATIENCE;
+    let mut file = file;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(held) => return Ok(held),
+            Err((back, nix::Error::EWOULDBLOCK)) if Instant::now() < deadline => {
+                file = back;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err((_, nix::Error::EWOULDBLOCK)) => {
+                return Err(ClaimError::Taken {
+                    what,
+                    path: path.to_path_buf(),
+                    pid: read_pid(pid_file),
+                })
+            }
+            Err((_, errno)) => return Err(io_err("lock", path)(errno.into())),
+        }
+    }
+}
+
 /// Locks the state dir itself for this daemon's lifetime and notes its pid there.
 pub fn lock_dir(dir: &Path) -> Result<LockFile, ClaimError> {
     let handle = File::open(dir).map_err(io_err("open", dir))?;
     let pid_file = dir.join(PID_FILE);
-    let held = match Flock::lock(handle, FlockArg::LockExclusiveNonblock) {
-        Ok(held) => held,
-        Err((_, nix::Error::EWOULDBLOCK)) => {
-            return Err(ClaimError::Taken {
-                what: "the state dir",
-                path: dir.to_path_buf(),
-                pid: read_pid(&pid_file),
-            });
-        }
-        Err((_, errno)) => return Err(io_err("lock", dir)(errno.into())),
-    };
+    let held = take(handle, "the state dir", dir, &pid_file)?;
     std::fs::write(&pid_file, format!("{}\n", std::process::id()))
         .map_err(io_err("write", &pid_file))?;
     Ok(LockFile { _held: held })
@@ -92,17 +117,7 @@ pub fn lock(path: &Path, what: &'static str) -> Result<LockFile, ClaimError> {
         .mode(0o600)
         .open(path)
         .map_err(io_err("open lock file", path))?;
-    let mut locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(locked) => locked,
-        Err((_, nix::Error::EWOULDBLOCK)) => {
-            return Err(ClaimError::Taken {
-                what,
-                path: path.to_path_buf(),
-                pid: read_pid(path),
-            });
-        }
-        Err((_, errno)) => return Err(io_err("lock", path)(errno.into())),
-    };
+    let mut locked = take(file, what, path, path)?;
     locked.set_len(0).map_err(io_err("write lock file", path))?;
     locked.rewind().map_err(io_err("write lock file", path))?;
     writeln!(locked, "{}", std::process::id()).map_err(io_err("write lock file", path))?;

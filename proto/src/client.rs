@@ -58,8 +58,18 @@ impl Client {
             protocol: PROTOCOL,
             client: client_name.to_string(),
         };
-        write_frame(&mut stream, &hello).await?;
-        match read_frame::<_, HandshakeReply>(&mut stream, MAX_FRAME).await? {
+        // A daemon that drops the connection before it says hello is not serving (it is
+        // exiting): as unreachable as no daemon at all.
+        let dropped = |err: FrameError| match err {
+            FrameError::Io(source) => connect_err(source),
+            FrameError::Truncated => connect_err(closed_early()),
+            other => other.into(),
+        };
+        write_frame(&mut stream, &hello).await.map_err(dropped)?;
+        match read_frame::<_, HandshakeReply>(&mut stream, MAX_FRAME)
+            .await
+            .map_err(dropped)?
+        {
             Some(HandshakeReply::Welcome(welcome)) if welcome.protocol == PROTOCOL => {
                 Ok(Self { stream, welcome })
             }
@@ -68,7 +78,7 @@ impl Client {
                 daemon: welcome.protocol,
             }),
             Some(HandshakeReply::Refused(body)) => Err(ClientError::Daemon(body)),
-            None => Err(ClientError::Closed),
+            None => Err(connect_err(closed_early())),
         }
     }
 
@@ -240,6 +250,13 @@ impl Client {
             other => Err(unexpected("debug fault", &other)),
         }
     }
+}
+
+fn closed_early() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        "msbd closed the connection before the handshake (it is stopping)",
+    )
 }
 
 fn unexpected(request: &'static str, got: &Response) -> ClientError {

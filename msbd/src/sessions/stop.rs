@@ -189,35 +189,38 @@ impl SessionManager {
     ) -> Vec<SessionFate> {
         let mut fates = BTreeMap::new();
         let mut attempted = HashSet::new();
+        // Our stops that failed: their sessions stay, in error, and are not tried again.
+        let mut failed = HashSet::new();
         let mut ours = tokio::task::JoinSet::new();
+        let total = self.lock().registry.len();
         let give_up = until + SETTLE_AFTER_DEADLINE;
         loop {
             let settled = self.settled.notified();
-            let (start, left) = {
+            let (start, busy) = {
                 let mut state = self.lock();
-                let start: Vec<(String, String)> = state
-                    .registry
-                    .iter()
-                    .filter(|s| {
-                        !s.stopping
-                            && s.status != SessionStatus::Creating
-                            && !attempted.contains(&s.id)
-                    })
-                    .map(|s| (s.id.clone(), s.sandbox.clone()))
-                    .collect();
-                for (id, _) in &start {
-                    state.registry.update(id, |s| s.stopping = true);
-                }
-                // Done once every session still here has had its fate (a stop that failed)
-                // and nothing is under way.
-                let left = state.registry.in_flight()
-                    + state
-                        .registry
+                let registry = &mut state.registry;
+                // Sessions nobody works on, beside our failed ones, are new to stop (creates
+                // that finished). Looked for only when there are some: no scan per fate.
+                let idle = registry.len() - registry.in_flight();
+                let start: Vec<(String, String)> = if idle > failed.len() {
+                    registry
                         .iter()
-                        .filter(|s| !fates.contains_key(&s.id))
-                        .count();
-                (start, left)
+                        .filter(|s| {
+                            !s.stopping
+                                && s.status != SessionStatus::Creating
+                                && !attempted.contains(&s.id)
+                        })
+                        .map(|s| (s.id.clone(), s.sandbox.clone()))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                for (id, _) in &start {
+                    registry.update(id, |s| s.stopping = true);
+                }
+                (start, registry.in_flight())
             };
+            let started = !start.is_empty();
             for (id, sandbox) in start {
                 attempted.insert(id.clone());
                 let manager = self.clone();
@@ -226,14 +229,17 @@ impl SessionManager {
                     let _ = manager.stop_sandbox(&id, &sandbox, deadline).await;
                 });
             }
-            if left == 0 && ledger.is_empty() {
+            if busy == 0 && !started && ledger.is_empty() {
                 break;
             }
             tokio::select! {
                 Some(fate) = ledger.recv() => {
-                    // Those with a fate, this one, those whose fate is on its way, the rest.
-                    let total = fates.len() + 1 + ledger.len() + self.lock().registry.len();
-                    progress(&fate, fates.len() + 1, total);
+                    if fate.fate == Fate::Failed && attempted.contains(&fate.id) {
+                        failed.insert(fate.id.clone());
+                    } else {
+                        failed.remove(&fate.id);
+                    }
+                    progress(&fate, fates.len() + 1, total.max(fates.len() + 1));
                     fates.insert(fate.id.clone(), fate);
                 }
                 () = settled => {}

@@ -41,14 +41,20 @@ pub(super) fn os_note(os: &Option<i32>) -> String {
     }
 }
 
-/// The error of a failed write, with the OS error SQLite saw behind it.
+/// The error of a failed write, with the OS error behind it.
 pub(super) fn write_error(conn: &Connection, path: &Path, source: rusqlite::Error) -> StoreError {
     // SAFETY: the handle is this open connection's; the call only reads its last errno.
     let errno = unsafe { rusqlite::ffi::sqlite3_system_errno(conn.handle()) };
+    // SQLite reports a full disk as SQLITE_FULL and clears the errno ("not a system error").
+    let full = source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
     StoreError::Write {
         path: path.to_path_buf(),
         source,
-        os: (errno != 0).then_some(errno),
+        os: match errno {
+            0 if full => Some(nix::libc::ENOSPC),
+            0 => None,
+            errno => Some(errno),
+        },
     }
 }
 

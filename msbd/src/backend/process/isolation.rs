@@ -85,6 +85,9 @@ fn probe() -> Result<(), String> {
 }
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// How long a cgroup still in use by zombies is given before its removal is left to
+/// `orphan-cleanup`.
+const ZOMBIE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// This daemon's cgroup v1 directories, one under each controller it uses.
 #[derive(Debug)]
@@ -137,11 +140,21 @@ impl Cgroups {
     }
 
     /// Removes the sandbox's cgroups once its processes are gone; false when some remain.
+    /// A sandbox killed outright can leave its pid 1 a zombie for a moment, until the host's
+    /// init reaps it, and the cgroup counts as in use until then: that is waited out, briefly.
     pub fn remove(&self, sandbox: &str) -> bool {
-        [&self.memory, &self.cpu].into_iter().all(|dir| {
+        let deadline = std::time::Instant::now() + ZOMBIE_PATIENCE;
+        [&self.memory, &self.cpu].into_iter().all(|dir| loop {
             match std::fs::remove_dir(dir.join(sandbox)) {
-                Ok(()) => true,
-                Err(err) => err.kind() == std::io::ErrorKind::NotFound,
+                Ok(()) => return true,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return true,
+                Err(err)
+                    if err.raw_os_error() == Some(nix::libc::EBUSY)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(_) => return false,
             }
         })
     }

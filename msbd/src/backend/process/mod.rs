@@ -327,8 +327,8 @@ impl Shared {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let ready_raw = ready_tx.as_raw_fd();
-        // SAFETY: setsid, dup2 and fcntl are async-signal-safe and touch no memory of the
-        // parent.
+        // SAFETY: setsid, dup2, fcntl and close_range are async-signal-safe and touch no
+        // memory of the parent.
         unsafe {
             cmd.pre_exec(move || {
                 nix::unistd::setsid().map_err(std::io::Error::from)?;
@@ -341,6 +341,15 @@ impl Shared {
                 if done < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+                // Nothing else msbd holds or was started with (a build's jobserver pipe, a
+                // service manager's sockets) reaches the sandbox.
+                let above = (READY_FD + 1) as nix::libc::c_uint;
+                nix::libc::syscall(
+                    nix::libc::SYS_close_range,
+                    above,
+                    nix::libc::c_uint::MAX,
+                    nix::libc::CLOSE_RANGE_CLOEXEC,
+                );
                 Ok(())
             });
         }
@@ -589,11 +598,19 @@ impl Shared {
         let claimed = |name: &str| running.contains(name) || keep(name);
         let mut removed = 0;
         for (path, record) in records {
-            let Some(name) = sandbox_of_record(&path) else {
+            let Some((name, partial)) = sandbox_of_record(&path) else {
                 continue;
             };
-            let running = record.is_some_and(|r| self.records.leader_is_ours(&r));
-            if !running && !claimed(&name) && std::fs::remove_file(&path).is_ok() {
+            let stale = if partial {
+                // Written and renamed by a create before its sandbox is watched or seen
+                // running: once it is, or when no create claims it, a partial record is left
+                // over from a crash.
+                running.contains(&name) || !keep(&name)
+            } else {
+                let ours = record.is_some_and(|r| self.records.leader_is_ours(&r));
+                !ours && !claimed(&name)
+            };
+            if stale && std::fs::remove_file(&path).is_ok() {
                 tracing::info!(path = %path.display(), "removed a sandbox record nothing owns");
                 removed += 1;
             }
@@ -619,12 +636,16 @@ impl Shared {
     }
 }
 
-/// The sandbox a file in the records directory is about: `NAME.json` or `NAME.json.tmp`.
-fn sandbox_of_record(path: &Path) -> Option<String> {
+/// The sandbox a file in the records directory is about, and whether it is a partial record:
+/// `NAME.json` or `NAME.json.tmp`.
+fn sandbox_of_record(path: &Path) -> Option<(String, bool)> {
     let file = path.file_name()?.to_str()?;
-    file.strip_suffix(&format!(".{PARTIAL}"))
-        .or_else(|| file.strip_suffix(".json"))
-        .map(String::from)
+    match file.strip_suffix(&format!(".{PARTIAL}")) {
+        Some(name) => Some((name.to_string(), true)),
+        None => file
+            .strip_suffix(".json")
+            .map(|name| (name.to_string(), false)),
+    }
 }
 
 /// Waits for the keeper to report: the pipe closing unread means the command was started;
