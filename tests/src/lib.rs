@@ -95,12 +95,18 @@ impl Daemon {
         daemon
     }
 
-    /// Starts msbd with `args` in a fresh temporary directory, its command first changed by
-    /// `configure` (limits, a state dir of its own), and waits until it answers.
-    pub fn start_with(args: &[&str], configure: impl FnOnce(&mut Self, &mut Command)) -> Self {
+    /// Starts msbd with `args` in a fresh temporary directory, after `prepare` has set the
+    /// fixture up (a state dir elsewhere) and `customize` has changed the command (limits),
+    /// and waits until it answers.
+    pub fn start_with(
+        args: &[&str],
+        prepare: impl FnOnce(&mut Self),
+        customize: impl FnOnce(&mut Command),
+    ) -> Self {
         let mut daemon = Self::start_idle();
+        prepare(&mut daemon);
         let mut cmd = daemon.command(args);
-        configure(&mut daemon, &mut cmd);
+        customize(&mut cmd);
         daemon.launch(cmd);
         daemon
     }
@@ -126,6 +132,13 @@ impl Daemon {
         let child = cmd.spawn().expect("spawn msbd");
         self.child = Some(child);
         wait_until("msbd to answer status", || {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!(
+                    "msbd exited at start ({status}); processes holding its state dir: {:?}\n{}",
+                    holders(&self.state),
+                    self.log()
+                );
+            }
             (self.ctl(&["status"]).code == 0).then_some(())
         });
     }
@@ -394,6 +407,26 @@ impl Drop for Daemon {
             eprintln!("--- msbd log ---\n{}", self.log());
         }
     }
+}
+
+/// Processes with a descriptor open on `dir`, with their command lines.
+fn holders(dir: &Path) -> Vec<String> {
+    procfs::pids()
+        .into_iter()
+        .filter(|pid| {
+            fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+                fds.flatten()
+                    .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == dir))
+            })
+        })
+        .map(|pid| {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            format!(
+                "{pid}: {}",
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            )
+        })
+        .collect()
 }
 
 /// Live processes whose environment holds `key=value`.

@@ -13,4 +13,5 @@ mod restore;
 mod sessions;
 mod socket;
 mod stop;
+mod store;
 mod tasks;

@@ -1,6 +1,6 @@
 //! Limits and eviction: the least recently used idle session makes room; busy ones never.
 
-use msb_tests::{procfs, wait_until, Daemon};
+use msb_tests::{procfs, wait_until, Daemon, STUBBORN};
 
 #[test]
 fn a_create_over_max_sessions_evicts_the_least_recently_used_idle_session() {
@@ -130,5 +130,46 @@ fn a_busy_mark_left_behind_lapses() {
         "{}",
         daemon.log()
     );
+    daemon.finish();
+}
+
+#[test]
+fn concurrent_creates_into_a_full_registry_evict_exactly_one_session_each() {
+    let daemon = Daemon::start(&[
+        "--max-sessions",
+        "20",
+        "--max-total-memory-mb",
+        "0",
+        "--template",
+        STUBBORN,
+        "--stop-grace",
+        "2s",
+    ]);
+    // The least recently used session ignores SIGTERM: its eviction takes the whole grace,
+    // while the other creates plan theirs.
+    daemon.json(&[
+        "sessions",
+        "create",
+        "--id",
+        "lru",
+        "--template",
+        "stubborn",
+    ]);
+    for i in 1..20 {
+        daemon.json(&["sessions", "create", "--id", &format!("s{i:02}")]);
+    }
+    let new: Vec<String> = (0..6).map(|i| format!("new-{i}")).collect();
+    let runs = daemon.ctl_parallel(6, &["sessions", "create", "--id", "{}"], &new);
+    for run in &runs {
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    let resources = daemon.status()["resources"].clone();
+    assert_eq!(resources["evictions"], 6, "{resources}");
+    let mut left = daemon.session_ids(&[]);
+    left.sort();
+    let mut expected: Vec<String> = (6..20).map(|i| format!("s{i:02}")).collect();
+    expected.extend(new);
+    expected.sort();
+    assert_eq!(left, expected, "the six least recently used went, no more");
     daemon.finish();
 }
