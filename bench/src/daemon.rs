@@ -169,11 +169,6 @@ impl Daemon {
         }
     }
 
-    /// msbd's instance id, the value of the `MSBD_INSTANCE` marker of its sandboxes.
-    pub fn instance(&self) -> &str {
-        &self.instance
-    }
-
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
@@ -192,6 +187,21 @@ impl Daemon {
     /// Live processes carrying this instance's sandbox marker.
     pub fn sandbox_pids(&self) -> Vec<u32> {
         proc::marked("MSBD_INSTANCE", &self.instance)
+    }
+
+    /// What of this daemon's sandboxes still runs, in words; `None` when nothing does.
+    pub fn leftovers(&self) -> Option<String> {
+        let pids = self.sandbox_pids();
+        if pids.is_empty() {
+            return None;
+        }
+        let listed: Vec<String> = pids.iter().take(10).map(|p| proc::describe(*p)).collect();
+        Some(format!(
+            "{} processes marked MSBD_INSTANCE={} still live after msbd exited: {}",
+            pids.len(),
+            self.instance,
+            listed.join(", ")
+        ))
     }
 
     /// Creates one session per entry of `templates` (`None`: the default template) from

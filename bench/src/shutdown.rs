@@ -132,7 +132,7 @@ fn measure(bins: &Bins, size: usize, timeout: Duration, notes: &mut Vec<String>)
         )));
     };
     let stop_to_exit = exited.saturating_duration_since(start);
-    let leftovers = daemon.sandbox_pids();
+    let leftovers = daemon.leftovers();
     let run = stop.finish(CTL_WAIT)?;
     eprintln!(
         "[{size}] msbd exited {} after the stop request ({status})",
@@ -185,18 +185,8 @@ fn measure(bins: &Bins, size: usize, timeout: Duration, notes: &mut Vec<String>)
             status.code()
         ));
     }
-    if !leftovers.is_empty() {
-        let listed: Vec<String> = leftovers
-            .iter()
-            .take(10)
-            .map(|p| proc::describe(*p))
-            .collect();
-        anomalies.push(format!(
-            "{} processes marked MSBD_INSTANCE={} still live after msbd exited: {}",
-            leftovers.len(),
-            daemon.instance(),
-            listed.join(", ")
-        ));
+    if let Some(leftovers) = leftovers {
+        anomalies.push(leftovers);
     }
     if !anomalies.is_empty() {
         let dir = daemon.keep();

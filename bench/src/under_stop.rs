@@ -89,7 +89,7 @@ pub fn run(bins: &Bins, size: usize, timeout: Duration) -> Result<()> {
         )));
     };
     let stop_to_exit = at.saturating_duration_since(start);
-    let leftovers = daemon.sandbox_pids();
+    let leftovers = daemon.leftovers();
     let stop = stop.finish(CTL_WAIT)?;
     let report = stop.json().context("msbctl stop")?;
 
@@ -192,18 +192,8 @@ pub fn run(bins: &Bins, size: usize, timeout: Duration) -> Result<()> {
             status.code()
         ));
     }
-    if !leftovers.is_empty() {
-        let listed: Vec<String> = leftovers
-            .iter()
-            .take(10)
-            .map(|p| proc::describe(*p))
-            .collect();
-        notes.push(format!(
-            "{} processes marked MSBD_INSTANCE={} still live after msbd exited: {}",
-            leftovers.len(),
-            daemon.instance(),
-            listed.join(", ")
-        ));
+    if let Some(leftovers) = leftovers {
+        notes.push(leftovers);
     }
     if !notes.is_empty() {
         let dir = daemon.keep();

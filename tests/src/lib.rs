@@ -255,6 +255,43 @@ impl Daemon {
         names
     }
 
+    /// The sandboxes of the listed sessions, by name.
+    pub fn session_sandboxes(&self) -> std::collections::BTreeSet<String> {
+        self.json(&["sessions", "list"])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["sandbox"].as_str().map(String::from))
+            .collect()
+    }
+
+    /// Asserts that every working directory, record, cgroup and sandbox process of this
+    /// daemon belongs to a listed session; `what` says what else they might belong to.
+    pub fn assert_all_owned(&self, what: &str) {
+        let owned = self.session_sandboxes();
+        let ids: std::collections::BTreeSet<String> = self.session_ids(&[]).into_iter().collect();
+        for dir in self.state_entries("work") {
+            assert!(owned.contains(&dir), "working directory {dir} of {what}");
+        }
+        for file in self.state_entries("sandboxes") {
+            let name = file.strip_suffix(".json");
+            assert!(
+                name.is_some_and(|n| owned.contains(n)),
+                "record {file} of {what}"
+            );
+        }
+        for cgroup in self.sandbox_cgroups() {
+            assert!(owned.contains(&cgroup), "cgroup {cgroup} of {what}");
+        }
+        for pid in self.sandbox_pids() {
+            let session = procfs::env_var(pid, "MSBD_SESSION").unwrap_or_default();
+            assert!(
+                ids.contains(&session) || !procfs::alive(pid),
+                "process {pid} ({session}) of {what}"
+            );
+        }
+    }
+
     /// Names of the entries of a directory under the state dir (`work`, `sandboxes`).
     pub fn state_entries(&self, dir: &str) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.state.join(dir))

@@ -1,7 +1,7 @@
 //! Get-or-create: admission under the limits (with eviction), the stored intent, the
 //! sandbox, and taking everything back when a step fails.
 
-use super::{unknown, Admit, SessionError, SessionManager};
+use super::{under_way, unknown, Admit, SessionError, SessionManager};
 use crate::backend::SandboxSpec;
 use crate::clock::now_ms;
 use crate::ids::{random_hex, valid_session_id};
@@ -107,15 +107,8 @@ impl SessionManager {
             let Some(session) = state.registry.get(id) else {
                 return Ok(None);
             };
-            if session.stopping || session.status == SessionStatus::Creating {
-                return Err(SessionError::Conflict {
-                    id: id.to_string(),
-                    doing: if session.stopping {
-                        "stopped"
-                    } else {
-                        "created"
-                    },
-                });
+            if let Some(conflict) = under_way(session) {
+                return Err(conflict);
             }
             if state.registry.deadline(session).is_none_or(|d| d > now) {
                 state.registry.update(id, |s| s.last_accessed_ms = now);

@@ -210,16 +210,10 @@ impl SessionManager {
         let (info, before, after, stored) = {
             let mut state = self.lock();
             let session = state.registry.get(id).ok_or_else(|| unknown(id))?;
-            if session.stopping {
-                return Err(SessionError::Conflict {
-                    id: id.to_string(),
-                    doing: "stopped",
-                });
+            if let Some(conflict) = under_way(session) {
+                return Err(conflict);
             }
-            if matches!(
-                session.status,
-                SessionStatus::Creating | SessionStatus::Stopped
-            ) {
+            if session.status == SessionStatus::Stopped {
                 return Err(SessionError::NotMarkable {
                     id: id.to_string(),
                     status: session.status,
@@ -261,6 +255,21 @@ impl SessionManager {
         tracing::debug!(session = id, busy, "session marked");
         Ok(info)
     }
+}
+
+/// The conflict of starting something on a session that is being created or stopped.
+fn under_way(s: &Session) -> Option<SessionError> {
+    let doing = if s.stopping {
+        "stopped"
+    } else if s.status == SessionStatus::Creating {
+        "created"
+    } else {
+        return None;
+    };
+    Some(SessionError::Conflict {
+        id: s.id.clone(),
+        doing,
+    })
 }
 
 fn unknown(id: &str) -> SessionError {

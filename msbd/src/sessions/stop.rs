@@ -1,7 +1,7 @@
 //! Stopping sessions: one on request, the sandboxes that ended by themselves, and all of them
 //! at shutdown, where every session gets exactly one fate.
 
-use super::{unknown, SessionError, SessionManager};
+use super::{under_way, unknown, SessionError, SessionManager};
 use crate::backend::Stopped;
 use crate::deadline::Deadline;
 use crate::store::Change;
@@ -41,15 +41,8 @@ impl SessionManager {
         {
             return Ok(None);
         }
-        if session.stopping || session.status == SessionStatus::Creating {
-            return Err(SessionError::Conflict {
-                id: id.to_string(),
-                doing: if session.stopping {
-                    "stopped"
-                } else {
-                    "created"
-                },
-            });
+        if let Some(conflict) = under_way(session) {
+            return Err(conflict);
         }
         Ok(state.registry.update(id, |s| {
             s.stopping = true;

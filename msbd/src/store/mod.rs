@@ -164,28 +164,27 @@ impl Store {
         &self,
         change: Change,
     ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
-        let (done, result) = oneshot::channel();
-        let queued = self.send(Job::Write {
-            change,
-            must: true,
-            done: Some(done),
-        });
-        let stopped = self.stopped();
-        async move {
-            if !queued {
-                return Err(stopped);
-            }
-            result.await.unwrap_or(Err(stopped))
-        }
+        self.queue(change, true)
     }
 
     /// Queues a change that stands whatever the disk says; it is written now, or once the
     /// store recovers. The future tells whether it is on disk yet.
-    pub fn keep(&self, change: Change) -> impl Future<Output = Result<(), StoreError>> + Send {
+    pub fn keep(
+        &self,
+        change: Change,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
+        self.queue(change, false)
+    }
+
+    fn queue(
+        &self,
+        change: Change,
+        must: bool,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
         let (done, result) = oneshot::channel();
         let queued = self.send(Job::Write {
             change,
-            must: false,
+            must,
             done: Some(done),
         });
         let stopped = self.stopped();
