@@ -23,6 +23,9 @@ const OVERRUN: Duration = Duration::from_secs(1);
 struct Probe {
     /// Latencies of the calls msbd answered.
     answered: Vec<Duration>,
+    /// `msbctl --version` run right after each answered call: starting a client process at
+    /// the same moments, without msbd, the reference for what the machine itself adds.
+    started: Vec<Duration>,
     /// When the last answered call returned, from the stop request.
     last_answer: Option<Duration>,
     /// Calls that failed while msbd was still up (not the one that found it gone): when
@@ -114,18 +117,19 @@ pub fn run(bins: &Bins, size: usize, timeout: Duration) -> Result<()> {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<18}  {:>10}  {:>10}  {:>10}  {:>8}",
+        "{:<23}  {:>10}  {:>10}  {:>10}  {:>8}",
         "status latency", "p50", "p99", "max", "answered"
     );
     for (name, samples) in [
         ("during stop", &probe.answered),
         ("idle (reference)", &idle),
+        ("--version, same moments", &probe.started),
     ] {
         match Spread::of(samples) {
             Some(s) => {
                 let _ = writeln!(
                     out,
-                    "{:<18}  {:>10}  {:>10}  {:>10}  {:>8}",
+                    "{:<23}  {:>10}  {:>10}  {:>10}  {:>8}",
                     name,
                     ms(s.p50),
                     ms(s.p99),
@@ -136,7 +140,7 @@ pub fn run(bins: &Bins, size: usize, timeout: Duration) -> Result<()> {
             None => {
                 let _ = writeln!(
                     out,
-                    "{name:<18}  {:>10}  {:>10}  {:>10}  {:>8}",
+                    "{name:<23}  {:>10}  {:>10}  {:>10}  {:>8}",
                     "-", "-", "-", 0
                 );
             }
@@ -218,6 +222,9 @@ fn probe(ctl: &Ctl, start: Instant, exited: &AtomicBool, give_up: &AtomicBool) -
             Ok(run) if run.ok() => {
                 probe.answered.push(run.elapsed);
                 probe.last_answer = Some(start.elapsed());
+                if let Ok(alone) = ctl.run(&["--version"], CTL_WAIT) {
+                    probe.started.push(alone.elapsed);
+                }
             }
             Ok(run) if run.code == Some(3) || exited.load(Ordering::SeqCst) => {
                 probe.saw_end = true;
