@@ -297,6 +297,16 @@ impl Daemon {
         )
     }
 
+    /// The error for a daemon still running `waited` after `msbctl stop --timeout TIMEOUT`:
+    /// its directory is kept and its log's end quoted.
+    pub fn still_running(&mut self, pid: u32, timeout_arg: &str, waited: Duration) -> String {
+        let dir = self.keep();
+        self.with_log(&format!(
+            "msbd (pid {pid}) still runs {waited:?} after `msbctl stop --timeout {timeout_arg}` (kept {})",
+            dir.display()
+        ))
+    }
+
     /// Keeps the temporary directory (log, state) after the bench; returns its path.
     pub fn keep(&mut self) -> PathBuf {
         if let Some(dir) = self.dir.take() {

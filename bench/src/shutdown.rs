@@ -124,12 +124,7 @@ fn measure(bins: &Bins, size: usize, timeout: Duration, notes: &mut Vec<String>)
         .ctl
         .spawn(&["--json", "stop", "--timeout", &timeout_arg])?;
     let Some((status, exited)) = daemon.wait_exit(timeout + EXIT_SLACK)? else {
-        let dir = daemon.keep();
-        return Err(daemon.with_log(&format!(
-            "msbd (pid {pid}) still runs {:?} after `msbctl stop --timeout {timeout_arg}` (kept {})",
-            timeout + EXIT_SLACK,
-            dir.display()
-        )));
+        return Err(daemon.still_running(pid, &timeout_arg, timeout + EXIT_SLACK));
     };
     let stop_to_exit = exited.saturating_duration_since(start);
     let leftovers = daemon.leftovers();

@@ -84,12 +84,7 @@ pub fn run(bins: &Bins, size: usize, timeout: Duration) -> Result<()> {
     });
     let probe = probe.map_err(|_| "the status thread panicked".to_string())?;
     let Some((status, at)) = exit? else {
-        let dir = daemon.keep();
-        return Err(daemon.with_log(&format!(
-            "msbd (pid {pid}) still runs {:?} after `msbctl stop --timeout {timeout_arg}` (kept {})",
-            timeout + EXIT_SLACK,
-            dir.display()
-        )));
+        return Err(daemon.still_running(pid, &timeout_arg, timeout + EXIT_SLACK));
     };
     let stop_to_exit = at.saturating_duration_since(start);
     let leftovers = daemon.leftovers();

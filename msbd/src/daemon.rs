@@ -47,6 +47,8 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
+    #[error("start-up failed: {0}")]
+    Startup(String),
 }
 
 /// Waits for SIGTERM or SIGINT.
@@ -75,7 +77,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, StartError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|err| StartError::Isolation(format!("start-up failed: {err}")))
+        .map_err(|err| StartError::Startup(err.to_string()))
 }
 
 /// Runs the daemon until a shutdown order or `signal`, then shuts down gracefully.

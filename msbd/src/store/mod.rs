@@ -196,15 +196,6 @@ impl Store {
         }
     }
 
-    /// Returns once every change queued before has been tried, after checking the file is
-    /// still the store's.
-    pub async fn flush(&self) {
-        let (done, flushed) = oneshot::channel();
-        if self.send(Job::Flush(done)) {
-            let _ = flushed.await;
-        }
-    }
-
     /// Writes what is queued and closes the database (its WAL is folded in).
     pub async fn close(&self) {
         let (done, closed) = oneshot::channel();

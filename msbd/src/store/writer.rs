@@ -27,7 +27,6 @@ pub(super) enum Job {
     },
     /// Something happened to the store's file: check it is still the one we write.
     Check,
-    Flush(oneshot::Sender<()>),
     Close(Option<oneshot::Sender<()>>),
 }
 
@@ -165,13 +164,6 @@ impl Writer {
                     }
                 }
                 Job::Check => self.check_file(),
-                Job::Flush(done) => {
-                    self.check_file();
-                    if self.failing() {
-                        self.recover();
-                    }
-                    let _ = done.send(());
-                }
                 Job::Close(done) => {
                     self.check_file();
                     if self.failing() {
