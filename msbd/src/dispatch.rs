@@ -3,7 +3,7 @@
 
 use crate::backend::BackendError;
 use crate::context::{Context, ShutdownOrder};
-use crate::reply::Reply;
+use crate::reply::{Inbox, Reply};
 use crate::sessions::SessionError;
 use crate::supervisor::{overall, TaskError};
 use msb_proto::{
@@ -76,7 +76,7 @@ fn session_code(err: &SessionError) -> ErrorCode {
 }
 
 /// Answers `request` into `reply`.
-pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply) {
+pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply, inbox: Inbox<'_>) {
     let read_only = matches!(
         request,
         Request::Status(_)
@@ -148,6 +148,13 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply)
                 .await
                 .map(Response::Orphans)
                 .map_err(Error::from),
+            // Input that comes after its stream has ended (stdin racing the exit) is dropped
+            // unanswered: an answer would be taken for that of the client's next request.
+            Request::Input(_) => return,
+            Request::Exec(_) | Request::CopyIn(_) | Request::CopyOut(_) | Request::Logs(_) => {
+                let _ = inbox;
+                Err(Error::Invalid("not yet".into()))
+            }
         }
     };
     let response = answer.unwrap_or_else(|err| Response::Error(err.into()));

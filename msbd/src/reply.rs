@@ -1,10 +1,39 @@
-//! The sink a request's answer goes into. A handler sends one frame, or a stream of them
-//! (shutdown progress, and later exec output and follows); the connection writes them out
-//! in order. The buffer is bounded, so a client that reads slowly slows only its own stream,
-//! and a client that goes away is noticed, so work that was only for it can end.
+//! Both directions of a request that is being answered. The `Reply` is the sink its answer
+//! goes into: one frame, or a stream of them (shutdown progress, exec output, logs) that the
+//! connection writes out in order. The buffer is bounded, so a client that reads slowly slows
+//! only its own stream, and a client that goes away is noticed, so work that was only for it
+//! can end. The `Inbox` is what the client sends while a stream runs (stdin, a cancel).
 
-use msb_proto::Response;
+use msb_proto::{ErrorBody, Input, Request, Response};
 use tokio::sync::{mpsc, oneshot, watch};
+
+/// A frame read from the client: a request, or the error that ends the connection.
+pub type Incoming = Result<Request, ErrorBody>;
+
+/// The client's frames that arrive while its request is being answered.
+pub struct Inbox<'a> {
+    frames: &'a mut mpsc::Receiver<Incoming>,
+}
+
+impl<'a> Inbox<'a> {
+    pub fn new(frames: &'a mut mpsc::Receiver<Incoming>) -> Self {
+        Self { frames }
+    }
+
+    /// The client's next `Input`; `None` once it has gone away or broken the protocol.
+    /// Another request in the middle of a stream is a client's mistake: it is dropped.
+    pub async fn input(&mut self) -> Option<Input> {
+        loop {
+            match self.frames.recv().await? {
+                Ok(Request::Input(input)) => return Some(input),
+                Ok(other) => {
+                    tracing::debug!(request = ?std::mem::discriminant(&other), "a request in the middle of a stream was dropped");
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+}
 
 /// Frames a stream may have queued before its handler waits for the client to read.
 pub const BUFFERED_FRAMES: usize = 16;

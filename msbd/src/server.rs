@@ -5,7 +5,7 @@
 
 use crate::context::Context;
 use crate::dispatch::{dispatch, Peer};
-use crate::reply::{Outgoing, Reply};
+use crate::reply::{Inbox, Incoming, Outgoing, Reply};
 use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
 use msb_proto::frame::{read_frame, write_frame};
 use msb_proto::{
@@ -95,9 +95,6 @@ async fn handshake(stream: &mut Stream, ctx: &Context) -> Option<Hello> {
     Some(hello)
 }
 
-/// What the reader passes on: a request, or the error that ends the connection.
-type Incoming = Result<Request, ErrorBody>;
-
 /// Reads the client's frames in order; turns `gone` true when the client closes its end.
 async fn read_requests(
     stream: Arc<Stream>,
@@ -171,7 +168,8 @@ async fn connection(mut stream: Stream, ctx: Arc<Context>) {
             broken
         };
         let answering = ctx.answering();
-        let ((), broken) = tokio::join!(dispatch(&ctx, peer, request, reply), writer);
+        let inbox = Inbox::new(&mut requests);
+        let ((), broken) = tokio::join!(dispatch(&ctx, peer, request, reply, inbox), writer);
         drop(answering);
         if broken {
             break;

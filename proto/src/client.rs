@@ -1,5 +1,34 @@
 //! The async client: connects, shakes hands, and offers one method per request. `msbctl`
 //! uses it, and so can any upper-level server that leases sessions.
+//!
+//! Running code in a session and printing its output:
+//!
+//! ```no_run
+//! use msb_proto::{Client, Event, ExecCommand, ExecRequest, ExecStdin, OutputMode};
+//! # async fn demo(session_id: String) -> Result<(), msb_proto::ClientError> {
+//! let mut client = Client::connect(&msb_proto::paths::default_socket(), "example").await?;
+//! let execution = client
+//!     .exec(ExecRequest {
+//!         session_id,
+//!         command: ExecCommand::Argv(vec!["python3".into(), "-c".into(), "print(1+1)".into()]),
+//!         env: Vec::new(),
+//!         workdir: None,
+//!         stdin: ExecStdin::None,
+//!         timeout_ms: Some(30_000),
+//!         output: OutputMode::Stream,
+//!         create: None,
+//!     })
+//!     .await?;
+//! loop {
+//!     match execution.next().await? {
+//!         Event::Output(chunk) => print!("{}", String::from_utf8_lossy(&chunk.data)),
+//!         Event::Exit(exit) => break println!("exit status {}", exit.status()),
+//!         Event::Copied(_) => unreachable!("an exec does not copy"),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use crate::frame::{read_frame, write_frame, FrameError, MAX_FRAME};
 use crate::wire::*;
@@ -241,6 +270,97 @@ impl Client {
         }
     }
 
+    /// Starts a command in a session; the returned handle yields its output and exit, and
+    /// takes its stdin (with [`ExecStdin::Streamed`]) or a cancel.
+    pub async fn exec(&mut self, request: ExecRequest) -> Result<Execution<'_>, ClientError> {
+        self.start("exec", Request::Exec(request)).await
+    }
+
+    /// Runs a command to its end and gathers everything in one document (what `msbctl
+    /// --json` prints). `on_output` sees each chunk as it arrives.
+    pub async fn exec_to_end(
+        &mut self,
+        request: ExecRequest,
+        mut on_output: impl FnMut(&ExecOutput),
+    ) -> Result<ExecResult, ClientError> {
+        let execution = self.exec(request).await?;
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        loop {
+            match execution.next().await? {
+                Event::Output(chunk) => {
+                    on_output(&chunk);
+                    match chunk.stream {
+                        OutputStream::Stdout => stdout.extend_from_slice(&chunk.data),
+                        OutputStream::Stderr => stderr.extend_from_slice(&chunk.data),
+                    }
+                }
+                Event::Exit(exit) => {
+                    return Ok(ExecResult {
+                        session_id: execution.started.session_id.clone(),
+                        exit_code: exit.status(),
+                        signal: exit.signal,
+                        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+                        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+                        success: exit.status() == 0,
+                        timed_out: exit.timed_out,
+                        truncated: exit.truncated,
+                        duration_ms: exit.duration_ms,
+                        session_created: execution.started.session_created,
+                    })
+                }
+                Event::Copied(_) => {
+                    return Err(ClientError::Unexpected {
+                        request: "exec",
+                        got: "copied",
+                    })
+                }
+            }
+        }
+    }
+
+    /// Starts copying a tar archive into a session: send it with [`Execution::input`]
+    /// (`Input::Data` chunks, then `Input::End`) and read the `Copied` event.
+    pub async fn copy_in(&mut self, request: CopyRequest) -> Result<Execution<'_>, ClientError> {
+        self.start("copy in", Request::CopyIn(request)).await
+    }
+
+    /// Starts copying a path out of a session: the archive arrives as stdout `Output`
+    /// events, then `Copied`.
+    pub async fn copy_out(&mut self, request: CopyRequest) -> Result<Execution<'_>, ClientError> {
+        self.start("copy out", Request::CopyOut(request)).await
+    }
+
+    async fn start(
+        &mut self,
+        name: &'static str,
+        request: Request,
+    ) -> Result<Execution<'_>, ClientError> {
+        match self.call(request).await? {
+            Response::ExecStarted(started) => Ok(Execution {
+                stream: &self.stream,
+                started,
+            }),
+            other => Err(unexpected(name, &other)),
+        }
+    }
+
+    /// Reads a session's sandbox log; `chunk` sees its bytes as they come. With `follow`
+    /// it returns once the sandbox has ended (or the daemon stops).
+    pub async fn logs(
+        &mut self,
+        request: LogsRequest,
+        mut chunk: impl FnMut(&[u8]),
+    ) -> Result<LogEnd, ClientError> {
+        self.send(&Request::Logs(request)).await?;
+        loop {
+            match self.receive().await? {
+                Response::Log(data) => chunk(&data),
+                Response::LogEnd(end) => return Ok(end),
+                other => return Err(unexpected("logs", &other)),
+            }
+        }
+    }
+
     pub async fn fault(&mut self, task: String, fault: Fault) -> Result<String, ClientError> {
         match self
             .call(Request::Fault(FaultRequest { task, fault }))
@@ -263,5 +383,44 @@ fn unexpected(request: &'static str, got: &Response) -> ClientError {
     ClientError::Unexpected {
         request,
         got: got.kind(),
+    }
+}
+
+/// What a running stream yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Output(ExecOutput),
+    /// The command ended; nothing follows.
+    Exit(ExecExit),
+    /// The copy is done; nothing follows.
+    Copied(CopyReport),
+}
+
+/// A command or copy running on this connection. `next` and `input` may be used from two
+/// tasks at once (one reads, the other writes); `next` must not be cancelled midway.
+pub struct Execution<'a> {
+    stream: &'a Stream,
+    pub started: ExecStarted,
+}
+
+impl Execution<'_> {
+    /// The next output chunk, or the end.
+    pub async fn next(&self) -> Result<Event, ClientError> {
+        let mut recv = self.stream;
+        match read_frame(&mut recv, MAX_FRAME).await? {
+            Some(Response::ExecOutput(chunk)) => Ok(Event::Output(chunk)),
+            Some(Response::ExecExit(exit)) => Ok(Event::Exit(exit)),
+            Some(Response::Copied(report)) => Ok(Event::Copied(report)),
+            Some(Response::Error(body)) => Err(ClientError::Daemon(body)),
+            Some(other) => Err(unexpected("exec", &other)),
+            None => Err(ClientError::Closed),
+        }
+    }
+
+    /// Sends stdin, its end, or a cancel.
+    pub async fn input(&self, input: Input) -> Result<(), ClientError> {
+        let mut send = self.stream;
+        write_frame(&mut send, &Request::Input(input)).await?;
+        Ok(())
     }
 }

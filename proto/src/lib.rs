@@ -19,12 +19,12 @@ pub mod paths;
 pub mod units;
 pub mod wire;
 
-pub use client::{Client, ClientError};
+pub use client::{Client, ClientError, Event, Execution};
 pub use frame::{FrameError, MAX_FRAME};
 pub use wire::*;
 
 /// Bumped on any incompatible change to the wire types (see the crate docs).
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// The crate version, which is also the daemon's and the CLI's.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -53,6 +53,11 @@ fn every_variant_has_a_sample() {
         family::<SessionStatus>("session_status"),
         family::<StopOutcome>("stop_outcome"),
         family::<Fate>("fate"),
+        family::<ExecCommand>("exec_command"),
+        family::<ExecStdin>("exec_stdin"),
+        family::<Input>("input"),
+        family::<OutputMode>("output_mode"),
+        family::<OutputStream>("output_stream"),
     ];
     let mut expected = BTreeSet::from([String::from("hello")]);
     for (family, variants) in families {

@@ -16,6 +16,7 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
                 status,
                 template,
                 idle_longer_than_ms: idle_longer_than.map(|d| d.as_millis() as u64),
+                ended: false,
             };
             let list = client.sessions(filter).await?;
             out.show(list.as_slice(), render::sessions)?;

@@ -119,6 +119,7 @@ impl SessionManager {
             busy_since: s.busy_since_ms.map(|ms| ms / 1000),
             details: None,
             fate: None,
+            exit: None,
         }
     }
 

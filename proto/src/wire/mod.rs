@@ -12,6 +12,7 @@ mod sessions;
 mod shutdown;
 mod status;
 mod tasks;
+mod work;
 
 pub use errors::*;
 pub use handshake::*;
@@ -19,6 +20,7 @@ pub use sessions::*;
 pub use shutdown::*;
 pub use status::*;
 pub use tasks::*;
+pub use work::*;
 
 use serde::{Deserialize, Serialize};
 
@@ -43,10 +45,21 @@ pub enum Request {
     SessionMark(MarkRequest),
     /// The sandboxes `orphan-cleanup` would stop, without stopping them.
     Orphans,
+    /// Runs a command in a session: `ExecStarted`, `ExecOutput` chunks, `ExecExit`.
+    Exec(ExecRequest),
+    /// Stdin, end of input or a cancel for the stream running on this connection.
+    Input(Input),
+    /// Copies a tar archive sent as `Input` into a session: `ExecStarted`, then `Copied`.
+    CopyIn(CopyRequest),
+    /// Copies a path out of a session as a tar archive: `ExecStarted`, `ExecOutput`
+    /// chunks, `Copied`.
+    CopyOut(CopyRequest),
+    /// The sandbox's own log: `Log` chunks, then `LogEnd`.
+    Logs(LogsRequest),
 }
 
-/// What the daemon answers. A request gets one frame, except the streams (`Shutdown`), which
-/// get several and then a final one.
+/// What the daemon answers. A request gets one frame, except the streams (`Shutdown`,
+/// `Exec`, `CopyIn`, `CopyOut`, `Logs`), which get several and then a final one.
 // A response is built once and sent at once; boxing the status report would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +75,12 @@ pub enum Response {
     Session(SessionInfo),
     Ack(String),
     Orphans(Vec<OrphanInfo>),
+    ExecStarted(ExecStarted),
+    ExecOutput(ExecOutput),
+    ExecExit(ExecExit),
+    Copied(CopyReport),
+    Log(#[serde(with = "serde_bytes")] Vec<u8>),
+    LogEnd(LogEnd),
 }
 
 impl Response {
@@ -79,6 +98,12 @@ impl Response {
             Self::Session(_) => "session",
             Self::Ack(_) => "ack",
             Self::Orphans(_) => "orphans",
+            Self::ExecStarted(_) => "exec started",
+            Self::ExecOutput(_) => "exec output",
+            Self::ExecExit(_) => "exec exit",
+            Self::Copied(_) => "copied",
+            Self::Log(_) => "log",
+            Self::LogEnd(_) => "log end",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Sessions: requests about them, what a session looks like, flavors and orphans.
 
-use super::Fate;
+use super::{Fate, SandboxExit};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -30,6 +30,8 @@ pub struct SessionFilter {
     pub template: Option<String>,
     /// Only sessions not accessed for longer than this.
     pub idle_longer_than_ms: Option<u64>,
+    /// Include sessions whose sandbox ended by itself (kept for a while as `ended`).
+    pub ended: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
@@ -88,16 +90,19 @@ pub enum SessionStatus {
     Processing,
     Error,
     Stopped,
+    /// Its sandbox ended by itself; kept for a while so its exit can be read.
+    Ended,
 }
 
 impl SessionStatus {
-    pub const ALL: [SessionStatus; 6] = [
+    pub const ALL: [SessionStatus; 7] = [
         Self::Creating,
         Self::Ready,
         Self::Running,
         Self::Processing,
         Self::Error,
         Self::Stopped,
+        Self::Ended,
     ];
 }
 
@@ -110,6 +115,7 @@ impl fmt::Display for SessionStatus {
             Self::Processing => "processing",
             Self::Error => "error",
             Self::Stopped => "stopped",
+            Self::Ended => "ended",
         })
     }
 }
@@ -135,6 +141,8 @@ pub struct SessionInfo {
     pub details: Option<SandboxDetails>,
     /// How its sandbox ended (`stopped` or `killed`); only the answer to a stop has it.
     pub fate: Option<Fate>,
+    /// How its sandbox ended by itself (status `ended`).
+    pub exit: Option<SandboxExit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -71,6 +71,11 @@ pub fn request_name(request: &Request) -> &'static str {
         Request::Fault(_) => "fault",
         Request::SessionMark(_) => "session_mark",
         Request::Orphans => "orphans",
+        Request::Exec(_) => "exec",
+        Request::Input(_) => "input",
+        Request::CopyIn(_) => "copy_in",
+        Request::CopyOut(_) => "copy_out",
+        Request::Logs(_) => "logs",
     }
 }
 
@@ -87,6 +92,12 @@ pub fn response_name(response: &Response) -> &'static str {
         Response::Session(_) => "session",
         Response::Ack(_) => "ack",
         Response::Orphans(_) => "orphans",
+        Response::ExecStarted(_) => "exec_started",
+        Response::ExecOutput(_) => "exec_output",
+        Response::ExecExit(_) => "exec_exit",
+        Response::Copied(_) => "copied",
+        Response::Log(_) => "log",
+        Response::LogEnd(_) => "log_end",
     }
 }
 
@@ -385,6 +396,39 @@ fn session_info(id: &str) -> SessionInfo {
             memory_mb: 4_096,
         }),
         fate: Some(Fate::Killed),
+        exit: Some(SandboxExit {
+            code: Some(3),
+            signal: None,
+            ended_at: 1_700_000_400,
+            log_tail: vec![s("starting"), s("fatal: no config")],
+        }),
+    }
+}
+
+fn exec_request(command: ExecCommand, stdin: ExecStdin, output: OutputMode) -> ExecRequest {
+    ExecRequest {
+        session_id: s("sb-1"),
+        command,
+        env: vec![EnvVar {
+            name: s("LANG"),
+            value: s("C.UTF-8"),
+        }],
+        workdir: Some(s("/work")),
+        stdin,
+        timeout_ms: Some(30_000),
+        output,
+        create: Some(CreateSession {
+            template: Some(s("python")),
+            flavor: Some(Flavor::Small),
+            id: Some(s("sb-1")),
+        }),
+    }
+}
+
+fn copy_request() -> CopyRequest {
+    CopyRequest {
+        session_id: s("sb-1"),
+        path: s("out/report.txt"),
     }
 }
 
@@ -444,6 +488,7 @@ pub fn samples() -> Vec<Sample> {
             status: Some(SessionStatus::Running),
             template: Some(s("python")),
             idle_longer_than_ms: Some(900_000),
+            ended: true,
         })),
         request(Request::SessionShow(SessionRef { id: s("sb-1") })),
         request(Request::SessionCreate(CreateSession {
@@ -487,7 +532,103 @@ pub fn samples() -> Vec<Sample> {
         response(Response::Session(session_info("sb-1"))),
         response(Response::Ack(s("fault hang armed for session-cleanup"))),
         response(Response::Orphans(vec![orphan_info()])),
+        request(Request::Exec(exec_request(
+            ExecCommand::Argv(vec![s("python3"), s("-c"), s("print(1+1)")]),
+            ExecStdin::Bytes(b"data".to_vec()),
+            OutputMode::Collect,
+        ))),
+        request(Request::Input(Input::Data(b"print(45)\n".to_vec()))),
+        request(Request::CopyIn(copy_request())),
+        request(Request::CopyOut(copy_request())),
+        request(Request::Logs(LogsRequest {
+            session_id: s("sb-1"),
+            follow: true,
+            tail: Some(20),
+        })),
+        response(Response::ExecStarted(ExecStarted {
+            session_id: s("sb-1"),
+            session_created: true,
+        })),
+        response(Response::ExecOutput(ExecOutput {
+            stream: OutputStream::Stderr,
+            data: b"Traceback".to_vec(),
+        })),
+        response(Response::ExecExit(ExecExit {
+            code: None,
+            signal: Some(9),
+            timed_out: true,
+            cancelled: false,
+            duration_ms: 1_002,
+            truncated: true,
+            dropped_bytes: 4_096,
+        })),
+        response(Response::Copied(CopyReport {
+            session_id: s("sb-1"),
+            path: s("out"),
+            bytes: 10_240,
+        })),
+        response(Response::Log(b"started\n".to_vec())),
+        response(Response::LogEnd(LogEnd { ended: true })),
     ];
+    for command in [
+        ExecCommand::Argv(vec![s("ls"), s("-l")]),
+        ExecCommand::Shell(s("echo out; exit 7")),
+    ] {
+        let name = match &command {
+            ExecCommand::Argv(_) => "argv",
+            ExecCommand::Shell(_) => "shell",
+        };
+        out.push(named(
+            "exec_command",
+            name,
+            Message::Request(Request::Exec(exec_request(
+                command,
+                ExecStdin::None,
+                OutputMode::Stream,
+            ))),
+        ));
+    }
+    for stdin in [
+        ExecStdin::None,
+        ExecStdin::Bytes(vec![0, 1, 255]),
+        ExecStdin::Streamed,
+    ] {
+        let name = match &stdin {
+            ExecStdin::None => "none",
+            ExecStdin::Bytes(_) => "bytes",
+            ExecStdin::Streamed => "streamed",
+        };
+        out.push(named(
+            "exec_stdin",
+            name,
+            Message::Request(Request::Exec(exec_request(
+                ExecCommand::Shell(s("cat")),
+                stdin,
+                OutputMode::Stream,
+            ))),
+        ));
+    }
+    for input in [Input::Data(b"line\n".to_vec()), Input::End, Input::Cancel] {
+        let name = match &input {
+            Input::Data(_) => "data",
+            Input::End => "end",
+            Input::Cancel => "cancel",
+        };
+        out.push(named("input", name, Message::Request(Request::Input(input))));
+    }
+    out.extend(unit_family("output_mode", |output| {
+        Message::Request(Request::Exec(exec_request(
+            ExecCommand::Shell(s("true")),
+            ExecStdin::None,
+            output,
+        )))
+    }));
+    out.extend(unit_family("output_stream", |stream| {
+        Message::Response(Response::ExecOutput(ExecOutput {
+            stream,
+            data: b"chunk".to_vec(),
+        }))
+    }));
     for selection in [TaskSelection::All, both_tasks()] {
         out.push(named(
             "task_selection",
@@ -538,6 +679,7 @@ pub fn samples() -> Vec<Sample> {
             status: Some(status),
             template: Some(s("node")),
             idle_longer_than_ms: Some(60_000),
+            ended: false,
         }))
     }));
     out.extend(unit_family("stop_outcome", |outcome| {

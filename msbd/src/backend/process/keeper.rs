@@ -78,6 +78,17 @@ fn termination() -> SigSet {
     set
 }
 
+/// Every signal handled the default way, as on any host: msbd ignores SIGPIPE (as every Rust
+/// program does), and without this its sandboxes would inherit that, so that `yes | head -1`
+/// saw write errors instead of ending quietly.
+fn default_dispositions() {
+    use nix::sys::signal::{signal, SigHandler};
+    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: installing the default disposition runs no code of ours.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    }
+}
+
 /// Termination signals plus SIGCHLD: what a supervising keeper waits for.
 fn supervised() -> SigSet {
     let mut set = termination();
@@ -118,6 +129,7 @@ pub fn run(args: KeeperArgs) -> ExitCode {
     // First thing: from here on no termination signal can be lost, however early it comes.
     // A failure leaves them deliverable as usual, which still ends the keeper.
     let _ = supervised().thread_block();
+    default_dispositions();
     let mut ready = Ready::take(args.ready_fd);
     match keep(&args, &mut ready) {
         Ok(code) => code,
