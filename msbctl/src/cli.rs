@@ -136,6 +136,78 @@ pub enum SessionsCommand {
     Busy { id: String },
     /// Mark a busy session idle again
     Idle { id: String },
+    /// Run a command in a session: output streams live, and msbctl exits with the command's
+    /// status (128+N for a signal, 124 for a timeout, 3 if msbd is unreachable)
+    #[command(
+        after_help = "Ctrl-C cancels the command (its whole process tree); msbctl then exits 130."
+    )]
+    Exec {
+        /// Session to run in [with --create and none: a new one]
+        #[arg(required_unless_present = "create")]
+        id: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Set an environment variable for the command (repeatable)
+        #[arg(short = 'e', long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+        env: Vec<(String, String)>,
+        /// Working directory [default: the sandbox's]; relative to the sandbox's
+        #[arg(short = 'w', long, value_name = "DIR")]
+        workdir: Option<String>,
+        /// Forward msbctl's stdin to the command
+        #[arg(short = 'i', long)]
+        interactive: bool,
+        /// The command and its arguments
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Run code in a session with a language's interpreter (python, node, shell, or one
+    /// msbd was given with --language); status as for exec
+    Run {
+        /// Session to run in [with --create and none: a new one]
+        #[arg(required_unless_present = "create")]
+        id: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Language of the code
+        #[arg(long, short = 'l')]
+        language: String,
+        /// File holding the code, or - for stdin
+        #[arg(value_name = "FILE", default_value = "-")]
+        file: PathBuf,
+    },
+    /// Copy a file or directory into or out of a session: one side is ID:PATH, as in
+    /// `docker cp` (into an existing directory, else as the destination)
+    Cp {
+        /// ID:PATH or a local path
+        src: String,
+        /// ID:PATH or a local path
+        dst: String,
+    },
+}
+
+/// What `exec` and `run` share: the timeout and get-or-create.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Kill the command (its whole process tree) after this long; exit 124
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Create the session first if it does not exist
+    #[arg(long)]
+    pub create: bool,
+    /// With --create: the template of a new session
+    #[arg(long, requires = "create")]
+    pub template: Option<String>,
+    /// With --create: the flavor of a new session
+    #[arg(long, value_enum, requires = "create")]
+    pub flavor: Option<Flavor>,
+}
+
+/// Parses `NAME=VALUE` for `-e`.
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("'{text}' is not NAME=VALUE")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -293,3 +293,10 @@ pub fn stop_report(report: &StopReport) -> String {
     }
     out
 }
+
+pub fn copied(report: &msb_proto::CopyReport) -> String {
+    format!(
+        "copied {} bytes ({}:{})",
+        report.bytes, report.session_id, report.path
+    )
+}

@@ -4,6 +4,7 @@
 //! allowed.
 
 use crate::backend::process::IsolationMode;
+use crate::languages::parse_language;
 use crate::supervisor::RestartPolicy;
 use crate::templates::parse_template;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -110,6 +111,34 @@ pub struct DaemonArgs {
     /// A sandbox template, NAME=COMMAND run by /bin/sh -c (repeatable; MSB_TEMPLATES takes one per line)
     #[arg(long = "template", value_name = "NAME=COMMAND", value_parser = parse_template)]
     pub templates: Vec<(String, String)>,
+    /// Most commands (exec, run, copies) running in one session at once
+    #[arg(
+        long,
+        env = "MSB_MAX_EXECS_PER_SESSION",
+        value_name = "N",
+        default_value_t = 8
+    )]
+    pub max_execs_per_session: u32,
+    /// Output kept per stream of a command whose output is collected (--json), in KiB
+    #[arg(
+        long,
+        env = "MSB_COLLECT_LIMIT_KB",
+        value_name = "KIB",
+        default_value_t = 1024
+    )]
+    pub collect_limit_kb: u64,
+    /// Largest archive one copy into or out of a session may move, in MiB
+    #[arg(
+        long,
+        env = "MSB_COPY_LIMIT_MB",
+        value_name = "MIB",
+        default_value_t = 1024
+    )]
+    pub copy_limit_mb: u64,
+    /// A language for `sessions run`, NAME=COMMAND reading the code on stdin (repeatable;
+    /// built in: python=python3 -, node=node -, shell=sh -s)
+    #[arg(long = "language", value_name = "NAME=COMMAND", value_parser = parse_language)]
+    pub languages: Vec<(String, String)>,
     /// Accept `msbctl debug fault` (for tests only)
     #[arg(long, env = "MSB_ENABLE_FAULT_INJECTION")]
     pub enable_fault_injection: bool,
@@ -134,7 +163,19 @@ pub struct Config {
     pub restart_policy: RestartPolicy,
     pub stall_after: Duration,
     pub templates: Vec<(String, String)>,
+    pub work: WorkLimits,
+    pub languages: Vec<(String, String)>,
     pub enable_fault_injection: bool,
+}
+
+/// Bounds on the work run in sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkLimits {
+    pub max_execs_per_session: u32,
+    /// Bytes kept per stream in collect mode.
+    pub collect_limit: u64,
+    /// Bytes one copy may move.
+    pub copy_limit: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +231,22 @@ impl Config {
                 allowed: "must be at least 1".into(),
             });
         }
+        for (setting, value) in [
+            (
+                "--max-execs-per-session",
+                u64::from(args.max_execs_per_session),
+            ),
+            ("--collect-limit-kb", args.collect_limit_kb),
+            ("--copy-limit-mb", args.copy_limit_mb),
+        ] {
+            if value == 0 {
+                return Err(ConfigError {
+                    setting,
+                    value: "0".into(),
+                    allowed: "must be at least 1".into(),
+                });
+            }
+        }
         // Absolute, so status shows where they really are whatever the daemon's cwd was.
         let absolute = |setting, path: PathBuf| {
             std::path::absolute(&path).map_err(|e| ConfigError {
@@ -236,6 +293,12 @@ impl Config {
             },
             stall_after: at_least("--stall-after", args.stall_after, MIN_PERIOD)?,
             templates,
+            work: WorkLimits {
+                max_execs_per_session: args.max_execs_per_session,
+                collect_limit: args.collect_limit_kb.saturating_mul(1024),
+                copy_limit: args.copy_limit_mb.saturating_mul(1024 * 1024),
+            },
+            languages: args.languages,
             enable_fault_injection: args.enable_fault_injection,
         })
     }

@@ -3,7 +3,9 @@
 //! requests to `dispatch` with a context, and the daemon builds the context and carries out
 //! the shutdowns it is handed through it.
 
+use crate::backend::Backend;
 use crate::config::Config;
+use crate::languages::Languages;
 use crate::reply::Reply;
 use crate::resources::ResourceManager;
 use crate::sessions::SessionManager;
@@ -31,7 +33,8 @@ pub struct Context {
     pub sessions: Arc<SessionManager>,
     pub resources: Arc<ResourceManager>,
     pub store: Store,
-    pub backend_name: &'static str,
+    pub backend: Arc<dyn Backend>,
+    pub languages: Languages,
     started_wall: SystemTime,
     started: Instant,
     /// The door: set once a shutdown begins, after which only reads are served.
@@ -61,16 +64,17 @@ impl Context {
         sessions: Arc<SessionManager>,
         resources: Arc<ResourceManager>,
         store: Store,
-        backend_name: &'static str,
+        backend: Arc<dyn Backend>,
         orders: mpsc::Sender<ShutdownOrder>,
     ) -> Self {
         Self {
+            languages: Languages::new(&config.languages),
             config,
             supervisor,
             sessions,
             resources,
             store,
-            backend_name,
+            backend,
             started_wall: SystemTime::now(),
             started: Instant::now(),
             stopping: AtomicBool::new(false),

@@ -190,7 +190,7 @@ pub async fn run(
         sessions,
         resources,
         store,
-        backend_name,
+        backend.clone(),
         orders,
     ));
     let server = tokio::spawn(server::serve(listener, ctx.clone()));

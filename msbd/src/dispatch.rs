@@ -6,6 +6,7 @@ use crate::context::{Context, ShutdownOrder};
 use crate::reply::{Inbox, Reply};
 use crate::sessions::SessionError;
 use crate::supervisor::{overall, TaskError};
+use crate::work::{self, WorkError};
 use msb_proto::{
     DaemonInfo, ErrorBody, ErrorCode, Fault, FaultRequest, HealthReport, PauseRequest, Request,
     Response, SessionsSummary, ShutdownRequest, StatusReport, StatusRequest, TaskAction,
@@ -31,6 +32,8 @@ pub enum Error {
     Task(#[from] TaskError),
     #[error(transparent)]
     Backend(#[from] BackendError),
+    #[error(transparent)]
+    Work(#[from] WorkError),
     #[error("{0}")]
     Invalid(String),
     #[error("msbd is stopping and takes no new work")]
@@ -52,6 +55,7 @@ impl From<Error> for ErrorBody {
             Error::Task(TaskError::Lease { .. }) => ErrorCode::Store,
             Error::Task(TaskError::Gone { .. }) => ErrorCode::Internal,
             Error::Backend(_) => ErrorCode::Backend,
+            Error::Work(err) => work_code(err),
             Error::Invalid(_) => ErrorCode::InvalidArgument,
             Error::ShuttingDown => ErrorCode::ShuttingDown,
             Error::FaultsOff => ErrorCode::FaultInjectionDisabled,
@@ -65,13 +69,26 @@ fn session_code(err: &SessionError) -> ErrorCode {
         SessionError::Unknown { .. } => ErrorCode::UnknownSession,
         SessionError::InvalidId { .. } => ErrorCode::InvalidArgument,
         SessionError::UnknownTemplate { .. } => ErrorCode::UnknownTemplate,
-        SessionError::Conflict { .. } | SessionError::NotMarkable { .. } => ErrorCode::Conflict,
+        SessionError::Conflict { .. }
+        | SessionError::NotMarkable { .. }
+        | SessionError::NotWorkable { .. } => ErrorCode::Conflict,
+        SessionError::TooMuchWork { .. } => ErrorCode::LimitReached,
         SessionError::LimitReached(_) => ErrorCode::LimitReached,
         SessionError::Evict { source, .. } => session_code(source),
         SessionError::ExitedAtStart { .. } | SessionError::Backend { .. } => ErrorCode::Backend,
         SessionError::Store { .. } => ErrorCode::Store,
         SessionError::ShuttingDown => ErrorCode::ShuttingDown,
         SessionError::Internal { .. } => ErrorCode::Internal,
+    }
+}
+
+fn work_code(err: &WorkError) -> ErrorCode {
+    match err {
+        WorkError::Session(err) => session_code(err),
+        WorkError::Backend { .. } | WorkError::Copy { .. } => ErrorCode::Backend,
+        WorkError::Invalid(_) => ErrorCode::InvalidArgument,
+        WorkError::TooLarge { .. } => ErrorCode::LimitReached,
+        WorkError::Cancelled { .. } => ErrorCode::Conflict,
     }
 }
 
@@ -151,7 +168,16 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             // Input that comes after its stream has ended (stdin racing the exit) is dropped
             // unanswered: an answer would be taken for that of the client's next request.
             Request::Input(_) => return,
-            Request::Exec(_) | Request::CopyIn(_) | Request::CopyOut(_) | Request::Logs(_) => {
+            Request::Exec(req) => {
+                return streamed(work::exec(ctx, req, &reply, inbox).await, &reply).await
+            }
+            Request::CopyIn(req) => {
+                return streamed(work::copy_in(ctx, req, &reply, inbox).await, &reply).await
+            }
+            Request::CopyOut(req) => {
+                return streamed(work::copy_out(ctx, req, &reply, inbox).await, &reply).await
+            }
+            Request::Logs(_) => {
                 let _ = inbox;
                 Err(Error::Invalid("not yet".into()))
             }
@@ -160,6 +186,13 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
     let response = answer.unwrap_or_else(|err| Response::Error(err.into()));
     // A client that went away misses its answer; there is nobody left to tell.
     let _ = reply.send(response).await;
+}
+
+/// A stream's handler has sent its frames; what is left to send is its error, if any.
+async fn streamed(result: Result<(), WorkError>, reply: &Reply) {
+    if let Err(err) = result {
+        let _ = reply.send(Response::Error(Error::from(err).into())).await;
+    }
 }
 
 /// Hands the shutdown to the daemon, which streams its progress and report into `reply`.
@@ -193,7 +226,7 @@ fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
             version: msb_proto::VERSION.to_string(),
             pid: std::process::id(),
             uptime_secs: ctx.uptime().as_secs(),
-            backend: ctx.backend_name.to_string(),
+            backend: ctx.backend.name().to_string(),
             socket: ctx.config.socket.display().to_string(),
             state_dir: ctx.config.state_dir.display().to_string(),
         },

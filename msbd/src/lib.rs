@@ -10,6 +10,7 @@ pub mod deadline;
 pub mod dispatch;
 pub mod fds;
 pub mod ids;
+pub mod languages;
 pub mod reply;
 pub mod resources;
 pub mod server;
@@ -19,6 +20,7 @@ pub mod socket;
 pub mod store;
 pub mod supervisor;
 pub mod templates;
+pub mod work;
 
 use clap::error::ErrorKind;
 use clap::Parser;

@@ -330,6 +330,7 @@ mod tests {
                 busy_since_ms: (*status == SessionStatus::Processing).then_some(*last),
                 error: None,
                 stopping: false,
+                working: 0,
             });
         }
         registry

@@ -18,4 +18,18 @@ pub struct Session {
     /// A stop is under way; nobody else may start one, and it is out of the deadline index.
     /// Never stored: a daemon that restarts finds the sandbox running or gone.
     pub stopping: bool,
+    /// Commands (exec, copies) running in it now. Never stored: they do not outlive msbd.
+    /// While any runs, the session is `processing`: never expired or evicted.
+    pub working: u32,
+}
+
+impl Session {
+    /// The status clients see: `processing` while work runs in it.
+    pub fn shown_status(&self) -> SessionStatus {
+        if self.working > 0 {
+            SessionStatus::Processing
+        } else {
+            self.status
+        }
+    }
 }

@@ -33,6 +33,11 @@ impl Templates {
 
 /// Parses `NAME=COMMAND` as given to `--template`.
 pub fn parse_template(text: &str) -> Result<(String, String), String> {
+    parse_named("template", text)
+}
+
+/// Parses `NAME=COMMAND` for a `kind` of named command (`template`, `language`).
+pub fn parse_named(kind: &str, text: &str) -> Result<(String, String), String> {
     let (name, command) = text
         .split_once('=')
         .ok_or_else(|| format!("'{text}' is not NAME=COMMAND"))?;
@@ -43,11 +48,11 @@ pub fn parse_template(text: &str) -> Result<(String, String), String> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
         return Err(format!(
-            "template name '{name}' must be letters, digits, '-', '_' or '.'"
+            "{kind} name '{name}' must be letters, digits, '-', '_' or '.'"
         ));
     }
     if command.trim().is_empty() {
-        return Err(format!("template '{name}' has an empty command"));
+        return Err(format!("{kind} '{name}' has an empty command"));
     }
     Ok((name.to_string(), command.to_string()))
 }

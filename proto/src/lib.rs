@@ -13,6 +13,7 @@
 //! The `--json` output of `msbctl` is these same types through serde_json, where fields are
 //! named; there, fields are only ever added.
 
+pub mod archive;
 pub mod client;
 pub mod frame;
 pub mod paths;

@@ -4,6 +4,7 @@ mod meta;
 mod sessions;
 mod stop;
 mod tasks;
+mod work;
 
 use crate::cli::{Cli, Command, DebugCommand};
 use crate::output::{Failure, Out};

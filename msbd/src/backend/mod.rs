@@ -9,6 +9,7 @@ use msb_proto::Flavor;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -70,6 +71,54 @@ pub enum Stopped {
     Gone,
 }
 
+/// What runs inside a running sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    /// A program and its arguments, looked up in the sandbox's PATH.
+    Command(Vec<String>),
+    /// Unpacks the tar archive on stdin at this path of the sandbox's own view.
+    CopyIn(String),
+    /// Writes this path of the sandbox's own view to stdout as a tar archive.
+    CopyOut(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecSpec {
+    pub work: Work,
+    /// Added to the sandbox's environment.
+    pub env: Vec<(String, String)>,
+    /// Where it starts [default: the sandbox's working directory].
+    pub workdir: Option<String>,
+    /// Whether stdin is a pipe (else it reads end-of-file at once).
+    pub stdin: bool,
+    /// The sandbox's flavor, whose limits the command is held to.
+    pub flavor: Flavor,
+}
+
+/// How a command run in a sandbox ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+/// A command running in a sandbox: its pipes and its process.
+pub struct Running {
+    pub stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    pub stdout: Pin<Box<dyn AsyncRead + Send>>,
+    pub stderr: Pin<Box<dyn AsyncRead + Send>>,
+    pub process: Box<dyn Process>,
+}
+
+/// The process tree of a command running in a sandbox.
+pub trait Process: Send {
+    /// Resolves once the command has ended. Cancel-safe: it may be called again.
+    fn wait(&mut self) -> BoxFuture<'_, Result<Ended, BackendError>>;
+    /// Starts killing the command's whole process tree (never the sandbox); `wait` then
+    /// resolves once it is gone, forcing it if it takes long.
+    fn kill(&mut self);
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("cannot start sandbox {name}: {source}")]
@@ -96,6 +145,10 @@ pub enum BackendError {
     Unkillable { name: String },
     #[error("the backend failed inside: {0}")]
     Internal(String),
+    #[error("sandbox {name} is not running")]
+    NotRunning { name: String },
+    #[error("cannot run a command in sandbox {name}: {message}")]
+    Exec { name: String, message: String },
 }
 
 pub trait Backend: Send + Sync + 'static {
@@ -131,4 +184,12 @@ pub trait Backend: Send + Sync + 'static {
 
     /// File descriptors msbd holds open for each running sandbox.
     fn fds_per_sandbox(&self) -> u64;
+
+    /// Starts `spec` inside the running sandbox `name`, in its namespaces, cgroups and
+    /// limits; returns once it has started.
+    fn exec<'a>(
+        &'a self,
+        name: &'a str,
+        spec: ExecSpec,
+    ) -> BoxFuture<'a, Result<Running, BackendError>>;
 }

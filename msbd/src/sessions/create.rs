@@ -55,6 +55,7 @@ impl SessionManager {
             busy_since_ms: None,
             error: None,
             stopping: false,
+            working: 0,
         };
         let (victims, stored) = {
             let mut state = self.lock();

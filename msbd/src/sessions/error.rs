@@ -18,6 +18,12 @@ pub enum SessionError {
     Conflict { id: String, doing: &'static str },
     #[error("session '{id}' is {status} and cannot be marked")]
     NotMarkable { id: String, status: SessionStatus },
+    #[error(
+        "session '{id}' is {status}; commands run only in a ready, running or processing session"
+    )]
+    NotWorkable { id: String, status: SessionStatus },
+    #[error("session '{id}' already runs {limit} commands, its limit (msbd --max-execs-per-session); wait for one to end")]
+    TooMuchWork { id: String, limit: u32 },
     /// A limit that eviction could not make room under; the message names it.
     #[error("{0}")]
     LimitReached(String),

@@ -13,10 +13,12 @@ mod durable;
 mod error;
 mod registry;
 mod stop;
+mod work;
 
 pub use cleanup::SessionCleanup;
 pub use error::SessionError;
 pub use registry::{Registry, Totals};
+pub use work::WorkLease;
 
 use crate::backend::Backend;
 use crate::clock::now_ms;
@@ -110,7 +112,7 @@ impl SessionManager {
             id: s.id.clone(),
             template: s.template.clone(),
             flavor: s.flavor,
-            status: s.status,
+            status: s.shown_status(),
             sandbox: s.sandbox.clone(),
             created_at: s.created_at_ms / 1000,
             last_accessed: s.last_accessed_ms / 1000,
@@ -147,6 +149,11 @@ impl SessionManager {
             .is_some_and(|s| s.sandbox == sandbox)
     }
 
+    /// True when session `id` exists, whatever its state.
+    pub fn exists(&self, id: &str) -> bool {
+        self.lock().registry.get(id).is_some()
+    }
+
     /// True when some session (live, being created or being stopped) has this sandbox.
     pub fn has_sandbox(&self, sandbox: &str) -> bool {
         self.lock().registry.has_sandbox(sandbox)
@@ -159,7 +166,11 @@ impl SessionManager {
         let registry = &state.registry;
         let mut list: Vec<&Session> = registry
             .iter()
-            .filter(|s| filter.status.is_none_or(|status| s.status == status))
+            .filter(|s| {
+                filter
+                    .status
+                    .is_none_or(|status| s.shown_status() == status)
+            })
             .filter(|s| filter.template.as_ref().is_none_or(|t| &s.template == t))
             .filter(|s| {
                 filter

@@ -68,9 +68,9 @@ impl Registry {
     }
 
     /// When the session expires (idle) or its busy mark lapses (`processing`); `None` while
-    /// it is being created or stopped.
+    /// it is being created or stopped, or while work runs in it.
     pub fn deadline(&self, s: &Session) -> Option<u64> {
-        if in_flight(s) {
+        if in_flight(s) || s.working > 0 {
             return None;
         }
         Some(match s.busy_since_ms {
@@ -211,6 +211,7 @@ mod tests {
             busy_since_ms: None,
             error: None,
             stopping: false,
+            working: 0,
         }
     }
 

@@ -181,6 +181,7 @@ pub(super) fn sessions(conn: &Connection, path: &Path) -> Result<Vec<Session>, S
             busy_since_ms: busy.map(|b| b.max(0) as u64),
             error,
             stopping: false,
+            working: 0,
         });
     }
     Ok(sessions)

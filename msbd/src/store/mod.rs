@@ -241,6 +241,7 @@ mod tests {
             busy_since_ms: Some(30),
             error: None,
             stopping: false,
+            working: 0,
         }
     }
 

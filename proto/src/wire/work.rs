@@ -35,6 +35,9 @@ pub enum ExecCommand {
     Argv(Vec<String>),
     /// A command line run by `/bin/sh -c`.
     Shell(String),
+    /// Code in this language (`python`, `node`, `shell`, or one msbd was given), sent as
+    /// stdin to the language's interpreter.
+    Code(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -573,10 +573,12 @@ pub fn samples() -> Vec<Sample> {
     for command in [
         ExecCommand::Argv(vec![s("ls"), s("-l")]),
         ExecCommand::Shell(s("echo out; exit 7")),
+        ExecCommand::Code(s("python")),
     ] {
         let name = match &command {
             ExecCommand::Argv(_) => "argv",
             ExecCommand::Shell(_) => "shell",
+            ExecCommand::Code(_) => "code",
         };
         out.push(named(
             "exec_command",
@@ -614,7 +616,11 @@ pub fn samples() -> Vec<Sample> {
             Input::End => "end",
             Input::Cancel => "cancel",
         };
-        out.push(named("input", name, Message::Request(Request::Input(input))));
+        out.push(named(
+            "input",
+            name,
+            Message::Request(Request::Input(input)),
+        ));
     }
     out.extend(unit_family("output_mode", |output| {
         Message::Request(Request::Exec(exec_request(

@@ -139,6 +139,15 @@ impl Cgroups {
         }
     }
 
+    /// The sandbox's cgroup directories that exist, for a command run in it to join.
+    pub fn dirs(&self, sandbox: &str) -> Vec<PathBuf> {
+        [&self.memory, &self.cpu]
+            .into_iter()
+            .map(|dir| dir.join(sandbox))
+            .filter(|dir| dir.is_dir())
+            .collect()
+    }
+
     /// Removes the sandbox's cgroups once its processes are gone; false when some remain.
     /// A sandbox killed outright can leave its pid 1 a zombie for a moment, until the host's
     /// init reaps it, and the cgroup counts as in use until then: that is waited out, briefly.

@@ -53,6 +53,26 @@ pub struct KeeperArgs {
     /// Inherited pipe to report start-up errors on; its closing means ready.
     #[arg(long)]
     pub ready_fd: Option<RawFd>,
+    /// Run the command inside a sandbox that is already running (see `enter`).
+    #[arg(long)]
+    pub exec: bool,
+    /// With --exec: the keeper whose namespaces the command enters.
+    #[arg(long, value_name = "PID")]
+    pub join: Option<i32>,
+    /// With --exec: where the command starts.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// With --exec: instead of a command, unpack the tar archive on stdin at this path,
+    /// resolved inside --root.
+    #[arg(long, value_name = "PATH")]
+    pub copy_in: Option<PathBuf>,
+    /// With --exec: instead of a command, write this path (inside --root) to stdout as a
+    /// tar archive.
+    #[arg(long, value_name = "PATH")]
+    pub copy_out: Option<PathBuf>,
+    /// With --copy-in or --copy-out: the directory that is `/` for the copy's paths.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// The command; none means idle until SIGTERM.
     #[arg(last = true)]
     pub command: Vec<String>,
@@ -70,7 +90,7 @@ const NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWUSER
 const SETUP_FAILED: u8 = 111;
 
 /// Signals that end a sandbox, held back and taken with `sigwait`.
-fn termination() -> SigSet {
+pub(super) fn termination() -> SigSet {
     let mut set = SigSet::empty();
     for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
         set.add(signal);
@@ -90,14 +110,14 @@ fn default_dispositions() {
 }
 
 /// Termination signals plus SIGCHLD: what a supervising keeper waits for.
-fn supervised() -> SigSet {
+pub(super) fn supervised() -> SigSet {
     let mut set = termination();
     set.add(Signal::SIGCHLD);
     set
 }
 
 /// Where start-up errors go: the readiness pipe (when msbd gave one) and stderr.
-struct Ready(Option<File>);
+pub(super) struct Ready(Option<File>);
 
 impl Ready {
     fn take(fd: Option<RawFd>) -> Self {
@@ -111,7 +131,7 @@ impl Ready {
         }))
     }
 
-    fn fail(&mut self, message: &str) -> ExitCode {
+    pub(super) fn fail(&mut self, message: &str) -> ExitCode {
         eprintln!("msbd keeper: {message}");
         if let Some(pipe) = &mut self.0 {
             let _ = pipe.write_all(message.as_bytes());
@@ -120,7 +140,7 @@ impl Ready {
     }
 
     /// This process's copy is no longer needed (it closes; the others decide).
-    fn close(&mut self) {
+    pub(super) fn close(&mut self) {
         self.0 = None;
     }
 }
@@ -138,6 +158,31 @@ pub fn run(args: KeeperArgs) -> ExitCode {
 }
 
 fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
+    confine(args)?;
+    if args.exec {
+        return super::enter::run(args, ready);
+    }
+    if !args.isolate && !args.probe {
+        return start(&args.command, ready);
+    }
+    enter_namespaces()?;
+    if let Some(signal) = pending_termination() {
+        // Stopped before pid 1 existed: it is never made.
+        return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
+    }
+    // SAFETY: no other thread exists in this process.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => Ok(init(args, ready)),
+        ForkResult::Parent { child } => {
+            ready.close();
+            Ok(exit_code(supervise(child, Forward::UnlessFromParent)))
+        }
+    }
+}
+
+/// Joins the sandbox's cgroups and sets its flavor's rlimits: what every process of the
+/// sandbox, and every command run in it later, is held to.
+fn confine(args: &KeeperArgs) -> Result<(), String> {
     for dir in &args.cgroups {
         // Joining is best effort: the daemon reports what the host offers.
         if let Err(err) = std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string()) {
@@ -158,22 +203,7 @@ fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
                 .map_err(|e| format!("setrlimit {resource:?}: {e}"))?;
         }
     }
-    if !args.isolate && !args.probe {
-        return start(&args.command, ready);
-    }
-    enter_namespaces()?;
-    if let Some(signal) = pending_termination() {
-        // Stopped before pid 1 existed: it is never made.
-        return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
-    }
-    // SAFETY: no other thread exists in this process.
-    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => Ok(init(args, ready)),
-        ForkResult::Parent { child } => {
-            ready.close();
-            Ok(supervise(child, Forward::UnlessFromParent))
-        }
-    }
+    Ok(())
 }
 
 /// Unshares every namespace and maps root inside to our own user outside.
@@ -232,14 +262,14 @@ fn init(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
         Ok(ForkResult::Child) => start(&args.command, ready).unwrap_or_else(|err| ready.fail(&err)),
         Ok(ForkResult::Parent { child }) => {
             ready.close();
-            supervise(child, Forward::OnlyRelayed)
+            exit_code(supervise(child, Forward::OnlyRelayed))
         }
         Err(err) => ready.fail(&format!("fork: {err}")),
     }
 }
 
 /// The termination signal already waiting, if any.
-fn pending_termination() -> Option<Signal> {
+pub(super) fn pending_termination() -> Option<Signal> {
     let pending = sigpending().ok()?;
     termination()
         .iter()
@@ -282,31 +312,25 @@ fn loopback_up() -> std::io::Result<()> {
 /// signals the whole process group, so everyone already has it; only a signal aimed at one
 /// keeper needs relaying, and relays travel as queued signals so the next level knows them.
 #[derive(Clone, Copy)]
-enum Forward {
+pub(super) enum Forward {
     /// The outer keeper: relay what did not come from msbd, its parent.
     UnlessFromParent,
     /// Pid 1: relay what the outer keeper relayed.
     OnlyRelayed,
+    /// A command's entering process: msbd signals it alone, so everything is relayed.
+    All,
 }
 
-/// Waits for `main` to exit (reaping every other child meanwhile) and exits as it did,
+/// Waits for `main` to exit (reaping every other child meanwhile) and returns how it ended,
 /// passing termination signals on as `forward` says.
-fn supervise(main: Pid, forward: Forward) -> ExitCode {
+pub(super) fn supervise(main: Pid, forward: Forward) -> WaitStatus {
     // A signal that came between the last look and the fork reached only this process:
     // `main` is told too. (Taken from the queue below, it is not relayed again.)
     if let Some(signal) = pending_termination() {
         relay_signal(main, signal as i32, forward);
     }
-    let set = supervised();
     loop {
-        let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::uninit();
-        // SAFETY: sigwaitinfo fills `info` for the signal it returns; the set is blocked.
-        let signo = unsafe { libc::sigwaitinfo(set.as_ref(), info.as_mut_ptr()) };
-        if signo < 0 {
-            continue;
-        }
-        // SAFETY: initialised by the successful call above.
-        let info = unsafe { info.assume_init() };
+        let (signo, info) = next_signal();
         if signo == libc::SIGCHLD {
             if let Some(code) = reap(main) {
                 return code;
@@ -318,9 +342,24 @@ fn supervise(main: Pid, forward: Forward) -> ExitCode {
         let relay = match forward {
             Forward::UnlessFromParent => sender != getppid().as_raw(),
             Forward::OnlyRelayed => info.si_code == libc::SI_QUEUE,
+            Forward::All => true,
         };
         if relay {
             relay_signal(main, signo, forward);
+        }
+    }
+}
+
+/// The next termination signal or SIGCHLD (all blocked since start-up), with who sent it.
+pub(super) fn next_signal() -> (i32, libc::siginfo_t) {
+    let set = supervised();
+    loop {
+        let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::uninit();
+        // SAFETY: sigwaitinfo fills `info` for the signal it returns; the set is blocked.
+        let signo = unsafe { libc::sigwaitinfo(set.as_ref(), info.as_mut_ptr()) };
+        if signo >= 0 {
+            // SAFETY: initialised by the successful call above.
+            return (signo, unsafe { info.assume_init() });
         }
     }
 }
@@ -339,7 +378,7 @@ fn relay_signal(to: Pid, signo: i32, forward: Forward) {
                 );
             }
         }
-        Forward::OnlyRelayed => {
+        Forward::OnlyRelayed | Forward::All => {
             if let Ok(signal) = Signal::try_from(signo) {
                 let _ = kill(to, signal);
             }
@@ -348,13 +387,14 @@ fn relay_signal(to: Pid, signo: i32, forward: Forward) {
 }
 
 /// Reaps every child that has exited; `Some` with `main`'s status once it is among them.
-fn reap(main: Pid) -> Option<ExitCode> {
+pub(super) fn reap(main: Pid) -> Option<WaitStatus> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => return None,
-            Ok(status) if status.pid() == Some(main) => return Some(exit_code(status)),
+            Ok(status) if status.pid() == Some(main) => return Some(status),
             Ok(_) | Err(nix::Error::EINTR) => {}
-            Err(_) => return Some(ExitCode::FAILURE),
+            // No child at all: `main` is gone and was reaped elsewhere.
+            Err(_) => return Some(WaitStatus::Exited(main, 1)),
         }
     }
 }

@@ -8,6 +8,8 @@
 //! adopted it. Blocking work (spawning, /proc reads, removing directories) runs on the
 //! blocking pool, a bounded number at a time.
 
+mod enter;
+mod exec;
 mod isolation;
 pub mod keeper;
 mod records;
@@ -17,8 +19,8 @@ pub use isolation::{rlimits, Cgroups, Isolation, IsolationMode};
 pub use records::{MARK_INSTANCE, MARK_SANDBOX, MARK_SESSION};
 
 use super::{
-    procfs, Backend, BackendError, BoxFuture, Command, Exited, Keep, SandboxInfo, SandboxSpec,
-    SandboxState, Stopped,
+    procfs, Backend, BackendError, BoxFuture, Command, ExecSpec, Exited, Keep, Running,
+    SandboxInfo, SandboxSpec, SandboxState, Stopped,
 };
 use crate::deadline::Deadline;
 use nix::sys::signal::{kill, killpg, Signal};
@@ -64,6 +66,8 @@ struct Shared {
     exits: mpsc::UnboundedSender<Exited>,
     /// Every sandbox whose end is being watched, by name.
     watched: Mutex<HashMap<String, Watched>>,
+    /// The keepers of commands running in each sandbox, by sandbox name.
+    execs: Mutex<HashMap<String, HashSet<u32>>>,
     blocking: Semaphore,
 }
 
@@ -99,6 +103,7 @@ impl ProcessBackend {
                 isolation,
                 exits,
                 watched: Mutex::new(HashMap::new()),
+                execs: Mutex::new(HashMap::new()),
                 blocking: Semaphore::new(BLOCKING_AT_ONCE),
             }),
         })
@@ -117,6 +122,10 @@ struct Spawned {
 impl Shared {
     fn watched(&self) -> MutexGuard<'_, HashMap<String, Watched>> {
         self.watched.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn execs(&self) -> MutexGuard<'_, HashMap<String, HashSet<u32>>> {
+        self.execs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `work` on the blocking pool, a bounded number at a time.
@@ -326,33 +335,7 @@ impl Shared {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let ready_raw = ready_tx.as_raw_fd();
-        // SAFETY: setsid, dup2, fcntl and close_range are async-signal-safe and touch no
-        // memory of the parent.
-        unsafe {
-            cmd.pre_exec(move || {
-                nix::unistd::setsid().map_err(std::io::Error::from)?;
-                // dup2 clears close-on-exec on the copy; a pipe already at 3 keeps its flag.
-                let done = if ready_raw == READY_FD {
-                    nix::libc::fcntl(READY_FD, nix::libc::F_SETFD, 0)
-                } else {
-                    nix::libc::dup2(ready_raw, READY_FD)
-                };
-                if done < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // Nothing else msbd holds or was started with (a build's jobserver pipe, a
-                // service manager's sockets) reaches the sandbox.
-                let above = (READY_FD + 1) as nix::libc::c_uint;
-                nix::libc::syscall(
-                    nix::libc::SYS_close_range,
-                    above,
-                    nix::libc::c_uint::MAX,
-                    nix::libc::CLOSE_RANGE_CLOEXEC,
-                );
-                Ok(())
-            });
-        }
+        detach(&mut cmd, &ready_tx);
         let child = match cmd.spawn() {
             Ok(child) => child,
             Err(source) => {
@@ -404,6 +387,7 @@ impl Shared {
                 source,
             }),
         };
+        self.kill_execs(name);
         let how = if *ended.borrow() {
             Stopped::Gone
         } else {
@@ -571,6 +555,14 @@ impl Backend for ProcessBackend {
     fn fds_per_sandbox(&self) -> u64 {
         FDS_PER_SANDBOX
     }
+
+    fn exec<'a>(
+        &'a self,
+        name: &'a str,
+        spec: ExecSpec,
+    ) -> BoxFuture<'a, Result<Running, BackendError>> {
+        Box::pin(self.shared.exec(name, spec))
+    }
 }
 
 impl Shared {
@@ -645,6 +637,38 @@ fn sandbox_of_record(path: &Path) -> Option<(String, bool)> {
         None => file
             .strip_suffix(".json")
             .map(|name| (name.to_string(), false)),
+    }
+}
+
+/// Starts the keeper in a session of its own, with the readiness pipe `ready_tx` at
+/// `READY_FD` (which its arguments name) and nothing else of msbd's.
+fn detach(cmd: &mut tokio::process::Command, ready_tx: &OwnedFd) {
+    let ready_raw = ready_tx.as_raw_fd();
+    // SAFETY: setsid, dup2, fcntl and close_range are async-signal-safe and touch no
+    // memory of the parent.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            // dup2 clears close-on-exec on the copy; a pipe already at 3 keeps its flag.
+            let done = if ready_raw == READY_FD {
+                nix::libc::fcntl(READY_FD, nix::libc::F_SETFD, 0)
+            } else {
+                nix::libc::dup2(ready_raw, READY_FD)
+            };
+            if done < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Nothing else msbd holds or was started with (a build's jobserver pipe, a
+            // service manager's sockets) reaches the sandbox.
+            let above = (READY_FD + 1) as nix::libc::c_uint;
+            nix::libc::syscall(
+                nix::libc::SYS_close_range,
+                above,
+                nix::libc::c_uint::MAX,
+                nix::libc::CLOSE_RANGE_CLOEXEC,
+            );
+            Ok(())
+        });
     }
 }
 

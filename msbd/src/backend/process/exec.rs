@@ -1,0 +1,233 @@
+//! Running a command in a sandbox of this backend: msbd starts `msbd keeper --exec` (see
+//! `enter`), which enters the sandbox and runs the command there with the sandbox's
+//! environment. The keeper's stdin, stdout and stderr are the command's pipes.
+
+use super::{detach, rlimits, wait_ready, Shared, KEEPER_EXE, READY_FD, SANDBOX_PATH};
+use super::{MARK_INSTANCE, MARK_SANDBOX, MARK_SESSION};
+use crate::backend::{BackendError, BoxFuture, Ended, ExecSpec, Process, Running, Work};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a killed command's tree gets to go before its keeper is killed outright (which
+/// still takes the tree: the subreaper inside gets SIGTERM when its parent dies).
+const KILL_WAIT: Duration = Duration::from_secs(2);
+
+impl Shared {
+    pub(super) async fn exec(
+        self: &Arc<Self>,
+        name: &str,
+        spec: ExecSpec,
+    ) -> Result<Running, BackendError> {
+        let (pgrp, session_id) = {
+            let watched = self.watched();
+            match watched.get(name) {
+                Some(w) if !w.stopping && !*w.ended.borrow() => (w.pgrp, w.session_id.clone()),
+                _ => {
+                    return Err(BackendError::NotRunning {
+                        name: name.to_string(),
+                    })
+                }
+            }
+        };
+        let shared = self.clone();
+        let sandbox = name.to_string();
+        let (mut child, ready) = self
+            .blocking(move || shared.spawn_exec(&sandbox, &session_id, pgrp, &spec))
+            .await??;
+        let pid = child.id().unwrap_or_default();
+        self.execs()
+            .entry(name.to_string())
+            .or_default()
+            .insert(pid);
+        let stdin = child.stdin.take();
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(BackendError::Internal("exec without output pipes".into()));
+        };
+        let mut process = ExecProcess {
+            child,
+            pid,
+            name: name.to_string(),
+            shared: self.clone(),
+            kill_by: None,
+        };
+        if let Err(message) = wait_ready(ready).await {
+            process.kill();
+            let _ = process.wait().await;
+            return Err(BackendError::Exec {
+                name: name.to_string(),
+                message,
+            });
+        }
+        Ok(Running {
+            stdin: stdin.map(|s| Box::pin(s) as _),
+            stdout: Box::pin(stdout),
+            stderr: Box::pin(stderr),
+            process: Box::new(process),
+        })
+    }
+
+    /// Starts the entering keeper for `spec` in sandbox `name`, whose keeper is `pgrp`.
+    fn spawn_exec(
+        &self,
+        name: &str,
+        session_id: &str,
+        pgrp: i32,
+        spec: &ExecSpec,
+    ) -> Result<(tokio::process::Child, OwnedFd), BackendError> {
+        let spawn_err = |source| BackendError::Spawn {
+            name: name.to_string(),
+            source,
+        };
+        let home = self.work.join(name);
+        let mut cmd = tokio::process::Command::new(KEEPER_EXE);
+        let (memory_mb, nofile, nproc) = rlimits(spec.flavor);
+        cmd.arg0("msbd")
+            .args(["keeper", "--exec"])
+            .args(["--memory-mb", &memory_mb.to_string()])
+            .args(["--nofile", &nofile.to_string()])
+            .args(["--nproc", &nproc.to_string()])
+            .args(["--ready-fd", &READY_FD.to_string()]);
+        if self.isolation.namespaces {
+            cmd.args(["--join", &pgrp.to_string()]);
+        }
+        if let Some(cgroups) = &self.isolation.cgroups {
+            for dir in cgroups.dirs(name) {
+                cmd.arg("--cgroup").arg(dir);
+            }
+        }
+        match &spec.work {
+            Work::Command(argv) => {
+                let dir = match &spec.workdir {
+                    Some(dir) => home.join(dir),
+                    None => home.clone(),
+                };
+                cmd.arg("--workdir").arg(dir).arg("--").args(argv);
+            }
+            Work::CopyIn(path) => {
+                cmd.arg("--root").arg(&home);
+                cmd.arg("--copy-in").arg(inside(&home, path));
+            }
+            Work::CopyOut(path) => {
+                cmd.arg("--root").arg(&home);
+                cmd.arg("--copy-out").arg(inside(&home, path));
+            }
+        }
+        cmd.env_clear()
+            .env("PATH", SANDBOX_PATH)
+            .env("HOME", &home)
+            .env(MARK_INSTANCE, &self.records.instance)
+            .env(MARK_SESSION, session_id)
+            .env(MARK_SANDBOX, name)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(if spec.stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Should msbd drop a command midway (its own exit), the tree still goes.
+            .kill_on_drop(true);
+        let (ready, ready_tx) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
+        detach(&mut cmd, &ready_tx);
+        let child = cmd.spawn().map_err(spawn_err)?;
+        drop(ready_tx);
+        Ok((child, ready))
+    }
+
+    /// Starts killing every command running in sandbox `name`, ahead of its stop.
+    pub(super) fn kill_execs(&self, name: &str) {
+        if let Some(pids) = self.execs().get(name) {
+            for pid in pids {
+                let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGTERM);
+            }
+        }
+    }
+}
+
+/// A path of the sandbox's own view: relative to its working directory, which is `/` for
+/// the copy; an absolute path under that directory's host path is taken as that file.
+fn inside(home: &Path, path: &str) -> PathBuf {
+    let path = Path::new(path);
+    match path.strip_prefix(home) {
+        Ok(rest) => Path::new("/").join(rest),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+struct ExecProcess {
+    child: tokio::process::Child,
+    pid: u32,
+    name: String,
+    shared: Arc<Shared>,
+    /// Set once killed: when the keeper itself is killed if the tree has not gone by then.
+    kill_by: Option<Instant>,
+}
+
+impl Process for ExecProcess {
+    fn wait(&mut self) -> BoxFuture<'_, Result<Ended, BackendError>> {
+        Box::pin(async move {
+            let waited = match self.kill_by {
+                None => self.child.wait().await,
+                Some(by) => match tokio::time::timeout_at(by, self.child.wait()).await {
+                    Ok(waited) => waited,
+                    Err(_) => {
+                        let _ = self.child.start_kill();
+                        self.child.wait().await
+                    }
+                },
+            };
+            let status = waited.map_err(|err| BackendError::Exec {
+                name: self.name.clone(),
+                message: format!("cannot wait for the command: {err}"),
+            })?;
+            use std::os::unix::process::ExitStatusExt;
+            Ok(Ended {
+                code: status.code(),
+                signal: status.signal(),
+            })
+        })
+    }
+
+    fn kill(&mut self) {
+        if self.kill_by.is_none() {
+            if self.child.id().is_some() {
+                let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGTERM);
+            }
+            self.kill_by = Some(Instant::now() + KILL_WAIT);
+        }
+    }
+}
+
+impl Drop for ExecProcess {
+    fn drop(&mut self) {
+        let mut execs = self.shared.execs();
+        if let Some(pids) = execs.get_mut(&self.name) {
+            pids.remove(&self.pid);
+            if pids.is_empty() {
+                execs.remove(&self.name);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_paths_are_taken_from_the_working_directory() {
+        let home = Path::new("/state/work/sb-1");
+        assert_eq!(inside(home, "/state/work/sb-1/out/a"), Path::new("/out/a"));
+        assert_eq!(inside(home, "/state/work/sb-1"), Path::new("/"));
+        assert_eq!(inside(home, "out/a"), Path::new("out/a"));
+        assert_eq!(inside(home, "/etc/x"), Path::new("/etc/x"));
+    }
+}
