@@ -112,14 +112,23 @@ _msbctl() {
             msbctl__subcmd__help__subcmd__sessions,busy)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__busy"
                 ;;
+            msbctl__subcmd__help__subcmd__sessions,cp)
+                cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__cp"
+                ;;
             msbctl__subcmd__help__subcmd__sessions,create)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__create"
+                ;;
+            msbctl__subcmd__help__subcmd__sessions,exec)
+                cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__exec"
                 ;;
             msbctl__subcmd__help__subcmd__sessions,idle)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__idle"
                 ;;
             msbctl__subcmd__help__subcmd__sessions,list)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__list"
+                ;;
+            msbctl__subcmd__help__subcmd__sessions,run)
+                cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__run"
                 ;;
             msbctl__subcmd__help__subcmd__sessions,show)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__show"
@@ -133,8 +142,14 @@ _msbctl() {
             msbctl__subcmd__sessions,busy)
                 cmd="msbctl__subcmd__sessions__subcmd__busy"
                 ;;
+            msbctl__subcmd__sessions,cp)
+                cmd="msbctl__subcmd__sessions__subcmd__cp"
+                ;;
             msbctl__subcmd__sessions,create)
                 cmd="msbctl__subcmd__sessions__subcmd__create"
+                ;;
+            msbctl__subcmd__sessions,exec)
+                cmd="msbctl__subcmd__sessions__subcmd__exec"
                 ;;
             msbctl__subcmd__sessions,help)
                 cmd="msbctl__subcmd__sessions__subcmd__help"
@@ -144,6 +159,9 @@ _msbctl() {
                 ;;
             msbctl__subcmd__sessions,list)
                 cmd="msbctl__subcmd__sessions__subcmd__list"
+                ;;
+            msbctl__subcmd__sessions,run)
+                cmd="msbctl__subcmd__sessions__subcmd__run"
                 ;;
             msbctl__subcmd__sessions,show)
                 cmd="msbctl__subcmd__sessions__subcmd__show"
@@ -157,8 +175,14 @@ _msbctl() {
             msbctl__subcmd__sessions__subcmd__help,busy)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__busy"
                 ;;
+            msbctl__subcmd__sessions__subcmd__help,cp)
+                cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__cp"
+                ;;
             msbctl__subcmd__sessions__subcmd__help,create)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__create"
+                ;;
+            msbctl__subcmd__sessions__subcmd__help,exec)
+                cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__exec"
                 ;;
             msbctl__subcmd__sessions__subcmd__help,help)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__help"
@@ -168,6 +192,9 @@ _msbctl() {
                 ;;
             msbctl__subcmd__sessions__subcmd__help,list)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__list"
+                ;;
+            msbctl__subcmd__sessions__subcmd__help,run)
+                cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__run"
                 ;;
             msbctl__subcmd__sessions__subcmd__help,show)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__show"
@@ -471,7 +498,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help__subcmd__sessions)
-            opts="list show create touch stop busy idle"
+            opts="list show create touch stop busy idle exec run cp"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -498,7 +525,35 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__help__subcmd__sessions__subcmd__cp)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__help__subcmd__sessions__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__help__subcmd__sessions__subcmd__exec)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -527,6 +582,20 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help__subcmd__sessions__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__help__subcmd__sessions__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -723,7 +792,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions)
-            opts="-h --socket --json --help list show create touch stop busy idle help"
+            opts="-h --socket --json --help list show create touch stop busy idle exec run cp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -741,6 +810,24 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__busy)
+            opts="-h --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__sessions__subcmd__cp)
             opts="-h --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -788,8 +875,54 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__sessions__subcmd__exec)
+            opts="-e -w -i -h --timeout --create --template --flavor --env --workdir --interactive --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --template)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --flavor)
+                    COMPREPLY=($(compgen -W "small medium large" -- "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__sessions__subcmd__help)
-            opts="list show create touch stop busy idle help"
+            opts="list show create touch stop busy idle exec run cp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -816,7 +949,35 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__sessions__subcmd__help__subcmd__cp)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__sessions__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__sessions__subcmd__help__subcmd__exec)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -859,6 +1020,20 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__sessions__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -940,7 +1115,7 @@ _msbctl() {
             fi
             case "${prev}" in
                 --status)
-                    COMPREPLY=($(compgen -W "creating ready running processing error stopped" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "creating ready running processing error stopped ended" -- "${cur}"))
                     return 0
                     ;;
                 --template)
@@ -948,6 +1123,44 @@ _msbctl() {
                     return 0
                     ;;
                 --idle-longer-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__sessions__subcmd__run)
+            opts="-l -h --timeout --create --template --flavor --language --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --template)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --flavor)
+                    COMPREPLY=($(compgen -W "small medium large" -- "${cur}"))
+                    return 0
+                    ;;
+                --language)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

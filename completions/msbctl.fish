@@ -70,28 +70,32 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -s h -l help -d 'Pri
 complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -s h -l help -d 'Print help'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -s h -l help -d 'Print help'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "list" -d 'List sessions, least recently accessed first'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "show" -d 'Show one session'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "create" -d 'Create a session and its sandbox'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "stop" -d 'Stop a session\'s sandbox and remove the session'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "busy" -d 'Mark a session busy (processing): never expired or evicted until marked idle'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "idle" -d 'Mark a busy session idle again'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -f -a "list" -d 'List sessions, least recently accessed first'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -f -a "show" -d 'Show one session'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -f -a "create" -d 'Create a session and its sandbox'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -f -a "stop" -d 'Stop a session\'s sandbox and remove the session'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -f -a "busy" -d 'Mark a session busy (processing): never expired or evicted until marked idle'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -f -a "idle" -d 'Mark a busy session idle again'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -f -a "exec" -d 'Run a command in a session: output streams live, and msbctl exits with the command\'s status (128+N for a signal, 124 for a timeout, 3 if msbd is unreachable)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -f -a "run" -d 'Run code in a session with a language\'s interpreter (python, node, shell, or one msbd was given with --language); status as for exec'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -f -a "cp" -d 'Copy a file or directory into or out of a session: one side is ID:PATH, as in `docker cp` (into an existing directory, else as the destination)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l status -d 'Only sessions in this status' -r -f -a "creating\t''
 ready\t''
 running\t''
 processing\t''
 error\t''
-stopped\t''"
+stopped\t''
+ended\t'Its sandbox ended by itself; kept for a while so its exit can be read'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l template -d 'Only sessions of this template' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l idle-longer-than -d 'Only sessions not accessed for longer than this' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
@@ -115,6 +119,31 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l timeout -d 'Kill the command (its whole process tree) after this long; exit 124' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l template -d 'With --create: the template of a new session' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l flavor -d 'With --create: the flavor of a new session' -r -f -a "small\t'1 CPU, 1024 MB'
+medium\t'2 CPUs, 2048 MB'
+large\t'4 CPUs, 4096 MB'"
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -s e -l env -d 'Set an environment variable for the command (repeatable)' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -s w -l workdir -d 'Working directory [default: the sandbox\'s]; relative to the sandbox\'s' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l create -d 'Create the session first if it does not exist'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -s i -l interactive -d 'Forward msbctl\'s stdin to the command'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l timeout -d 'Kill the command (its whole process tree) after this long; exit 124' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l template -d 'With --create: the template of a new session' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l flavor -d 'With --create: the flavor of a new session' -r -f -a "small\t'1 CPU, 1024 MB'
+medium\t'2 CPUs, 2048 MB'
+large\t'4 CPUs, 4096 MB'"
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -s l -l language -d 'Language of the code' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l create -d 'Create the session first if it does not exist'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from cp" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from cp" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from cp" -s h -l help -d 'Print help'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "list" -d 'List sessions, least recently accessed first'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one session'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a session and its sandbox'
@@ -122,6 +151,9 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop a session\'s sandbox and remove the session'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "busy" -d 'Mark a session busy (processing): never expired or evicted until marked idle'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "idle" -d 'Mark a busy session idle again'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "exec" -d 'Run a command in a session: output streams live, and msbctl exits with the command\'s status (128+N for a signal, 124 for a timeout, 3 if msbd is unreachable)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run code in a session with a language\'s interpreter (python, node, shell, or one msbd was given with --language); status as for exec'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "cp" -d 'Copy a file or directory into or out of a session: one side is ID:PATH, as in `docker cp` (into an existing directory, else as the destination)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
@@ -159,4 +191,7 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subc
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "stop" -d 'Stop a session\'s sandbox and remove the session'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "busy" -d 'Mark a session busy (processing): never expired or evicted until marked idle'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "idle" -d 'Mark a busy session idle again'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "exec" -d 'Run a command in a session: output streams live, and msbctl exits with the command\'s status (128+N for a signal, 124 for a timeout, 3 if msbd is unreachable)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "run" -d 'Run code in a session with a language\'s interpreter (python, node, shell, or one msbd was given with --language); status as for exec'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "cp" -d 'Copy a file or directory into or out of a session: one side is ID:PATH, as in `docker cp` (into an existing directory, else as the destination)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from debug" -f -a "fault" -d 'Inject a fault into a task (msbd must run with --enable-fault-injection)'

@@ -55,14 +55,29 @@ impl Run {
 
 /// Runs `msbctl` against `socket` with `args`.
 pub fn msbctl(socket: &Path, args: &[&str]) -> Run {
-    let output = Command::new(bin("msbctl"))
+    msbctl_with_input(socket, args, None)
+}
+
+/// Runs `msbctl` against `socket` with `args`, `input` on its stdin.
+pub fn msbctl_with_input(socket: &Path, args: &[&str], input: Option<&[u8]>) -> Run {
+    let mut child = Command::new(bin("msbctl"))
         .arg("--socket")
         .arg(socket)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run msbctl");
-    Run::from(output)
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        use std::io::Write;
+        stdin.write_all(input).expect("write msbctl's stdin");
+    }
+    Run::from(child.wait_with_output().expect("msbctl ends"))
 }
 
 /// Polls `probe` until it returns `Some`, or panics after the deadline with `what`.
@@ -170,6 +185,14 @@ impl Daemon {
 
     pub fn ctl(&self, args: &[&str]) -> Run {
         msbctl(&self.socket, args)
+    }
+
+    /// The msbctl command with `args` for this fixture's daemon, for tests that watch it
+    /// run (live output, a kill midway).
+    pub fn ctl_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin("msbctl"));
+        cmd.arg("--socket").arg(&self.socket).args(args);
+        cmd
     }
 
     /// Runs `msbctl --json ARGS`, asserts it exited 0 and returns its JSON.

@@ -101,11 +101,40 @@ pub(super) fn termination() -> SigSet {
 /// Every signal handled the default way, as on any host: msbd ignores SIGPIPE (as every Rust
 /// program does), and without this its sandboxes would inherit that, so that `yes | head -1`
 /// saw write errors instead of ending quietly.
+///
+/// Every signal number is reset, real-time ones included, through the system call itself:
+/// the C library refuses to touch the two it reserves, and an ignored one inherited from
+/// whoever started msbd would otherwise reach the sandbox.
 fn default_dispositions() {
-    use nix::sys::signal::{signal, SigHandler};
-    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
-        // SAFETY: installing the default disposition runs no code of ours.
-        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    /// The kernel's `struct sigaction` (not the C library's, whose mask is larger).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::sighandler_t,
+        flags: libc::c_ulong,
+        restorer: libc::sighandler_t,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for signo in 1..=libc::SIGRTMAX() {
+        if signo == libc::SIGKILL || signo == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction reads the struct it is given (sized as the kernel expects)
+        // and writes nothing back; the default disposition runs no code of ours.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signo,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            );
+        }
     }
 }
 
