@@ -209,7 +209,7 @@ pub fn sessions(list: &[SessionInfo]) -> String {
             s.sandbox.clone(),
             ago(s.created_at),
             ago(s.last_accessed),
-            format_duration(Duration::from_secs(s.expires_in_secs)),
+            expires(s),
         ]);
     }
     lines(&t)
@@ -231,6 +231,17 @@ pub fn orphans(list: &[OrphanInfo]) -> String {
     lines(&t)
 }
 
+/// When a session expires; `-` while nothing counts down (a command runs in it, it is being
+/// created or stopped), which msbd says with a time beyond any real one.
+fn expires(s: &SessionInfo) -> String {
+    const FAR: u64 = 100 * 365 * 24 * 3600;
+    if s.expires_in_secs >= FAR {
+        "-".into()
+    } else {
+        format_duration(Duration::from_secs(s.expires_in_secs))
+    }
+}
+
 pub fn session(s: &SessionInfo) -> String {
     let mut out = format!(
         "id:          {}\ntemplate:    {}\nflavor:      {} ({} CPU, {} MB)\nstatus:      {}\nsandbox:     {}\ncreated:     {}\nlast access: {}\nexpires in:  {}",
@@ -243,7 +254,7 @@ pub fn session(s: &SessionInfo) -> String {
         s.sandbox,
         ago(s.created_at),
         ago(s.last_accessed),
-        format_duration(Duration::from_secs(s.expires_in_secs)),
+        expires(s),
     );
     if let Some(since) = s.busy_since {
         out.push_str(&format!("\nbusy since:  {}", ago(since)));

@@ -433,3 +433,33 @@ fn a_client_killed_midway_ends_its_command_and_limits_hold() {
     let _ = second.wait();
     daemon.finish();
 }
+
+#[test]
+fn what_a_command_leaves_in_the_background_goes_with_its_sandbox() {
+    for isolation in ["auto", "none"] {
+        let daemon = with_session(&["--isolation", isolation], "w12");
+        let mark = format!("MSB_TEST_MARK=w12-{isolation}");
+        let run = exec(
+            &daemon,
+            "w12",
+            &["-e", &mark],
+            &[
+                "sh",
+                "-c",
+                "setsid sleep 300 > /dev/null 2>&1 < /dev/null & echo started",
+            ],
+        );
+        assert_eq!((run.code, run.stdout.as_str()), (0, "started\n"), "{run:?}");
+        let value = mark.trim_start_matches("MSB_TEST_MARK=");
+        wait_until("the background process to run", || {
+            (!processes_with_env("MSB_TEST_MARK", value).is_empty()).then_some(())
+        });
+        assert_eq!(daemon.ctl(&["sessions", "stop", "w12"]).code, 0);
+        wait_until("the background process to be gone with its sandbox", || {
+            processes_with_env("MSB_TEST_MARK", value)
+                .is_empty()
+                .then_some(())
+        });
+        daemon.finish();
+    }
+}

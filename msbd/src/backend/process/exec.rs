@@ -45,6 +45,12 @@ impl Shared {
             .entry(name.to_string())
             .or_default()
             .insert(pid);
+        if !self.isolation.namespaces {
+            self.scattered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.to_string());
+        }
         let stdin = child.stdin.take();
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(BackendError::Internal("exec without output pipes".into()));

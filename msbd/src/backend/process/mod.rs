@@ -68,6 +68,9 @@ struct Shared {
     watched: Mutex<HashMap<String, Watched>>,
     /// The keepers of commands running in each sandbox, by sandbox name.
     execs: Mutex<HashMap<String, HashSet<u32>>>,
+    /// Sandboxes without a pid namespace that ran commands: what those left in the
+    /// background lives outside the sandbox's group and is looked for by its marker.
+    scattered: Mutex<HashSet<String>>,
     blocking: Semaphore,
 }
 
@@ -104,6 +107,7 @@ impl ProcessBackend {
                 exits,
                 watched: Mutex::new(HashMap::new()),
                 execs: Mutex::new(HashMap::new()),
+                scattered: Mutex::new(HashSet::new()),
                 blocking: Semaphore::new(BLOCKING_AT_ONCE),
             }),
         })
@@ -243,8 +247,13 @@ impl Shared {
     /// that outlived it, as can happen without a pid namespace). Members are told by their
     /// marker, so a group id that was reused is never signalled.
     async fn sweep(&self, pgrp: i32, name: &str) -> Result<(), BackendError> {
+        let scattered = self
+            .scattered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
         // The common case: nothing at all is left in the group.
-        if matches!(killpg(Pid::from_raw(pgrp), None), Err(nix::Error::ESRCH)) {
+        if !scattered && matches!(killpg(Pid::from_raw(pgrp), None), Err(nix::Error::ESRCH)) {
             return Ok(());
         }
         let records = self.records.clone();
@@ -253,7 +262,11 @@ impl Shared {
             .blocking(move || {
                 let deadline = std::time::Instant::now() + KILL_WAIT;
                 loop {
-                    let left = records.members(pgrp, &sandbox);
+                    let left = if scattered {
+                        records.marked(&sandbox)
+                    } else {
+                        records.members(pgrp, &sandbox)
+                    };
                     if left.is_empty() {
                         return true;
                     }

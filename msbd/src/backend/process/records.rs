@@ -89,6 +89,19 @@ impl Records {
             .collect()
     }
 
+    /// Live processes anywhere that carry sandbox `name`'s marker: what commands run in a
+    /// sandbox without a pid namespace left outside its group.
+    pub fn marked(&self, name: &str) -> Vec<u32> {
+        procfs::pids()
+            .into_iter()
+            .filter(|pid| {
+                procfs::has_env(*pid, MARK_SANDBOX, name)
+                    && procfs::has_env(*pid, MARK_INSTANCE, &self.instance)
+                    && procfs::stat(*pid).is_some_and(|s| !s.zombie)
+            })
+            .collect()
+    }
+
     /// Every sandbox of this instance found by the marker in its processes' environment,
     /// whether or not its record still exists. One entry a sandbox, with its process group.
     pub fn scan(&self) -> Vec<SandboxInfo> {
