@@ -463,3 +463,122 @@ fn what_a_command_leaves_in_the_background_goes_with_its_sandbox() {
         daemon.finish();
     }
 }
+
+#[test]
+fn stdin_working_directory_and_the_collect_cap() {
+    let daemon = with_session(&["--collect-limit-kb", "1"], "w13");
+    let run = msbctl_with_input(
+        &daemon.socket,
+        &[
+            "sessions",
+            "exec",
+            "-i",
+            "w13",
+            "--",
+            "sh",
+            "-c",
+            "cat; echo done",
+        ],
+        Some(b"from stdin\n"),
+    );
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "from stdin\ndone\n"),
+        "{run:?}"
+    );
+    assert_eq!(exec(&daemon, "w13", &[], &["mkdir", "sub"]).code, 0);
+    let run = exec(
+        &daemon,
+        "w13",
+        &["-w", "sub", "-e", "GREETING=hi"],
+        &["sh", "-c", "echo $GREETING; pwd"],
+    );
+    assert!(
+        run.stdout.starts_with("hi\n") && run.stdout.trim_end().ends_with("/sub"),
+        "{run:?}"
+    );
+    let doc = daemon
+        .ctl(&[
+            "--json",
+            "sessions",
+            "exec",
+            "w13",
+            "--",
+            "sh",
+            "-c",
+            "head -c 5000 /dev/zero | tr '\\0' x",
+        ])
+        .json();
+    assert_eq!(doc["truncated"], true, "{doc}");
+    assert_eq!(doc["stdout"].as_str().map(str::len), Some(1024), "{doc}");
+    let bad = exec(&daemon, "w13", &["-e", "MSBD_SANDBOX=other"], &["true"]);
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stderr.contains("MSBD_SANDBOX"), "{bad:?}");
+    let missing = exec(&daemon, "nobody", &[], &["true"]);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(missing.stderr.contains("nobody"), "{missing:?}");
+    daemon.finish();
+}
+
+/// The resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_client_that_does_not_read_slows_only_its_own_command() {
+    let daemon = with_session(&[], "w14");
+    let before = rss_kib(daemon.pid());
+    // 200 MiB of output that nobody reads.
+    let mut child = daemon
+        .ctl_command(&[
+            "sessions",
+            "exec",
+            "w14",
+            "-e",
+            "MSB_TEST_MARK=w14",
+            "--",
+            "sh",
+            "-c",
+            "head -c 209715200 /dev/zero",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run msbctl");
+    wait_until("the command to run", || {
+        (!processes_with_env("MSB_TEST_MARK", "w14").is_empty()).then_some(())
+    });
+    // Everyone else is served meanwhile, and msbd holds none of the backlog.
+    for _ in 0..5 {
+        assert_eq!(daemon.ctl(&["health"]).code, 0);
+        assert_eq!(
+            exec(&daemon, "w14", &[], &["echo", "still here"]).stdout,
+            "still here\n"
+        );
+    }
+    let grown = rss_kib(daemon.pid()).saturating_sub(before);
+    eprintln!("msbd grew by {grown} KiB while 200 MiB waited to be read");
+    assert!(
+        grown < 64 * 1024,
+        "msbd buffered the output: grew by {grown} KiB"
+    );
+    assert!(
+        !processes_with_env("MSB_TEST_MARK", "w14").is_empty(),
+        "the writer waits for its reader"
+    );
+    child.kill().expect("kill msbctl");
+    let _ = child.wait();
+    wait_until("the unread command to be cancelled", || {
+        processes_with_env("MSB_TEST_MARK", "w14")
+            .is_empty()
+            .then_some(())
+    });
+    daemon.finish();
+}
