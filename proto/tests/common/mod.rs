@@ -614,7 +614,11 @@ pub fn samples() -> Vec<Sample> {
             Input::End => "end",
             Input::Cancel => "cancel",
         };
-        out.push(named("input", name, Message::Request(Request::Input(input))));
+        out.push(named(
+            "input",
+            name,
+            Message::Request(Request::Input(input)),
+        ));
     }
     out.extend(unit_family("output_mode", |output| {
         Message::Request(Request::Exec(exec_request(
