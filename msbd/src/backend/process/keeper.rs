@@ -2,7 +2,12 @@
 //! the daemon in a session of its own, it joins the sandbox's cgroups, sets the flavor's
 //! rlimits, and, with `--isolate`, moves into fresh user, pid, mount, network, ipc and uts
 //! namespaces: a child becomes pid 1 there (it mounts a private /proc and reaps), and the
-//! command runs as pid 2. Without a command it idles until SIGTERM (the `default` template).
+//! command runs as pid 2. Without `--isolate` the command is its child. Without a command it
+//! idles until SIGTERM (the `default` template).
+//!
+//! With `--log`, the command's stdout and stderr go to a bounded log that the keeper itself
+//! writes while it waits (see `output`), and the process that waits for the command records
+//! how it ended beside it, for a daemon that is not the keeper's parent.
 //!
 //! Termination signals are held back from the keeper's first instant and taken with
 //! `sigwait`, so a stop is never lost, not even one that arrives before the command exists
@@ -13,22 +18,29 @@
 //! holds it close-on-exec, so it closes without a word once the command has been exec'd; a
 //! step that fails writes its error there instead, and msbd fails the create with it.
 //!
-//! It runs before any thread exists, which is what makes `unshare` and `fork` safe here.
+//! It runs on one thread only, which is what makes `unshare` and `fork` safe here: a
+//! supervising keeper waits for signals and its command's output together, through a
+//! signalfd and `poll`.
 
 use clap::Args;
 use nix::libc;
 use nix::mount::{mount, MsFlags};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{execv, fork, getegid, geteuid, getppid, sethostname, ForkResult, Pid};
+use nix::unistd::{execvp, fork, getegid, geteuid, getppid, sethostname, ForkResult, Pid};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{FromRawFd, RawFd};
-use std::path::PathBuf;
+use std::os::fd::{AsFd, FromRawFd, RawFd};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use super::output::{Output, Pump};
+use crate::backend::log::{Ending, LogFiles};
 
 #[derive(Debug, Args)]
 pub struct KeeperArgs {
@@ -53,7 +65,11 @@ pub struct KeeperArgs {
     /// Inherited pipe to report start-up errors on; its closing means ready.
     #[arg(long)]
     pub ready_fd: Option<RawFd>,
-    /// The command; none means idle until SIGTERM.
+    /// The bounded log the command's stdout and stderr go to; its rotated part and the
+    /// command's exit status lie beside it. Without it, they are the keeper's own.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// The command, looked up in PATH; none means idle until SIGTERM.
     #[arg(last = true)]
     pub command: Vec<String>,
 }
@@ -112,10 +128,10 @@ impl Ready {
     }
 
     fn fail(&mut self, message: &str) -> ExitCode {
-        eprintln!("msbd keeper: {message}");
         if let Some(pipe) = &mut self.0 {
             let _ = pipe.write_all(message.as_bytes());
         }
+        eprintln!("msbd keeper: {message}");
         ExitCode::from(SETUP_FAILED)
     }
 
@@ -158,22 +174,44 @@ fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
                 .map_err(|e| format!("setrlimit {resource:?}: {e}"))?;
         }
     }
-    if !args.isolate && !args.probe {
-        return start(&args.command, ready);
+    let output = args.log.as_deref().map(Output::open).transpose()?;
+    let isolated = args.isolate || args.probe;
+    if isolated {
+        enter_namespaces()?;
     }
-    enter_namespaces()?;
     if let Some(signal) = pending_termination() {
-        // Stopped before pid 1 existed: it is never made.
+        // Stopped before the sandbox's first process existed: it is never made.
         return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
     }
     // SAFETY: no other thread exists in this process.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => Ok(init(args, ready)),
+        ForkResult::Child => {
+            if let Some(output) = output {
+                output.attach()?;
+            }
+            if isolated {
+                Ok(init(args, ready))
+            } else {
+                start(&args.command, ready)
+            }
+        }
         ForkResult::Parent { child } => {
             ready.close();
-            Ok(supervise(child, Forward::UnlessFromParent))
+            // Pid 1 records the command's end itself: its own status cannot tell a signal.
+            let record = (!isolated).then(|| ending_file(args)).flatten();
+            Ok(supervise(
+                child,
+                Forward::UnlessFromParent,
+                record.as_deref(),
+                output.map(Output::into_pump),
+            ))
         }
     }
+}
+
+/// Where the command's end is recorded, when there is a log.
+fn ending_file(args: &KeeperArgs) -> Option<PathBuf> {
+    args.log.as_deref().map(|log| LogFiles::of(log).exit)
 }
 
 /// Unshares every namespace and maps root inside to our own user outside.
@@ -232,7 +270,12 @@ fn init(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
         Ok(ForkResult::Child) => start(&args.command, ready).unwrap_or_else(|err| ready.fail(&err)),
         Ok(ForkResult::Parent { child }) => {
             ready.close();
-            supervise(child, Forward::OnlyRelayed)
+            supervise(
+                child,
+                Forward::OnlyRelayed,
+                ending_file(args).as_deref(),
+                None,
+            )
         }
         Err(err) => ready.fail(&format!("fork: {err}")),
     }
@@ -290,34 +333,78 @@ enum Forward {
 }
 
 /// Waits for `main` to exit (reaping every other child meanwhile) and exits as it did,
-/// passing termination signals on as `forward` says.
-fn supervise(main: Pid, forward: Forward) -> ExitCode {
+/// passing termination signals on as `forward` says; records how it ended at `record`, and
+/// copies its output into the log meanwhile (`pump`).
+fn supervise(
+    main: Pid,
+    forward: Forward,
+    record: Option<&Path>,
+    mut pump: Option<Pump>,
+) -> ExitCode {
     // A signal that came between the last look and the fork reached only this process:
     // `main` is told too. (Taken from the queue below, it is not relayed again.)
     if let Some(signal) = pending_termination() {
         relay_signal(main, signal as i32, forward);
     }
-    let set = supervised();
+    let signals = match SignalFd::with_flags(&supervised(), SfdFlags::SFD_CLOEXEC) {
+        Ok(signals) => signals,
+        Err(err) => {
+            // Nothing could tell this keeper of a stop: the sandbox must not live on.
+            eprintln!("msbd keeper: signalfd: {err}");
+            let _ = kill(main, Signal::SIGKILL);
+            return ExitCode::FAILURE;
+        }
+    };
     loop {
-        let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::uninit();
-        // SAFETY: sigwaitinfo fills `info` for the signal it returns; the set is blocked.
-        let signo = unsafe { libc::sigwaitinfo(set.as_ref(), info.as_mut_ptr()) };
-        if signo < 0 {
+        let (signalled, output) = {
+            let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+            if let Some(pump) = &pump {
+                fds.push(PollFd::new(pump.fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(nix::Error::EINTR) => continue,
+                Err(err) => {
+                    // Only the pipe can be at fault; the wait goes on without the log.
+                    eprintln!("msbd keeper: poll: {err}");
+                    pump = None;
+                    continue;
+                }
+            }
+            let ready = |fd: &PollFd| fd.any().unwrap_or(true);
+            (ready(&fds[0]), fds.get(1).is_some_and(ready))
+        };
+        if output && !pump.as_mut().is_some_and(Pump::copy) {
+            // Nobody writes into it any more.
+            pump = None;
+        }
+        if !signalled {
             continue;
         }
-        // SAFETY: initialised by the successful call above.
-        let info = unsafe { info.assume_init() };
+        let Ok(Some(info)) = signals.read_signal() else {
+            continue;
+        };
+        let signo = info.ssi_signo as i32;
         if signo == libc::SIGCHLD {
-            if let Some(code) = reap(main) {
-                return code;
+            if let Some(status) = reap(main) {
+                if let Some(pump) = pump {
+                    pump.finish();
+                }
+                if let (Some(path), Some(ending)) = (record, ending(status)) {
+                    if let Err(err) = ending.record(path) {
+                        eprintln!(
+                            "msbd keeper: cannot record the exit at {}: {err}",
+                            path.display()
+                        );
+                    }
+                }
+                return exit_code(status);
             }
             continue;
         }
-        // SAFETY: si_pid is valid for signals sent by a process (SI_USER, SI_QUEUE).
-        let sender = unsafe { info.si_pid() };
         let relay = match forward {
-            Forward::UnlessFromParent => sender != getppid().as_raw(),
-            Forward::OnlyRelayed => info.si_code == libc::SI_QUEUE,
+            Forward::UnlessFromParent => info.ssi_pid as i32 != getppid().as_raw(),
+            Forward::OnlyRelayed => info.ssi_code == libc::SI_QUEUE,
         };
         if relay {
             relay_signal(main, signo, forward);
@@ -348,14 +435,23 @@ fn relay_signal(to: Pid, signo: i32, forward: Forward) {
 }
 
 /// Reaps every child that has exited; `Some` with `main`'s status once it is among them.
-fn reap(main: Pid) -> Option<ExitCode> {
+fn reap(main: Pid) -> Option<WaitStatus> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => return None,
-            Ok(status) if status.pid() == Some(main) => return Some(exit_code(status)),
+            Ok(status) if status.pid() == Some(main) => return Some(status),
             Ok(_) | Err(nix::Error::EINTR) => {}
-            Err(_) => return Some(ExitCode::FAILURE),
+            // No child at all: `main` is gone, and how it ended is unknown.
+            Err(_) => return Some(WaitStatus::StillAlive),
         }
+    }
+}
+
+fn ending(status: WaitStatus) -> Option<Ending> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(Ending::Exited(code)),
+        WaitStatus::Signaled(_, signal, _) => Some(Ending::Killed(signal as i32)),
+        _ => None,
     }
 }
 
@@ -367,7 +463,8 @@ fn exit_code(status: WaitStatus) -> ExitCode {
     }
 }
 
-/// Replaces this process with the command, or idles until SIGTERM, SIGINT or SIGHUP.
+/// Replaces this process with the command (looked up in PATH), or idles until SIGTERM,
+/// SIGINT or SIGHUP.
 fn start(command: &[String], ready: &mut Ready) -> Result<ExitCode, String> {
     let Some(program) = command.first() else {
         ready.close();
@@ -379,17 +476,15 @@ fn start(command: &[String], ready: &mut Ready) -> Result<ExitCode, String> {
             CString::new(arg.as_bytes()).map_err(|_| format!("argument {arg:?} holds a NUL byte"))
         })
         .collect::<Result<_, _>>()?;
-    let path =
-        CString::new(program.as_bytes()).map_err(|_| "program holds a NUL byte".to_string())?;
     if let Some(signal) = pending_termination() {
         return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
     }
     // The command gets the ordinary signal mask; a stop that comes from now on ends it the
     // ordinary way.
     let _ = SigSet::empty().thread_set_mask();
-    match execv(&path, &argv) {
+    match execvp(&argv[0], &argv) {
         Ok(never) => match never {},
-        Err(err) => Err(format!("cannot run {program}: {err}")),
+        Err(err) => Err(format!("cannot run {program}: {}", err.desc())),
     }
 }
 
