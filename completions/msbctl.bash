@@ -121,6 +121,9 @@ _msbctl() {
             msbctl__subcmd__help__subcmd__sessions,list)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__list"
                 ;;
+            msbctl__subcmd__help__subcmd__sessions,logs)
+                cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__logs"
+                ;;
             msbctl__subcmd__help__subcmd__sessions,show)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__show"
                 ;;
@@ -145,6 +148,9 @@ _msbctl() {
             msbctl__subcmd__sessions,list)
                 cmd="msbctl__subcmd__sessions__subcmd__list"
                 ;;
+            msbctl__subcmd__sessions,logs)
+                cmd="msbctl__subcmd__sessions__subcmd__logs"
+                ;;
             msbctl__subcmd__sessions,show)
                 cmd="msbctl__subcmd__sessions__subcmd__show"
                 ;;
@@ -168,6 +174,9 @@ _msbctl() {
                 ;;
             msbctl__subcmd__sessions__subcmd__help,list)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__list"
+                ;;
+            msbctl__subcmd__sessions__subcmd__help,logs)
+                cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__logs"
                 ;;
             msbctl__subcmd__sessions__subcmd__help,show)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__show"
@@ -471,7 +480,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help__subcmd__sessions)
-            opts="list show create touch stop busy idle"
+            opts="list show create touch stop busy idle logs"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,6 +536,20 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help__subcmd__sessions__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__help__subcmd__sessions__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -723,7 +746,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions)
-            opts="-h --socket --json --help list show create touch stop busy idle help"
+            opts="-h --socket --json --help list show create touch stop busy idle logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -789,7 +812,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__help)
-            opts="list show create touch stop busy idle help"
+            opts="list show create touch stop busy idle logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -872,6 +895,20 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__sessions__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__sessions__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -933,14 +970,14 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__list)
-            opts="-h --status --template --idle-longer-than --socket --json --help"
+            opts="-h --status --template --idle-longer-than --ended --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --status)
-                    COMPREPLY=($(compgen -W "creating ready running processing error stopped" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "creating ready running processing error stopped ended" -- "${cur}"))
                     return 0
                     ;;
                 --template)
@@ -948,6 +985,28 @@ _msbctl() {
                     return 0
                     ;;
                 --idle-longer-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__sessions__subcmd__logs)
+            opts="-f -h --follow --tail --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tail)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -70,28 +70,31 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -s h -l help -d 'Pri
 complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -s h -l help -d 'Print help'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -s h -l help -d 'Print help'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "list" -d 'List sessions, least recently accessed first'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "show" -d 'Show one session'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "create" -d 'Create a session and its sandbox'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "stop" -d 'Stop a session\'s sandbox and remove the session'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "busy" -d 'Mark a session busy (processing): never expired or evicted until marked idle'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "idle" -d 'Mark a busy session idle again'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -f -a "list" -d 'List sessions, least recently accessed first'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -f -a "show" -d 'Show one session (an ended one with its exit and last lines)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -f -a "create" -d 'Create a session and its sandbox'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -f -a "stop" -d 'Stop a session\'s sandbox and remove the session'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -f -a "busy" -d 'Mark a session busy (processing): never expired or evicted until marked idle'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -f -a "idle" -d 'Mark a busy session idle again'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -f -a "logs" -d 'Print the output of a session\'s sandbox (the last 1 MiB is kept); with --json, one document of lines once the stream has ended'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle logs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l status -d 'Only sessions in this status' -r -f -a "creating\t''
 ready\t''
 running\t''
 processing\t''
 error\t''
-stopped\t''"
+stopped\t''
+ended\t'Its sandbox ended by itself; kept for a while so its exit can be read'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l template -d 'Only sessions of this template' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l idle-longer-than -d 'Only sessions not accessed for longer than this' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l ended -d 'Also sessions whose sandbox ended by itself (kept 15 minutes as `ended`)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
@@ -115,13 +118,19 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -l tail -d 'Only the last N lines of what is kept' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing what is written until the sandbox ends'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "list" -d 'List sessions, least recently accessed first'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one session'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one session (an ended one with its exit and last lines)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a session and its sandbox'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop a session\'s sandbox and remove the session'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "busy" -d 'Mark a session busy (processing): never expired or evicted until marked idle'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "idle" -d 'Mark a busy session idle again'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print the output of a session\'s sandbox (the last 1 MiB is kept); with --json, one document of lines once the stream has ended'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
@@ -153,10 +162,11 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans sessions debug completions version help" -f -a "version" -d 'Print the versions of msbctl and of the running msbd'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans sessions debug completions version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "list" -d 'List sessions, least recently accessed first'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "show" -d 'Show one session'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "show" -d 'Show one session (an ended one with its exit and last lines)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "create" -d 'Create a session and its sandbox'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "stop" -d 'Stop a session\'s sandbox and remove the session'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "busy" -d 'Mark a session busy (processing): never expired or evicted until marked idle'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "idle" -d 'Mark a busy session idle again'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "logs" -d 'Print the output of a session\'s sandbox (the last 1 MiB is kept); with --json, one document of lines once the stream has ended'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from debug" -f -a "fault" -d 'Inject a fault into a task (msbd must run with --enable-fault-injection)'

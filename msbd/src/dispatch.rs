@@ -84,6 +84,7 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             | Request::SessionList(_)
             | Request::SessionShow(_)
             | Request::Orphans
+            | Request::Logs(_)
     );
     let answer = if ctx.is_stopping() && !read_only {
         Err(Error::ShuttingDown)
@@ -151,7 +152,11 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             // Input that comes after its stream has ended (stdin racing the exit) is dropped
             // unanswered: an answer would be taken for that of the client's next request.
             Request::Input(_) => return,
-            Request::Exec(_) | Request::CopyIn(_) | Request::CopyOut(_) | Request::Logs(_) => {
+            Request::Logs(req) => match crate::logs::logs(ctx, req, &reply).await {
+                Ok(()) => return,
+                Err(err) => Err(err.into()),
+            },
+            Request::Exec(_) | Request::CopyIn(_) | Request::CopyOut(_) => {
                 let _ = inbox;
                 Err(Error::Invalid("not yet".into()))
             }

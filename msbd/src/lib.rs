@@ -10,6 +10,7 @@ pub mod deadline;
 pub mod dispatch;
 pub mod fds;
 pub mod ids;
+pub mod logs;
 pub mod reply;
 pub mod resources;
 pub mod server;

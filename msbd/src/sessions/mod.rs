@@ -12,11 +12,13 @@ mod create;
 mod durable;
 mod ended;
 mod error;
+mod log;
 mod registry;
 mod stop;
 
 pub use cleanup::SessionCleanup;
 pub use error::SessionError;
+pub use log::SessionLog;
 pub use registry::{Registry, Totals};
 
 use crate::backend::Backend;
