@@ -6,6 +6,7 @@ mod cli;
 mod exits;
 mod faults;
 mod isolation;
+mod logs;
 mod orphans;
 mod protocol;
 mod resources;

@@ -96,12 +96,36 @@ fn termination() -> SigSet {
 
 /// Every signal handled the default way, as on any host: msbd ignores SIGPIPE (as every Rust
 /// program does), and without this its sandboxes would inherit that, so that `yes | head -1`
-/// saw write errors instead of ending quietly.
+/// saw write errors instead of ending quietly. Realtime signals too, whatever msbd's own
+/// parent ignored: through the system call, since glibc's `sigaction` refuses the two it
+/// keeps for itself.
 fn default_dispositions() {
-    use nix::sys::signal::{signal, SigHandler};
-    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
-        // SAFETY: installing the default disposition runs no code of ours.
-        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    /// The kernel's `struct sigaction` (x86_64 and aarch64 alike).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::sighandler_t,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for signo in (1..=64).filter(|s| ![libc::SIGKILL, libc::SIGSTOP].contains(s)) {
+        // SAFETY: rt_sigaction reads the struct above, the size of its mask is the kernel's,
+        // and the default disposition runs no code of ours.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signo,
+                &default,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            );
+        }
     }
 }
 
