@@ -196,16 +196,13 @@ impl SessionManager {
     /// Everything known about one session, its sandbox as the backend sees it included; an
     /// ended one with its exit.
     pub async fn show(&self, id: &str) -> Result<SessionInfo, SessionError> {
-        let live = {
+        let mut info = {
             let state = self.lock();
-            match state.ended.get(id) {
-                Some(ended) => Err(ended.info()),
-                None => Ok(Self::info_in(&state.registry, id)?),
+            if let Some(ended) = state.ended.get(id) {
+                // No sandbox left to look at: its exit says the rest.
+                return Ok(ended.info());
             }
-        };
-        let mut info = match live {
-            Ok(info) => info,
-            Err(ended) => return Ok(ended),
+            Self::info_in(&state.registry, id)?
         };
         let state = self.backend.inspect(&info.sandbox).await;
         info.details = Some(SandboxDetails {
