@@ -127,6 +127,9 @@ _msbctl() {
             msbctl__subcmd__help__subcmd__sessions,list)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__list"
                 ;;
+            msbctl__subcmd__help__subcmd__sessions,logs)
+                cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__logs"
+                ;;
             msbctl__subcmd__help__subcmd__sessions,run)
                 cmd="msbctl__subcmd__help__subcmd__sessions__subcmd__run"
                 ;;
@@ -160,6 +163,9 @@ _msbctl() {
             msbctl__subcmd__sessions,list)
                 cmd="msbctl__subcmd__sessions__subcmd__list"
                 ;;
+            msbctl__subcmd__sessions,logs)
+                cmd="msbctl__subcmd__sessions__subcmd__logs"
+                ;;
             msbctl__subcmd__sessions,run)
                 cmd="msbctl__subcmd__sessions__subcmd__run"
                 ;;
@@ -192,6 +198,9 @@ _msbctl() {
                 ;;
             msbctl__subcmd__sessions__subcmd__help,list)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__list"
+                ;;
+            msbctl__subcmd__sessions__subcmd__help,logs)
+                cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__logs"
                 ;;
             msbctl__subcmd__sessions__subcmd__help,run)
                 cmd="msbctl__subcmd__sessions__subcmd__help__subcmd__run"
@@ -498,7 +507,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help__subcmd__sessions)
-            opts="list show create touch stop busy idle exec run cp"
+            opts="list show create touch stop busy idle exec run cp logs"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -582,6 +591,20 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help__subcmd__sessions__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__help__subcmd__sessions__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -792,7 +815,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions)
-            opts="-h --socket --json --help list show create touch stop busy idle exec run cp help"
+            opts="-h --socket --json --help list show create touch stop busy idle exec run cp logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -922,7 +945,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__help)
-            opts="list show create touch stop busy idle exec run cp help"
+            opts="list show create touch stop busy idle exec run cp logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1033,6 +1056,20 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__sessions__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__sessions__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1108,7 +1145,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__list)
-            opts="-h --status --template --idle-longer-than --socket --json --help"
+            opts="-h --status --template --idle-longer-than --ended --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1123,6 +1160,28 @@ _msbctl() {
                     return 0
                     ;;
                 --idle-longer-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__sessions__subcmd__logs)
+            opts="-f -h --follow --tail --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tail)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

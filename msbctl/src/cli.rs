@@ -113,8 +113,11 @@ pub enum SessionsCommand {
         /// Only sessions not accessed for longer than this
         #[arg(long, value_name = "DUR", value_parser = parse_duration)]
         idle_longer_than: Option<Duration>,
+        /// Also sessions whose sandbox ended by itself (kept 15 minutes as `ended`)
+        #[arg(long)]
+        ended: bool,
     },
-    /// Show one session
+    /// Show one session (an ended one with its exit and last lines)
     Show { id: String },
     /// Create a session and its sandbox
     Create {
@@ -182,6 +185,17 @@ pub enum SessionsCommand {
         src: String,
         /// ID:PATH or a local path
         dst: String,
+    },
+    /// Print the output of a session's sandbox (the last 1 MiB is kept); with --json, one
+    /// document of lines once the stream has ended
+    Logs {
+        id: String,
+        /// Keep printing what is written until the sandbox ends
+        #[arg(long, short)]
+        follow: bool,
+        /// Only the last N lines of what is kept
+        #[arg(long, value_name = "N")]
+        tail: Option<u64>,
     },
 }
 

@@ -25,6 +25,14 @@ impl From<ClientError> for Failure {
     }
 }
 
+fn written(result: std::io::Result<()>) -> Result<(), Failure> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::BrokenPipe),
+        Err(err) => Err(Failure::Local(format!("cannot write output: {err}"))),
+    }
+}
+
 #[derive(Serialize)]
 struct JsonError {
     error: JsonErrorBody,
@@ -56,11 +64,13 @@ impl Out {
     /// Writes `text` (a newline is added) to stdout.
     pub fn line(&self, text: &str) -> Result<(), Failure> {
         let mut stdout = std::io::stdout().lock();
-        match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
-            Ok(()) => Ok(()),
-            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::BrokenPipe),
-            Err(err) => Err(Failure::Local(format!("cannot write output: {err}"))),
-        }
+        written(writeln!(stdout, "{text}").and_then(|()| stdout.flush()))
+    }
+
+    /// Writes `bytes` as they are to stdout, at once, for output that streams.
+    pub fn raw(&self, bytes: &[u8]) -> Result<(), Failure> {
+        let mut stdout = std::io::stdout().lock();
+        written(stdout.write_all(bytes).and_then(|()| stdout.flush()))
     }
 
     /// Prints `value` as JSON in `--json` mode, else the human rendering.

@@ -244,7 +244,7 @@ fn expires(s: &SessionInfo) -> String {
 
 pub fn session(s: &SessionInfo) -> String {
     let mut out = format!(
-        "id:          {}\ntemplate:    {}\nflavor:      {} ({} CPU, {} MB)\nstatus:      {}\nsandbox:     {}\ncreated:     {}\nlast access: {}\nexpires in:  {}",
+        "id:          {}\ntemplate:    {}\nflavor:      {} ({} CPU, {} MB)\nstatus:      {}\nsandbox:     {}\ncreated:     {}\nlast access: {}\n{:<12} {}",
         s.id,
         s.template,
         s.flavor,
@@ -254,8 +254,27 @@ pub fn session(s: &SessionInfo) -> String {
         s.sandbox,
         ago(s.created_at),
         ago(s.last_accessed),
+        if s.exit.is_some() {
+            "forgotten in:"
+        } else {
+            "expires in:"
+        },
         expires(s),
     );
+    if let Some(exit) = &s.exit {
+        let how = match (exit.code, exit.signal) {
+            (Some(code), _) => format!("code {code}"),
+            (None, Some(signal)) => format!("signal {signal}"),
+            (None, None) => "unknown".into(),
+        };
+        out.push_str(&format!("\nexit:        {how}, {}", ago(exit.ended_at)));
+        if !exit.log_tail.is_empty() {
+            out.push_str("\nlast lines:");
+            for line in &exit.log_tail {
+                out.push_str(&format!("\n  {line}"));
+            }
+        }
+    }
     if let Some(since) = s.busy_since {
         out.push_str(&format!("\nbusy since:  {}", ago(since)));
     }

@@ -153,7 +153,7 @@ pub async fn run(
             let sessions = sessions.clone();
             async move {
                 while let Some(gone) = exited.recv().await {
-                    sessions.sandbox_ended(&gone.session_id, &gone.sandbox);
+                    sessions.sandbox_ended(gone).await;
                 }
             }
         }),

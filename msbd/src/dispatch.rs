@@ -101,6 +101,7 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             | Request::SessionList(_)
             | Request::SessionShow(_)
             | Request::Orphans
+            | Request::Logs(_)
     );
     let answer = if ctx.is_stopping() && !read_only {
         Err(Error::ShuttingDown)
@@ -177,10 +178,10 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             Request::CopyOut(req) => {
                 return streamed(work::copy_out(ctx, req, &reply, inbox).await, &reply).await
             }
-            Request::Logs(_) => {
-                let _ = inbox;
-                Err(Error::Invalid("not yet".into()))
-            }
+            Request::Logs(req) => match crate::logs::logs(ctx, req, &reply).await {
+                Ok(()) => return,
+                Err(err) => Err(err.into()),
+            },
         }
     };
     let response = answer.unwrap_or_else(|err| Response::Error(err.into()));

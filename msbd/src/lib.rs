@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod fds;
 pub mod ids;
 pub mod languages;
+pub mod logs;
 pub mod reply;
 pub mod resources;
 pub mod server;

@@ -1,5 +1,7 @@
 //! Templates name what a sandbox runs. `default` is built in and needs nothing installed;
-//! operators add their own with `--template NAME=COMMAND`.
+//! operators add their own with `--template NAME=COMMAND`. A command of plain words is run
+//! directly, so that a program that cannot be run fails the create with its own error;
+//! anything with shell syntax runs under `/bin/sh -c`.
 
 use crate::backend::Command;
 use std::collections::BTreeMap;
@@ -16,7 +18,7 @@ impl Templates {
     pub fn new(custom: &[(String, String)]) -> Self {
         let mut map = BTreeMap::from([(DEFAULT_TEMPLATE.to_string(), Command::Idle)]);
         for (name, command) in custom {
-            map.insert(name.clone(), Command::Shell(command.clone()));
+            map.insert(name.clone(), command_of(command));
         }
         Self { map }
     }
@@ -28,6 +30,19 @@ impl Templates {
     /// Every template's name, for messages: "default, python".
     pub fn names(&self) -> String {
         self.map.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// What a template's command line runs: its words, when it has only plain words (letters,
+/// digits, spaces and `-_./:,+@`), else the line under the shell.
+fn command_of(line: &str) -> Command {
+    let plain = line
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b" -_./:,+@".contains(&b));
+    if plain {
+        Command::Argv(line.split_whitespace().map(String::from).collect())
+    } else {
+        Command::Shell(line.to_string())
     }
 }
 
@@ -70,6 +85,33 @@ mod tests {
         assert!(matches!(templates.get("stubborn"), Some(Command::Shell(_))));
         assert_eq!(templates.get("nope"), None);
         assert_eq!(templates.names(), "default, stubborn");
+    }
+
+    #[test]
+    fn plain_words_run_directly_and_anything_else_under_the_shell() {
+        assert_eq!(
+            command_of(" python3  -m http.server 8000 "),
+            Command::Argv(vec![
+                "python3".into(),
+                "-m".into(),
+                "http.server".into(),
+                "8000".into()
+            ])
+        );
+        assert_eq!(
+            command_of("no-such-command-xyz"),
+            Command::Argv(vec!["no-such-command-xyz".into()])
+        );
+        for line in [
+            "X=1 env",
+            "sleep 1; exit 3",
+            "echo $HOME",
+            "a | b",
+            "echo 'x y'",
+            "a > f",
+        ] {
+            assert_eq!(command_of(line), Command::Shell(line.into()), "{line}");
+        }
     }
 
     #[test]

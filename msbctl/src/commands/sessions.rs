@@ -1,10 +1,14 @@
-//! `msbctl sessions`: list, show, create, touch, stop, and the work of `work`.
+//! `msbctl sessions`: list, show, create, touch, stop, busy, idle, logs, and the work of
+//! `work` (exec, run, cp).
 
 use super::work::{self, Work};
 use crate::cli::SessionsCommand;
 use crate::output::{Failure, Out};
 use crate::{exit, render};
-use msb_proto::{Client, CreateSession, ExecCommand, SessionFilter};
+use msb_proto::{Client, CreateSession, ExecCommand, LogsRequest, SessionFilter};
+use serde::Serialize;
+use std::cell::RefCell;
+use tokio::sync::Notify;
 
 pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Result<u8, Failure> {
     let session = match command {
@@ -12,12 +16,13 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
             status,
             template,
             idle_longer_than,
+            ended,
         } => {
             let filter = SessionFilter {
                 status,
                 template,
                 idle_longer_than_ms: idle_longer_than.map(|d| d.as_millis() as u64),
-                ended: false,
+                ended,
             };
             let list = client.sessions(filter).await?;
             out.show(list.as_slice(), render::sessions)?;
@@ -74,7 +79,68 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
             return work::run(client, work, &file, out).await;
         }
         SessionsCommand::Cp { src, dst } => return work::cp(client, &src, &dst, out).await,
+        SessionsCommand::Logs { id, follow, tail } => {
+            let request = LogsRequest {
+                session_id: id,
+                follow,
+                tail,
+            };
+            return logs(client, request, out).await;
+        }
     };
     out.show(&session, render::session)?;
     Ok(exit::OK)
+}
+
+/// The `--json` of `sessions logs`.
+#[derive(Serialize)]
+struct LogsDocument {
+    session_id: String,
+    /// Decoded as UTF-8 (invalid sequences replaced), without their line ends.
+    lines: Vec<String>,
+    /// The sandbox has ended: nothing more will be written.
+    ended: bool,
+}
+
+/// Prints a session's log as it comes, or, with `--json`, one document once it has ended.
+async fn logs(client: &mut Client, request: LogsRequest, out: &Out) -> Result<u8, Failure> {
+    let session_id = request.session_id.clone();
+    if out.json {
+        let mut data = Vec::new();
+        let end = client
+            .logs(request, |chunk| data.extend_from_slice(chunk))
+            .await?;
+        let document = LogsDocument {
+            session_id,
+            lines: String::from_utf8_lossy(&data)
+                .lines()
+                .map(String::from)
+                .collect(),
+            ended: end.ended,
+        };
+        out.show(&document, |_| String::new())?;
+        return Ok(exit::OK);
+    }
+    // A reader that went away (`| head`) ends a follow at once, not when the sandbox ends.
+    let failed = RefCell::new(None);
+    let stop = Notify::new();
+    let streamed = client.logs(request, |chunk| {
+        let mut failed = failed.borrow_mut();
+        if failed.is_none() {
+            if let Err(failure) = out.raw(chunk) {
+                *failed = Some(failure);
+                stop.notify_one();
+            }
+        }
+    });
+    tokio::select! {
+        end = streamed => {
+            end?;
+        }
+        () = stop.notified() => {}
+    }
+    match failed.into_inner() {
+        Some(failure) => Err(failure),
+        None => Ok(exit::OK),
+    }
 }

@@ -1,11 +1,12 @@
 //! Backends create, stop, list and watch sandboxes. The daemon only speaks to this trait; the
 //! `process` backend is the embedded default that needs nothing installed.
 
+pub mod log;
 pub mod process;
 pub mod procfs;
 
 use crate::deadline::Deadline;
-use msb_proto::Flavor;
+use msb_proto::{Flavor, SandboxExit};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,6 +23,9 @@ pub type Keep = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 pub enum Command {
     /// An idle sandbox that needs nothing installed and exits on SIGTERM.
     Idle,
+    /// A program and its arguments, looked up in the sandbox's PATH and run directly, so
+    /// that a program that cannot be run fails the create.
+    Argv(Vec<String>),
     /// A command line run by `/bin/sh -c`.
     Shell(String),
 }
@@ -53,11 +57,13 @@ pub struct SandboxState {
 }
 
 /// Sent when a sandbox ends on its own, not through a stop; what it left is released by
-/// then.
+/// then, except its log, kept until `discard`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exited {
     pub session_id: String,
     pub sandbox: String,
+    /// How its command ended (unknown parts are `None`) and the last lines of its log.
+    pub exit: SandboxExit,
 }
 
 /// How a sandbox ended when asked to stop.
@@ -143,6 +149,11 @@ pub enum BackendError {
     Signal { name: String, source: nix::Error },
     #[error("sandbox {name} is still running after SIGKILL")]
     Unkillable { name: String },
+    #[error("cannot read the log of sandbox {name}: {source}")]
+    Log {
+        name: String,
+        source: std::io::Error,
+    },
     #[error("the backend failed inside: {0}")]
     Internal(String),
     #[error("sandbox {name} is not running")]
@@ -174,7 +185,16 @@ pub trait Backend: Send + Sync + 'static {
 
     fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, SandboxState>;
 
-    /// Removes what sandboxes left behind (records, directories, cgroups) that belongs to
+    /// Opens a sandbox's log, running or ended: a reader at its end, and what is kept of it.
+    fn open_log<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(log::Reader, Vec<u8>), BackendError>>;
+
+    /// Removes what a sandbox that ended by itself still keeps (its log).
+    fn discard<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()>;
+
+    /// Removes what sandboxes left behind (records, directories, cgroups, logs) that belongs to
     /// none of `live` and that `keep` does not claim; returns how many pieces.
     fn remove_debris(
         &self,

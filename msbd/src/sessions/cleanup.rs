@@ -1,5 +1,6 @@
-//! The `session-cleanup` task: stops the sandboxes of sessions idle past their timeout and
-//! lifts busy marks that have lapsed (a client that crashed mid-work).
+//! The `session-cleanup` task: stops the sandboxes of sessions idle past their timeout, lifts
+//! busy marks that have lapsed (a client that crashed mid-work), and forgets ended sessions
+//! kept long enough.
 
 use super::SessionManager;
 use crate::backend::BoxFuture;
@@ -77,6 +78,10 @@ impl Task for SessionCleanup {
         Box::pin(async move {
             let manager = self.0.clone();
             let mut result = CycleResult::default();
+            let forgotten = manager.forget_ended().await;
+            if forgotten > 0 {
+                result.add("forgotten", forgotten);
+            }
             let due = manager.lock().registry.due(now_ms());
             result.add("expired", due.len() as u64);
             let (outcomes, interrupted) = ctx

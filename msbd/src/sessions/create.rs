@@ -1,6 +1,7 @@
 //! Get-or-create: admission under the limits (with eviction), the stored intent, the
 //! sandbox, and taking everything back when a step fails.
 
+use super::ended::describe;
 use super::{under_way, unknown, Admit, SessionError, SessionManager};
 use crate::backend::SandboxSpec;
 use crate::clock::now_ms;
@@ -100,8 +101,12 @@ impl SessionManager {
     }
 
     /// The get of get-or-create: a live session with this id, touched; `None` when there is
-    /// none. An expired one is stopped first, to be replaced.
+    /// none. An expired or ended one is stopped or forgotten first, to be replaced.
     async fn existing(self: &Arc<Self>, id: &str) -> Result<Option<SessionInfo>, SessionError> {
+        if self.forget(id).await.is_some() {
+            tracing::info!(session = id, "replacing an ended session");
+            return Ok(None);
+        }
         {
             let now = now_ms();
             let mut state = self.lock();
@@ -176,15 +181,15 @@ impl SessionManager {
             self.abandon(&id, &[], true);
             return Err(SessionError::Backend { id, source });
         }
-        self.ready(&id, &sandbox)
+        self.ready(&id, &sandbox).await
     }
 
     /// The sandbox runs: the session is ready. Its stored intent already lets a restarted
     /// daemon adopt it, so the new status is kept even while the store fails.
-    fn ready(&self, id: &str, sandbox: &str) -> Result<SessionInfo, SessionError> {
-        {
+    async fn ready(&self, id: &str, sandbox: &str) -> Result<SessionInfo, SessionError> {
+        let exit = {
             let mut state = self.lock();
-            if !state.ended_while_creating.remove(id) {
+            let Some(exit) = state.ended_while_creating.remove(id) else {
                 state
                     .registry
                     .update(id, |s| s.status = SessionStatus::Ready);
@@ -195,11 +200,20 @@ impl SessionManager {
                 self.settled.notify_waiters();
                 tracing::info!(session = %id, sandbox, "session created");
                 return Ok(info);
-            }
-        }
+            };
+            exit
+        };
         // Its end was reported while it was still being created; what it left is released.
         self.abandon(id, &[], true);
-        Err(SessionError::ExitedAtStart { id: id.to_string() })
+        self.backend.discard(sandbox).await;
+        let mut how = describe(&exit);
+        if let Some(line) = exit.log_tail.last() {
+            how.push_str(&format!(", last line: {line}"));
+        }
+        Err(SessionError::ExitedAtStart {
+            id: id.to_string(),
+            how,
+        })
     }
 
     /// Takes back a create: the victims not yet stopped become idle again, and the session

@@ -33,9 +33,9 @@ pub enum SessionError {
         source: Box<SessionError>,
     },
     #[error(
-        "the sandbox of session '{id}' exited as soon as it started; check its template's command"
+        "the sandbox of session '{id}' exited as soon as it started ({how}); check its template's command"
     )]
-    ExitedAtStart { id: String },
+    ExitedAtStart { id: String, how: String },
     #[error("session '{id}': {source}")]
     Backend { id: String, source: BackendError },
     #[error("session '{id}' was not changed: {source}")]

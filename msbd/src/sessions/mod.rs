@@ -1,6 +1,6 @@
 //! SessionManager: the session registry and what changes it: get-or-create, touch, busy
-//! marks, stops, the stops that eviction and expiry ask for, and the drained stop of a
-//! shutdown.
+//! marks, stops, the stops that eviction and expiry ask for, the drained stop of a shutdown,
+//! and the sessions whose sandbox ended by itself, kept for a while as `ended`.
 //!
 //! A session is removed only after its sandbox is confirmed stopped. A stop that fails leaves
 //! the session in `error`, to be retried by the next cleanup cycle. Creates and stops run to
@@ -10,13 +10,16 @@
 mod cleanup;
 mod create;
 mod durable;
+mod ended;
 mod error;
+mod log;
 mod registry;
 mod stop;
 mod work;
 
 pub use cleanup::SessionCleanup;
 pub use error::SessionError;
+pub use log::SessionLog;
 pub use registry::{Registry, Totals};
 pub use work::WorkLease;
 
@@ -26,8 +29,11 @@ use crate::deadline::Hurry;
 use crate::session::Session;
 use crate::store::{Change, Store};
 use crate::templates::Templates;
-use msb_proto::{SandboxDetails, SessionFate, SessionFilter, SessionInfo, SessionStatus};
-use std::collections::HashSet;
+use ended::Ended;
+use msb_proto::{
+    SandboxDetails, SandboxExit, SessionFate, SessionFilter, SessionInfo, SessionStatus,
+};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -44,8 +50,10 @@ struct State {
     /// Set once a shutdown begins: no session is admitted any more, and the fate of every
     /// stop that ends is told here.
     closing: Option<mpsc::UnboundedSender<SessionFate>>,
-    /// Sessions whose sandbox ended while they were still being created.
-    ended_while_creating: HashSet<String>,
+    /// Sessions whose sandbox ended while they were still being created, and how.
+    ended_while_creating: HashMap<String, SandboxExit>,
+    /// Sessions whose sandbox ended by itself, kept for a while.
+    ended: Ended,
 }
 
 pub struct SessionManager {
@@ -87,7 +95,8 @@ impl SessionManager {
                     busy_timeout.as_millis() as u64,
                 ),
                 closing: None,
-                ended_while_creating: HashSet::new(),
+                ended_while_creating: HashMap::new(),
+                ended: Ended::default(),
             }),
             settled: Notify::new(),
             store,
@@ -154,41 +163,56 @@ impl SessionManager {
         self.lock().registry.get(id).is_some()
     }
 
-    /// True when some session (live, being created or being stopped) has this sandbox.
+    /// True when some session (live, being created or being stopped, or ended) has this
+    /// sandbox.
     pub fn has_sandbox(&self, sandbox: &str) -> bool {
-        self.lock().registry.has_sandbox(sandbox)
+        let state = self.lock();
+        state.registry.has_sandbox(sandbox) || state.ended.has_sandbox(sandbox)
     }
 
-    /// Sessions matching `filter`, least recently accessed first.
+    /// Sessions matching `filter`, least recently accessed first. Ended sessions only when
+    /// the filter asks for them (`ended`, or that status).
     pub fn list(&self, filter: &SessionFilter) -> Vec<SessionInfo> {
         let now = now_ms();
         let state = self.lock();
         let registry = &state.registry;
-        let mut list: Vec<&Session> = registry
-            .iter()
-            .filter(|s| {
-                filter
-                    .status
-                    .is_none_or(|status| s.shown_status() == status)
-            })
-            .filter(|s| filter.template.as_ref().is_none_or(|t| &s.template == t))
-            .filter(|s| {
-                filter
+        let matches = |s: &Session| {
+            filter
+                .status
+                .is_none_or(|status| s.shown_status() == status)
+                && filter.template.as_ref().is_none_or(|t| &s.template == t)
+                && filter
                     .idle_longer_than_ms
                     .is_none_or(|ms| now.saturating_sub(s.last_accessed_ms) > ms)
-            })
+        };
+        let with_ended = filter.ended || filter.status == Some(SessionStatus::Ended);
+        let mut list: Vec<(u64, SessionInfo)> = registry
+            .iter()
+            .filter(|s| matches(s))
+            .map(|s| (s.last_accessed_ms, Self::info(registry, s)))
+            .chain(
+                state
+                    .ended
+                    .iter()
+                    .filter(|e| with_ended && matches(e.session()))
+                    .map(|e| (e.last_accessed_ms(), e.info())),
+            )
             .collect();
-        list.sort_by(|a, b| {
-            a.last_accessed_ms
-                .cmp(&b.last_accessed_ms)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        list.into_iter().map(|s| Self::info(registry, s)).collect()
+        list.sort_by(|(a_ms, a), (b_ms, b)| a_ms.cmp(b_ms).then_with(|| a.id.cmp(&b.id)));
+        list.into_iter().map(|(_, info)| info).collect()
     }
 
-    /// Everything known about one session, its sandbox as the backend sees it included.
+    /// Everything known about one session, its sandbox as the backend sees it included; an
+    /// ended one with its exit.
     pub async fn show(&self, id: &str) -> Result<SessionInfo, SessionError> {
-        let mut info = Self::info_in(&self.lock().registry, id)?;
+        let mut info = {
+            let state = self.lock();
+            if let Some(ended) = state.ended.get(id) {
+                // No sandbox left to look at: its exit says the rest.
+                return Ok(ended.info());
+            }
+            Self::info_in(&state.registry, id)?
+        };
         let state = self.backend.inspect(&info.sandbox).await;
         info.details = Some(SandboxDetails {
             running: state.running,

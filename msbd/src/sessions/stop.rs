@@ -1,5 +1,5 @@
-//! Stopping sessions: one on request, the sandboxes that ended by themselves, and all of them
-//! at shutdown, where every session gets exactly one fate.
+//! Stopping sessions: one on request, and all of them at shutdown, where every session gets
+//! exactly one fate.
 
 use super::{under_way, unknown, SessionError, SessionManager};
 use crate::backend::Stopped;
@@ -124,43 +124,17 @@ impl SessionManager {
         outcome
     }
 
-    /// Stops a session's sandbox and removes the session; the answer says how it ended.
+    /// Stops a session's sandbox and removes the session; the answer says how it ended. An
+    /// ended session is forgotten, with its log.
     pub async fn stop(self: &Arc<Self>, id: &str) -> Result<SessionInfo, SessionError> {
-        let sandbox = self.begin_stop(id, false)?.ok_or_else(|| unknown(id))?;
+        let sandbox = match self.begin_stop(id, false) {
+            Err(SessionError::Unknown { .. }) => {
+                return self.forget(id).await.ok_or_else(|| unknown(id));
+            }
+            begun => begun?.ok_or_else(|| unknown(id))?,
+        };
         let deadline = self.hurry.after(self.stop_grace);
         Ok(self.finish_stop(id, &sandbox, deadline).await?.0)
-    }
-
-    /// Ends the session of a sandbox that ended by itself (the backend has released what it
-    /// left); true when there was such a session.
-    pub fn sandbox_ended(&self, session_id: &str, sandbox: &str) -> bool {
-        let mut state = self.lock();
-        let Some(session) = state.registry.get(session_id) else {
-            return false;
-        };
-        if session.sandbox != sandbox || session.stopping {
-            return false;
-        }
-        if session.status == SessionStatus::Creating {
-            // Its create finds out when it is done, and takes the session back.
-            state.ended_while_creating.insert(session_id.to_string());
-            return false;
-        }
-        state.registry.remove(session_id);
-        tracing::warn!(
-            session = session_id,
-            sandbox,
-            "the sandbox ended on its own; session stopped"
-        );
-        drop(self.store.keep(Change::Delete(session_id.to_string())));
-        if let Some(fates) = &state.closing {
-            let _ = fates.send(SessionFate {
-                id: session_id.to_string(),
-                fate: Fate::Stopped,
-                error: None,
-            });
-        }
-        true
     }
 
     /// Closes the registry for a shutdown: no session is admitted from now on, and the fate

@@ -7,6 +7,7 @@ mod exec;
 mod exits;
 mod faults;
 mod isolation;
+mod logs;
 mod orphans;
 mod protocol;
 mod resources;

@@ -56,7 +56,7 @@ pub(super) fn run(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, Stri
         ForkResult::Parent { child } => {
             ready.close();
             quiet_stdio();
-            Ok(end_as(supervise(child, Forward::All)))
+            Ok(end_as(supervise(child, Forward::All, None, None)))
         }
     }
 }

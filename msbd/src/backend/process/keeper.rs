@@ -2,7 +2,12 @@
 //! the daemon in a session of its own, it joins the sandbox's cgroups, sets the flavor's
 //! rlimits, and, with `--isolate`, moves into fresh user, pid, mount, network, ipc and uts
 //! namespaces: a child becomes pid 1 there (it mounts a private /proc and reaps), and the
-//! command runs as pid 2. Without a command it idles until SIGTERM (the `default` template).
+//! command runs as pid 2. Without `--isolate` the command is its child. Without a command it
+//! idles until SIGTERM (the `default` template).
+//!
+//! With `--log`, the command's stdout and stderr go to a bounded log that the keeper itself
+//! writes while it waits (see `output`), and the process that waits for the command records
+//! how it ended beside it, for a daemon that is not the keeper's parent.
 //!
 //! Termination signals are held back from the keeper's first instant and taken with
 //! `sigwait`, so a stop is never lost, not even one that arrives before the command exists
@@ -13,22 +18,29 @@
 //! holds it close-on-exec, so it closes without a word once the command has been exec'd; a
 //! step that fails writes its error there instead, and msbd fails the create with it.
 //!
-//! It runs before any thread exists, which is what makes `unshare` and `fork` safe here.
+//! It runs on one thread only, which is what makes `unshare` and `fork` safe here: a
+//! supervising keeper waits for signals and its command's output together, through a
+//! signalfd and `poll`.
 
 use clap::Args;
 use nix::libc;
 use nix::mount::{mount, MsFlags};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{execv, fork, getegid, geteuid, getppid, sethostname, ForkResult, Pid};
+use nix::unistd::{execvp, fork, getegid, geteuid, getppid, sethostname, ForkResult, Pid};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{FromRawFd, RawFd};
-use std::path::PathBuf;
+use std::os::fd::{AsFd, FromRawFd, RawFd};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use super::output::{Output, Pump};
+use crate::backend::log::{Ending, LogFiles};
 
 #[derive(Debug, Args)]
 pub struct KeeperArgs {
@@ -73,7 +85,11 @@ pub struct KeeperArgs {
     /// With --copy-in or --copy-out: the directory that is `/` for the copy's paths.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// The command; none means idle until SIGTERM.
+    /// The bounded log the command's stdout and stderr go to; its rotated part and the
+    /// command's exit status lie beside it. Without it, they are the keeper's own.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// The command, looked up in PATH; none means idle until SIGTERM.
     #[arg(last = true)]
     pub command: Vec<String>,
 }
@@ -100,18 +116,16 @@ pub(super) fn termination() -> SigSet {
 
 /// Every signal handled the default way, as on any host: msbd ignores SIGPIPE (as every Rust
 /// program does), and without this its sandboxes would inherit that, so that `yes | head -1`
-/// saw write errors instead of ending quietly.
-///
-/// Every signal number is reset, real-time ones included, through the system call itself:
-/// the C library refuses to touch the two it reserves, and an ignored one inherited from
-/// whoever started msbd would otherwise reach the sandbox.
+/// saw write errors instead of ending quietly. Realtime signals too, whatever msbd's own
+/// parent ignored: through the system call, since glibc's `sigaction` refuses the two it
+/// keeps for itself.
 fn default_dispositions() {
-    /// The kernel's `struct sigaction` (not the C library's, whose mask is larger).
+    /// The kernel's `struct sigaction` (x86_64 and aarch64 alike).
     #[repr(C)]
     struct KernelSigaction {
         handler: libc::sighandler_t,
         flags: libc::c_ulong,
-        restorer: libc::sighandler_t,
+        restorer: usize,
         mask: u64,
     }
     let default = KernelSigaction {
@@ -120,17 +134,14 @@ fn default_dispositions() {
         restorer: 0,
         mask: 0,
     };
-    for signo in 1..=libc::SIGRTMAX() {
-        if signo == libc::SIGKILL || signo == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: rt_sigaction reads the struct it is given (sized as the kernel expects)
-        // and writes nothing back; the default disposition runs no code of ours.
+    for signo in (1..=64).filter(|s| ![libc::SIGKILL, libc::SIGSTOP].contains(s)) {
+        // SAFETY: rt_sigaction reads the struct above, the size of its mask is the kernel's,
+        // and the default disposition runs no code of ours.
         unsafe {
             libc::syscall(
                 libc::SYS_rt_sigaction,
                 signo,
-                &default as *const KernelSigaction,
+                &default,
                 std::ptr::null_mut::<KernelSigaction>(),
                 std::mem::size_of::<u64>(),
             );
@@ -161,10 +172,10 @@ impl Ready {
     }
 
     pub(super) fn fail(&mut self, message: &str) -> ExitCode {
-        eprintln!("msbd keeper: {message}");
         if let Some(pipe) = &mut self.0 {
             let _ = pipe.write_all(message.as_bytes());
         }
+        eprintln!("msbd keeper: {message}");
         ExitCode::from(SETUP_FAILED)
     }
 
@@ -191,20 +202,37 @@ fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
     if args.exec {
         return super::enter::run(args, ready);
     }
-    if !args.isolate && !args.probe {
-        return start(&args.command, ready);
+    let output = args.log.as_deref().map(Output::open).transpose()?;
+    let isolated = args.isolate || args.probe;
+    if isolated {
+        enter_namespaces()?;
     }
-    enter_namespaces()?;
     if let Some(signal) = pending_termination() {
-        // Stopped before pid 1 existed: it is never made.
+        // Stopped before the sandbox's first process existed: it is never made.
         return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
     }
     // SAFETY: no other thread exists in this process.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => Ok(init(args, ready)),
+        ForkResult::Child => {
+            if let Some(output) = output {
+                output.attach()?;
+            }
+            if isolated {
+                Ok(init(args, ready))
+            } else {
+                start(&args.command, ready)
+            }
+        }
         ForkResult::Parent { child } => {
             ready.close();
-            Ok(exit_code(supervise(child, Forward::UnlessFromParent)))
+            // Pid 1 records the command's end itself: its own status cannot tell a signal.
+            let record = (!isolated).then(|| ending_file(args)).flatten();
+            Ok(exit_code(supervise(
+                child,
+                Forward::UnlessFromParent,
+                record.as_deref(),
+                output.map(Output::into_pump),
+            )))
         }
     }
 }
@@ -233,6 +261,11 @@ fn confine(args: &KeeperArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Where the command's end is recorded, when there is a log.
+fn ending_file(args: &KeeperArgs) -> Option<PathBuf> {
+    args.log.as_deref().map(|log| LogFiles::of(log).exit)
 }
 
 /// Unshares every namespace and maps root inside to our own user outside.
@@ -291,7 +324,12 @@ fn init(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
         Ok(ForkResult::Child) => start(&args.command, ready).unwrap_or_else(|err| ready.fail(&err)),
         Ok(ForkResult::Parent { child }) => {
             ready.close();
-            exit_code(supervise(child, Forward::OnlyRelayed))
+            exit_code(supervise(
+                child,
+                Forward::OnlyRelayed,
+                ending_file(args).as_deref(),
+                None,
+            ))
         }
         Err(err) => ready.fail(&format!("fork: {err}")),
     }
@@ -351,26 +389,78 @@ pub(super) enum Forward {
 }
 
 /// Waits for `main` to exit (reaping every other child meanwhile) and returns how it ended,
-/// passing termination signals on as `forward` says.
-pub(super) fn supervise(main: Pid, forward: Forward) -> WaitStatus {
+/// passing termination signals on as `forward` says; records how it ended at `record`, and
+/// copies its output into the log meanwhile (`pump`).
+pub(super) fn supervise(
+    main: Pid,
+    forward: Forward,
+    record: Option<&Path>,
+    mut pump: Option<Pump>,
+) -> WaitStatus {
     // A signal that came between the last look and the fork reached only this process:
     // `main` is told too. (Taken from the queue below, it is not relayed again.)
     if let Some(signal) = pending_termination() {
         relay_signal(main, signal as i32, forward);
     }
+    let signals = match SignalFd::with_flags(&supervised(), SfdFlags::SFD_CLOEXEC) {
+        Ok(signals) => signals,
+        Err(err) => {
+            // Nothing could tell this keeper of a stop: the sandbox must not live on.
+            eprintln!("msbd keeper: signalfd: {err}");
+            let _ = kill(main, Signal::SIGKILL);
+            return WaitStatus::StillAlive;
+        }
+    };
     loop {
-        let (signo, info) = next_signal();
+        let (signalled, output) = {
+            let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+            if let Some(pump) = &pump {
+                fds.push(PollFd::new(pump.fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(nix::Error::EINTR) => continue,
+                Err(err) => {
+                    // Only the pipe can be at fault; the wait goes on without the log.
+                    eprintln!("msbd keeper: poll: {err}");
+                    pump = None;
+                    continue;
+                }
+            }
+            let ready = |fd: &PollFd| fd.any().unwrap_or(true);
+            (ready(&fds[0]), fds.get(1).is_some_and(ready))
+        };
+        if output && !pump.as_mut().is_some_and(Pump::copy) {
+            // Nobody writes into it any more.
+            pump = None;
+        }
+        if !signalled {
+            continue;
+        }
+        let Ok(Some(info)) = signals.read_signal() else {
+            continue;
+        };
+        let signo = info.ssi_signo as i32;
         if signo == libc::SIGCHLD {
-            if let Some(code) = reap(main) {
-                return code;
+            if let Some(status) = reap(main) {
+                if let Some(pump) = pump {
+                    pump.finish();
+                }
+                if let (Some(path), Some(ending)) = (record, ending(status)) {
+                    if let Err(err) = ending.record(path) {
+                        eprintln!(
+                            "msbd keeper: cannot record the exit at {}: {err}",
+                            path.display()
+                        );
+                    }
+                }
+                return status;
             }
             continue;
         }
-        // SAFETY: si_pid is valid for signals sent by a process (SI_USER, SI_QUEUE).
-        let sender = unsafe { info.si_pid() };
         let relay = match forward {
-            Forward::UnlessFromParent => sender != getppid().as_raw(),
-            Forward::OnlyRelayed => info.si_code == libc::SI_QUEUE,
+            Forward::UnlessFromParent => info.ssi_pid as i32 != getppid().as_raw(),
+            Forward::OnlyRelayed => info.ssi_code == libc::SI_QUEUE,
             Forward::All => true,
         };
         if relay {
@@ -422,9 +512,17 @@ pub(super) fn reap(main: Pid) -> Option<WaitStatus> {
             Ok(WaitStatus::StillAlive) => return None,
             Ok(status) if status.pid() == Some(main) => return Some(status),
             Ok(_) | Err(nix::Error::EINTR) => {}
-            // No child at all: `main` is gone and was reaped elsewhere.
-            Err(_) => return Some(WaitStatus::Exited(main, 1)),
+            // No child at all: `main` is gone, and how it ended is unknown.
+            Err(_) => return Some(WaitStatus::StillAlive),
         }
+    }
+}
+
+fn ending(status: WaitStatus) -> Option<Ending> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(Ending::Exited(code)),
+        WaitStatus::Signaled(_, signal, _) => Some(Ending::Killed(signal as i32)),
+        _ => None,
     }
 }
 
@@ -436,7 +534,8 @@ fn exit_code(status: WaitStatus) -> ExitCode {
     }
 }
 
-/// Replaces this process with the command, or idles until SIGTERM, SIGINT or SIGHUP.
+/// Replaces this process with the command (looked up in PATH), or idles until SIGTERM,
+/// SIGINT or SIGHUP.
 fn start(command: &[String], ready: &mut Ready) -> Result<ExitCode, String> {
     let Some(program) = command.first() else {
         ready.close();
@@ -448,17 +547,15 @@ fn start(command: &[String], ready: &mut Ready) -> Result<ExitCode, String> {
             CString::new(arg.as_bytes()).map_err(|_| format!("argument {arg:?} holds a NUL byte"))
         })
         .collect::<Result<_, _>>()?;
-    let path =
-        CString::new(program.as_bytes()).map_err(|_| "program holds a NUL byte".to_string())?;
     if let Some(signal) = pending_termination() {
         return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
     }
     // The command gets the ordinary signal mask; a stop that comes from now on ends it the
     // ordinary way.
     let _ = SigSet::empty().thread_set_mask();
-    match execv(&path, &argv) {
+    match execvp(&argv[0], &argv) {
         Ok(never) => match never {},
-        Err(err) => Err(format!("cannot run {program}: {err}")),
+        Err(err) => Err(format!("cannot run {program}: {}", err.desc())),
     }
 }
 

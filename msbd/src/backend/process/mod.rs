@@ -1,28 +1,34 @@
 //! The embedded default backend: a sandbox is a process group in its own session, started
 //! as `msbd keeper` from a template's command line in a private working directory under the
-//! state dir.
+//! state dir. Its command's output goes to a bounded log under `logs/` that the keeper
+//! writes itself.
 //!
 //! Every sandbox's end is watched (see `watch`): a stop signals the group and waits for that
 //! end, not for /proc to empty, and a sandbox that ends by itself is released (record,
-//! working directory, cgroups) and reported at once, whether this daemon started it or
-//! adopted it. Blocking work (spawning, /proc reads, removing directories) runs on the
-//! blocking pool, a bounded number at a time.
+//! working directory, cgroups; its log stays until `discard`) and reported at once, with its
+//! exit and the last lines of its log, whether this daemon started it or adopted it.
+//! Blocking work (spawning, /proc reads, removing directories) runs on the blocking pool, a
+//! bounded number at a time.
 
 mod enter;
 mod exec;
 mod isolation;
 pub mod keeper;
+mod output;
 mod records;
 mod watch;
 
 pub use isolation::{rlimits, Cgroups, Isolation, IsolationMode};
 pub use records::{MARK_INSTANCE, MARK_SANDBOX, MARK_SESSION};
 
+use super::log::{self, Ending, LogFiles};
 use super::{
     procfs, Backend, BackendError, BoxFuture, Command, ExecSpec, Exited, Keep, Running,
     SandboxInfo, SandboxSpec, SandboxState, Stopped,
 };
+use crate::clock::now_ms;
 use crate::deadline::Deadline;
+use msb_proto::SandboxExit;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use records::{Located, Record, Records, PARTIAL};
@@ -53,6 +59,10 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 const BLOCKING_AT_ONCE: usize = 16;
 /// Descriptors msbd holds per sandbox: the pidfd its end is watched through.
 const FDS_PER_SANDBOX: u64 = 1;
+/// Lines of its log told with a sandbox's end, and how long each may be, so that a list of
+/// ended sessions stays well under a frame.
+const TAIL_LINES: u64 = 10;
+const TAIL_LINE_CHARS: usize = 200;
 
 pub struct ProcessBackend {
     shared: Arc<Shared>,
@@ -61,6 +71,8 @@ pub struct ProcessBackend {
 struct Shared {
     records: Arc<Records>,
     work: PathBuf,
+    /// Sandboxes' logs, written by their keepers.
+    logs: PathBuf,
     isolation: Isolation,
     /// Told when a sandbox ends by itself, not through a stop.
     exits: mpsc::UnboundedSender<Exited>,
@@ -94,8 +106,10 @@ impl ProcessBackend {
     ) -> std::io::Result<Self> {
         let records = state_dir.join("sandboxes");
         let work = state_dir.join("work");
-        std::fs::create_dir_all(&records)?;
-        std::fs::create_dir_all(&work)?;
+        let logs = state_dir.join("logs");
+        for dir in [&records, &work, &logs] {
+            std::fs::create_dir_all(dir)?;
+        }
         Ok(Self {
             shared: Arc::new(Shared {
                 records: Arc::new(Records {
@@ -103,6 +117,7 @@ impl ProcessBackend {
                     instance,
                 }),
                 work,
+                logs,
                 isolation,
                 exits,
                 watched: Mutex::new(HashMap::new()),
@@ -130,6 +145,10 @@ impl Shared {
 
     fn execs(&self) -> MutexGuard<'_, HashMap<String, HashSet<u32>>> {
         self.execs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn log_files(&self, name: &str) -> LogFiles {
+        LogFiles::of(&self.logs.join(format!("{name}.log")))
     }
 
     /// Runs `work` on the blocking pool, a bounded number at a time.
@@ -165,16 +184,16 @@ impl Shared {
         let shared = self.clone();
         let name = name.to_string();
         tokio::spawn(async move {
-            let how = watch::ended(leader, shared.records.clone()).await;
+            let end = watch::ended(leader, shared.records.clone()).await;
             ended_tx.send_replace(true);
-            shared.on_end(&name, &how).await;
+            shared.on_end(&name, end).await;
         });
         ended
     }
 
-    /// A sandbox ended. Unless a stop owns it, it ended by itself: release what it left and
-    /// report it.
-    async fn on_end(self: &Arc<Self>, name: &str, how: &str) {
+    /// A sandbox ended. Unless a stop owns it, it ended by itself: release what it left
+    /// (its log stays, to be read) and report it, with how it ended.
+    async fn on_end(self: &Arc<Self>, name: &str, end: watch::End) {
         let by_itself = {
             let mut watched = self.watched();
             match watched.get(name) {
@@ -183,16 +202,55 @@ impl Shared {
             }
         };
         let Some(gone) = by_itself else {
-            tracing::debug!(sandbox = name, how, "stopped sandbox ended");
+            tracing::debug!(sandbox = name, how = end.how, "stopped sandbox ended");
             return;
         };
-        tracing::info!(sandbox = name, how, "sandbox ended by itself");
         let _ = self.sweep(gone.pgrp, name).await;
-        self.release(name).await;
+        let exit = self.exit_of(name, end.ending).await;
+        tracing::info!(
+            sandbox = name,
+            how = end.how,
+            code = exit.code,
+            signal = exit.signal,
+            last_lines = ?exit.log_tail,
+            "sandbox ended by itself"
+        );
+        self.release(name, false).await;
         let _ = self.exits.send(Exited {
             session_id: gone.session_id,
             sandbox: name.to_string(),
+            exit,
         });
+    }
+
+    /// How sandbox `name` ended: as its keeper recorded it, else as `seen` (our child's
+    /// status), else unknown; with the last lines of its log.
+    async fn exit_of(&self, name: &str, seen: Option<Ending>) -> SandboxExit {
+        let files = self.log_files(name);
+        let (recorded, tail) = self
+            .blocking(move || {
+                let kept = log::Reader::open(files.clone())
+                    .map(|(_, kept)| kept)
+                    .unwrap_or_default();
+                let tail = log::as_lines(log::last_lines(&kept, TAIL_LINES))
+                    .into_iter()
+                    .map(|line| line.chars().take(TAIL_LINE_CHARS).collect())
+                    .collect();
+                (Ending::read(&files.exit), tail)
+            })
+            .await
+            .unwrap_or_default();
+        let (code, signal) = match recorded.or(seen) {
+            Some(Ending::Exited(code)) => (Some(code), None),
+            Some(Ending::Killed(signal)) => (None, Some(signal)),
+            None => (None, None),
+        };
+        SandboxExit {
+            code,
+            signal,
+            ended_at: now_ms() / 1000,
+            log_tail: tail,
+        }
     }
 
     /// Takes a watched sandbox over for a stop: where it is and what tells its end.
@@ -290,13 +348,17 @@ impl Shared {
         Ok(())
     }
 
-    /// Removes what a sandbox leaves behind: its record, working directory and cgroups.
-    async fn release(self: &Arc<Self>, name: &str) {
+    /// Removes what a sandbox leaves behind: its record, working directory and cgroups, and,
+    /// with `log`, its log.
+    async fn release(self: &Arc<Self>, name: &str, log: bool) {
         let shared = self.clone();
         let name = name.to_string();
         let released = self
             .blocking(move || {
                 shared.records.remove(&name);
+                if log {
+                    shared.log_files(&name).remove();
+                }
                 let _ = std::fs::remove_dir_all(shared.work.join(&name));
                 if let Some(cgroups) = &shared.isolation.cgroups {
                     cgroups.remove(&name);
@@ -326,7 +388,9 @@ impl Shared {
             .args(["--memory-mb", &memory_mb.to_string()])
             .args(["--nofile", &nofile.to_string()])
             .args(["--nproc", &nproc.to_string()])
-            .args(["--ready-fd", &READY_FD.to_string()]);
+            .args(["--ready-fd", &READY_FD.to_string()])
+            .arg("--log")
+            .arg(self.log_files(&spec.name).log);
         if self.isolation.namespaces {
             cmd.args(["--isolate", "--hostname", &spec.name]);
         }
@@ -335,8 +399,14 @@ impl Shared {
                 cmd.arg("--cgroup").arg(dir);
             }
         }
-        if let Command::Shell(line) = &spec.command {
-            cmd.args(["--", "/bin/sh", "-c", line]);
+        match &spec.command {
+            Command::Idle => {}
+            Command::Argv(argv) => {
+                cmd.arg("--").args(argv);
+            }
+            Command::Shell(line) => {
+                cmd.args(["--", "/bin/sh", "-c", line]);
+            }
         }
         cmd.current_dir(&workdir)
             .env_clear()
@@ -390,7 +460,7 @@ impl Shared {
             None => self.find_and_watch(name, true).await?,
         };
         let Some((pgrp, mut ended)) = found else {
-            self.release(name).await;
+            self.release(name, true).await;
             return Ok(Stopped::Gone);
         };
         let signal = |sig| match killpg(Pid::from_raw(pgrp), sig) {
@@ -426,7 +496,7 @@ impl Shared {
             }
         }
         self.sweep(pgrp, name).await?;
-        self.release(name).await;
+        self.release(name, true).await;
         Ok(how)
     }
 }
@@ -508,9 +578,11 @@ impl Backend for ProcessBackend {
                 .is_none()
             {
                 // It ended between the listing and now: report it like any other end.
+                let exit = self.shared.exit_of(&sandbox.name, None).await;
                 let _ = self.shared.exits.send(Exited {
                     session_id: sandbox.session_id.clone(),
                     sandbox: sandbox.name.clone(),
+                    exit,
                 });
             }
             Ok(())
@@ -552,6 +624,29 @@ impl Backend for ProcessBackend {
         })
     }
 
+    fn open_log<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(log::Reader, Vec<u8>), BackendError>> {
+        let files = self.shared.log_files(name);
+        Box::pin(async move {
+            self.shared
+                .blocking(move || log::Reader::open(files))
+                .await?
+                .map_err(|source| BackendError::Log {
+                    name: name.to_string(),
+                    source,
+                })
+        })
+    }
+
+    fn discard<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()> {
+        let files = self.shared.log_files(name);
+        Box::pin(async move {
+            let _ = self.shared.blocking(move || files.remove()).await;
+        })
+    }
+
     fn remove_debris(
         &self,
         live: Vec<SandboxInfo>,
@@ -579,8 +674,8 @@ impl Backend for ProcessBackend {
 }
 
 impl Shared {
-    /// Removes records, partial records, working directories and cgroups that belong to no
-    /// running sandbox and that `keep` does not claim; returns how many. Everything is listed
+    /// Removes records, partial records, working directories, logs and cgroups that belong to
+    /// no running sandbox and that `keep` does not claim; returns how many. Everything is listed
     /// before `keep` is asked, so a sandbox whose session is being created right now is
     /// always claimed by the time its directory could be seen.
     fn remove_debris(
@@ -589,9 +684,13 @@ impl Shared {
         keep: &(dyn Fn(&str) -> bool + Send + Sync),
     ) -> Result<u64, BackendError> {
         let records = self.records.all()?;
-        let workdirs: Vec<PathBuf> = std::fs::read_dir(&self.work)
-            .map(|dir| dir.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
+        let listed = |dir: &Path| -> Vec<PathBuf> {
+            std::fs::read_dir(dir)
+                .map(|dir| dir.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default()
+        };
+        let workdirs = listed(&self.work);
+        let logs = listed(&self.logs);
         let cgroups = self
             .isolation
             .cgroups
@@ -626,6 +725,19 @@ impl Shared {
             };
             if !claimed(name) && std::fs::remove_dir_all(&dir).is_ok() {
                 tracing::info!(dir = %dir.display(), "removed a working directory nothing owns");
+                removed += 1;
+            }
+        }
+        for file in logs {
+            let Some(name) = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(log::sandbox_of)
+            else {
+                continue;
+            };
+            if !claimed(name) && std::fs::remove_file(&file).is_ok() {
+                tracing::info!(file = %file.display(), "removed a log nothing owns");
                 removed += 1;
             }
         }

@@ -3,7 +3,9 @@
 //! whose first process is already gone while others live on is watched by looking at /proc.
 
 use super::records::Records;
+use crate::backend::log::Ending;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
@@ -35,13 +37,36 @@ pub(super) fn pidfd_open(pid: u32) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-/// Resolves when the sandbox has ended; says how, for the log.
-pub(super) async fn ended(leader: Leader, records: Arc<Records>) -> String {
-    match leader {
-        Leader::Child(mut child) => match child.wait().await {
-            Ok(status) => status.to_string(),
-            Err(err) => format!("cannot wait for it: {err}"),
-        },
+/// How a sandbox was seen to end.
+#[derive(Debug)]
+pub(super) struct End {
+    /// In words, for the daemon's log.
+    pub how: String,
+    /// Its keeper's status, when it was our child.
+    pub ending: Option<Ending>,
+}
+
+impl From<String> for End {
+    fn from(how: String) -> Self {
+        Self { how, ending: None }
+    }
+}
+
+/// Resolves when the sandbox has ended; says how.
+pub(super) async fn ended(leader: Leader, records: Arc<Records>) -> End {
+    let how: String = match leader {
+        Leader::Child(mut child) => {
+            return match child.wait().await {
+                Ok(status) => End {
+                    how: status.to_string(),
+                    ending: status
+                        .code()
+                        .map(Ending::Exited)
+                        .or(status.signal().map(Ending::Killed)),
+                },
+                Err(err) => format!("cannot wait for it: {err}").into(),
+            }
+        }
         // SAFETY: the OwnedFd keeps its descriptor open for as long as the AsyncFd owns it.
         Leader::Pidfd(fd) => {
             match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
@@ -60,9 +85,10 @@ pub(super) async fn ended(leader: Leader, records: Arc<Records>) -> String {
                 .await
                 .unwrap_or(0);
             if left == 0 {
-                return "its last process exited".into();
+                break "its last process exited".into();
             }
             tokio::time::sleep(LEADERLESS_POLL).await;
         },
-    }
+    };
+    how.into()
 }
