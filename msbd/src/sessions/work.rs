@@ -22,6 +22,12 @@ impl SessionManager {
     pub fn begin_work(self: &Arc<Self>, id: &str, limit: u32) -> Result<WorkLease, SessionError> {
         let lease = {
             let mut state = self.lock();
+            if state.ended.get(id).is_some() {
+                return Err(SessionError::NotWorkable {
+                    id: id.to_string(),
+                    status: SessionStatus::Ended,
+                });
+            }
             let session = state.registry.get(id).ok_or_else(|| unknown(id))?;
             if let Some(conflict) = under_way(session) {
                 return Err(conflict);

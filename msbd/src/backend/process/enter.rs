@@ -12,7 +12,7 @@
 //! `--root` so that `..` and symlinks resolve inside the sandbox's files, never the host's.
 
 use super::keeper::{
-    next_signal, pending_termination, reap, supervise, Forward, KeeperArgs, Ready,
+    died_of, next_signal, pending_termination, reap, supervise, Forward, KeeperArgs, Ready,
 };
 use nix::libc;
 use nix::sched::{setns, CloneFlags};
@@ -48,7 +48,7 @@ pub(super) fn run(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, Stri
         chdir(dir).map_err(|e| format!("working directory {}: {e}", dir.display()))?;
     }
     if let Some(signal) = pending_termination() {
-        return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
+        return Ok(died_of(signal));
     }
     // SAFETY: no other thread exists in this process.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
@@ -89,7 +89,7 @@ fn subreaper(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
     // for below, like any stop).
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
     if let Some(signal) = pending_termination() {
-        return ExitCode::from(128u8.saturating_add(signal as u8));
+        return died_of(signal);
     }
     // SAFETY: still a single thread.
     let main = match unsafe { fork() } {
@@ -214,7 +214,7 @@ fn end_as(status: WaitStatus) -> ExitCode {
             set.add(signal);
             let _ = set.thread_unblock();
             let _ = nix::sys::signal::raise(signal);
-            ExitCode::from(128u8.saturating_add(signal as u8))
+            died_of(signal)
         }
         _ => ExitCode::FAILURE,
     }

@@ -209,7 +209,7 @@ fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
     }
     if let Some(signal) = pending_termination() {
         // Stopped before the sandbox's first process existed: it is never made.
-        return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
+        return Ok(died_of(signal));
     }
     // SAFETY: no other thread exists in this process.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
@@ -317,7 +317,7 @@ fn init(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
     }
     if let Some(signal) = pending_termination() {
         // Stopped before the command existed: it is never started.
-        return ExitCode::from(128u8.saturating_add(signal as u8));
+        return died_of(signal);
     }
     // SAFETY: still a single thread.
     match unsafe { fork() } {
@@ -526,10 +526,15 @@ fn ending(status: WaitStatus) -> Option<Ending> {
     }
 }
 
+/// The status of a process that ended by `signal`, as a shell reports it: 128+N.
+pub(super) fn died_of(signal: Signal) -> ExitCode {
+    ExitCode::from(128u8.saturating_add(signal as u8))
+}
+
 fn exit_code(status: WaitStatus) -> ExitCode {
     match status {
         WaitStatus::Exited(_, code) => ExitCode::from(code as u8),
-        WaitStatus::Signaled(_, signal, _) => ExitCode::from(128u8.saturating_add(signal as u8)),
+        WaitStatus::Signaled(_, signal, _) => died_of(signal),
         _ => ExitCode::FAILURE,
     }
 }
@@ -548,7 +553,7 @@ fn start(command: &[String], ready: &mut Ready) -> Result<ExitCode, String> {
         })
         .collect::<Result<_, _>>()?;
     if let Some(signal) = pending_termination() {
-        return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
+        return Ok(died_of(signal));
     }
     // The command gets the ordinary signal mask; a stop that comes from now on ends it the
     // ordinary way.
