@@ -266,31 +266,35 @@ async fn download(
     execution: &Execution<'_>,
     local: PathBuf,
 ) -> Result<msb_proto::CopyReport, Failure> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
     let target = local.clone();
     let unpacker = std::thread::spawn(move || {
         msb_proto::archive::unpack(ChunkReader::new(rx), &target)
             .map_err(|e| format!("cannot write {}: {e}", target.display()))
     });
-    let mut sender = Some(tx);
-    let report = loop {
-        match execution.next().await? {
-            Event::Output(chunk) => {
-                // An unpacker that stopped has its error to tell below.
-                if let Some(tx) = &sender {
-                    if tx.send(chunk.data).is_err() {
-                        sender = None;
-                    }
+    let received = async {
+        loop {
+            match execution.next().await? {
+                Event::Output(chunk) => {
+                    // An unpacker that stopped has its error to tell below.
+                    let _ = tx.send(Ok(chunk.data));
+                }
+                Event::Copied(report) => return Ok(report),
+                Event::Exit(_) => {
+                    return Err(Failure::Local("msbd answered a copy with an exit".into()))
                 }
             }
-            Event::Copied(report) => break report,
-            Event::Exit(_) => {
-                return Err(Failure::Local("msbd answered a copy with an exit".into()))
-            }
         }
-    };
-    drop(sender);
-    match unpacker.join() {
+    }
+    .await;
+    if received.is_err() {
+        // A copy cut short must not land half-written: the unpacker fails and cleans up.
+        let _ = tx.send(Err(std::io::Error::other("the copy was cut short")));
+    }
+    drop(tx);
+    let unpacked = unpacker.join();
+    let report = received?;
+    match unpacked {
         Ok(Ok(_)) => Ok(report),
         Ok(Err(message)) => Err(Failure::Local(message)),
         Err(_) => Err(Failure::Local("the archive unpacker panicked".into())),
@@ -313,14 +317,14 @@ impl Write for ChunkWriter {
     }
 }
 
-/// Reads what a channel brings, chunk by chunk, until it closes.
+/// Reads what a channel brings, chunk by chunk, until it closes or brings an error.
 struct ChunkReader {
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
     current: std::io::Cursor<Vec<u8>>,
 }
 
 impl ChunkReader {
-    fn new(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> Self {
+    fn new(rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>) -> Self {
         Self {
             rx,
             current: std::io::Cursor::new(Vec::new()),
@@ -336,7 +340,7 @@ impl Read for ChunkReader {
                 return Ok(n);
             }
             match self.rx.recv() {
-                Ok(chunk) => self.current = std::io::Cursor::new(chunk),
+                Ok(chunk) => self.current = std::io::Cursor::new(chunk?),
                 Err(_) => return Ok(0),
             }
         }

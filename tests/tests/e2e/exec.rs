@@ -582,3 +582,66 @@ fn a_client_that_does_not_read_slows_only_its_own_command() {
     });
     daemon.finish();
 }
+
+#[test]
+fn ctrl_c_cancels_the_command_and_copies_are_bounded() {
+    let daemon = with_session(&["--copy-limit-mb", "1"], "w15");
+    let mut child = daemon
+        .ctl_command(&[
+            "sessions",
+            "exec",
+            "w15",
+            "-e",
+            "MSB_TEST_MARK=w15",
+            "--",
+            "sleep",
+            "60",
+        ])
+        .spawn()
+        .expect("run msbctl");
+    wait_until("the command to run", || {
+        (!processes_with_env("MSB_TEST_MARK", "w15").is_empty()).then_some(())
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT to msbctl");
+    let status = child.wait().expect("msbctl exits");
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    wait_until("the cancelled command to be gone", || {
+        processes_with_env("MSB_TEST_MARK", "w15")
+            .is_empty()
+            .then_some(())
+    });
+
+    let big = daemon.dir.path().join("two-mib");
+    std::fs::write(&big, vec![7u8; 2 * 1024 * 1024]).expect("write");
+    let run = daemon.ctl(&[
+        "--json",
+        "sessions",
+        "cp",
+        &big.display().to_string(),
+        "w15:big",
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.json()["error"]["code"], "limit_reached", "{run:?}");
+    assert!(run.stderr.contains("1 MiB"), "{run:?}");
+    let made = exec(
+        &daemon,
+        "w15",
+        &[],
+        &["sh", "-c", "head -c 2097152 /dev/zero > big; ls"],
+    );
+    assert_eq!(made.code, 0, "{made:?}");
+    let out = daemon.dir.path().join("out");
+    let run = daemon.ctl(&["sessions", "cp", "w15:big", &out.display().to_string()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("limit"), "{run:?}");
+    assert!(
+        !out.exists(),
+        "a copy over the limit left {}",
+        out.display()
+    );
+    daemon.finish();
+}
