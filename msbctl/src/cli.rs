@@ -11,7 +11,7 @@ use std::time::Duration;
     name = "msbctl",
     version,
     about = "Control msbd: task status and health, pause and resume, sessions, graceful stop",
-    after_help = "Exit codes: 0 success, 1 failed or partial, 2 usage, 3 msbd unreachable.\n\
+    after_help = "Exit codes: 0 success, 1 failed or partial, 2 usage, 3 msbd unreachable, refused or not answering.\n\
                   `health` exits 0 healthy, 1 degraded, 2 unhealthy, 3 unreachable."
 )]
 pub struct Cli {
@@ -21,6 +21,10 @@ pub struct Cli {
     /// Print machine-readable JSON (a stable contract) instead of tables
     #[arg(long, global = true)]
     pub json: bool,
+    /// Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and
+    /// pause, which last as long as their work); exit 3
+    #[arg(long, global = true, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -11,6 +11,13 @@ use std::path::PathBuf;
 pub enum Failure {
     /// The daemon could not be reached (exit 3).
     Unreachable { socket: PathBuf, error: ClientError },
+    /// msbd refused this user (exit 3).
+    Refused { socket: PathBuf, message: String },
+    /// msbd did not answer in time (exit 3).
+    TimedOut {
+        socket: PathBuf,
+        after: std::time::Duration,
+    },
     /// The request failed or the answer made no sense (exit 1).
     Client(ClientError),
     /// Something on this side failed (exit 1).
@@ -96,6 +103,20 @@ impl Out {
                 format!(
                     "{error}\nis msbd running? start it with `msbd --socket {}`, or point msbctl at the right socket with --socket or MSB_SOCKET",
                     socket.display()
+                ),
+                exit::UNREACHABLE,
+            ),
+            Failure::Refused { socket, message } => (
+                Code::Client("permission_denied"),
+                format!("{message} (socket {})", socket.display()),
+                exit::UNREACHABLE,
+            ),
+            Failure::TimedOut { socket, after } => (
+                Code::Client("timeout"),
+                format!(
+                    "msbd at {} did not answer within {}; it may be overloaded or stuck (msbctl --timeout sets the wait)",
+                    socket.display(),
+                    msb_proto::units::format_duration(*after)
                 ),
                 exit::UNREACHABLE,
             ),

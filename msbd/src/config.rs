@@ -3,6 +3,7 @@
 //! daemon before it binds or creates anything, naming the setting, the value and what is
 //! allowed.
 
+use crate::admission::{socket_group, SocketGroup};
 use crate::backend::process::IsolationMode;
 use crate::languages::parse_language;
 use crate::supervisor::RestartPolicy;
@@ -111,6 +112,20 @@ pub struct DaemonArgs {
     /// A sandbox template, NAME=COMMAND run by /bin/sh -c (repeatable; MSB_TEMPLATES takes one per line)
     #[arg(long = "template", value_name = "NAME=COMMAND", value_parser = parse_template)]
     pub templates: Vec<(String, String)>,
+    /// Group whose members may use the socket (it is then 0660 with that group)
+    #[arg(long, env = "MSB_SOCKET_GROUP", value_name = "GROUP")]
+    pub socket_group: Option<String>,
+    /// Most connections one uid may hold open at once
+    #[arg(
+        long,
+        env = "MSB_MAX_CONNECTIONS_PER_UID",
+        value_name = "N",
+        default_value_t = 64
+    )]
+    pub max_connections_per_uid: usize,
+    /// A connection that sends no request for this long is closed
+    #[arg(long, env = "MSB_IDLE_TIMEOUT", value_name = "DUR", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
     /// Most commands (exec, run, copies) running in one session at once
     #[arg(
         long,
@@ -165,6 +180,9 @@ pub struct Config {
     pub templates: Vec<(String, String)>,
     pub work: WorkLimits,
     pub languages: Vec<(String, String)>,
+    pub socket_group: Option<SocketGroup>,
+    pub max_connections_per_uid: usize,
+    pub idle_timeout: Duration,
     pub enable_fault_injection: bool,
 }
 
@@ -238,6 +256,10 @@ impl Config {
             ),
             ("--collect-limit-kb", args.collect_limit_kb),
             ("--copy-limit-mb", args.copy_limit_mb),
+            (
+                "--max-connections-per-uid",
+                args.max_connections_per_uid as u64,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError {
@@ -299,6 +321,18 @@ impl Config {
                 copy_limit: args.copy_limit_mb.saturating_mul(1024 * 1024),
             },
             languages: args.languages,
+            socket_group: args
+                .socket_group
+                .map(|name| {
+                    socket_group(&name).map_err(|allowed| ConfigError {
+                        setting: "--socket-group",
+                        value: name.clone(),
+                        allowed,
+                    })
+                })
+                .transpose()?,
+            max_connections_per_uid: args.max_connections_per_uid,
+            idle_timeout: at_least("--idle-timeout", args.idle_timeout, Duration::from_secs(1))?,
             enable_fault_injection: args.enable_fault_injection,
         })
     }

@@ -3,6 +3,7 @@
 //! requests to `dispatch` with a context, and the daemon builds the context and carries out
 //! the shutdowns it is handed through it.
 
+use crate::admission::Admission;
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::languages::Languages;
@@ -35,6 +36,8 @@ pub struct Context {
     pub store: Store,
     pub backend: Arc<dyn Backend>,
     pub languages: Languages,
+    /// Who may use the socket, and how many connections each uid holds.
+    pub admission: Arc<Admission>,
     started_wall: SystemTime,
     started: Instant,
     /// The door: set once a shutdown begins, after which only reads are served.
@@ -69,6 +72,7 @@ impl Context {
     ) -> Self {
         Self {
             languages: Languages::new(&config.languages),
+            admission: Admission::new(config.socket_group.clone(), config.max_connections_per_uid),
             config,
             supervisor,
             sessions,

@@ -126,6 +126,9 @@ pub async fn run(
     }
     let pauses = restore_pauses(&store, loaded.pauses);
     let listener = socket::bind(&config.socket)?;
+    if let Some(group) = &config.socket_group {
+        socket::share_with(&config.socket, group.gid)?;
+    }
 
     let limits = Limits {
         max_sessions: config.max_sessions,

@@ -1,6 +1,7 @@
 //! `msbd`: the daemon that owns the sandbox sessions of one host and runs its background
 //! maintenance. `main` only calls [`main`] here, so tests can reach every part.
 
+pub mod admission;
 pub mod backend;
 pub mod clock;
 pub mod config;

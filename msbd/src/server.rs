@@ -3,11 +3,12 @@
 //! its client all the time, so a client that goes away is noticed while its request runs; a
 //! bad frame costs only its own connection.
 
+use crate::admission::{Creds, Ticket};
 use crate::context::Context;
 use crate::dispatch::{dispatch, Peer};
 use crate::reply::{Inbox, Incoming, Outgoing, Reply};
 use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
-use msb_proto::frame::{read_frame, write_frame};
+use msb_proto::frame::{read_frame, read_frame_within, write_frame};
 use msb_proto::{
     ErrorBody, ErrorCode, FrameError, HandshakeReply, Hello, Request, Response, Welcome, MAX_FRAME,
     PROTOCOL,
@@ -20,6 +21,8 @@ use tokio::sync::{mpsc, watch, Semaphore};
 pub const MAX_CONNECTIONS: usize = 256;
 /// A client that connects and says nothing is dropped after this long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A frame that has started must have arrived whole within this long.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn serve(listener: Listener, ctx: Arc<Context>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -55,7 +58,9 @@ fn frame_error_body(err: &FrameError) -> Option<ErrorBody> {
     }
 }
 
-async fn handshake(stream: &mut Stream, ctx: &Context) -> Option<Hello> {
+/// Shakes hands and admits the client by its credentials; the ticket holds its place among
+/// its uid's connections.
+async fn handshake(stream: &mut Stream, ctx: &Context, creds: &Creds) -> Option<(Hello, Ticket)> {
     let refuse = |body: ErrorBody| HandshakeReply::Refused(body);
     let hello =
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<_, Hello>(stream, MAX_FRAME))
@@ -83,6 +88,14 @@ async fn handshake(stream: &mut Stream, ctx: &Context) -> Option<Hello> {
         let _ = write_frame(stream, &refuse(body)).await;
         return None;
     }
+    let ticket = match ctx.admission.admit(creds) {
+        Ok(ticket) => ticket,
+        Err(body) => {
+            tracing::info!(uid = ?creds.uid, pid = ?creds.pid, reason = %body.message, "connection refused");
+            let _ = write_frame(stream, &refuse(body)).await;
+            return None;
+        }
+    };
     let welcome = Welcome {
         protocol: PROTOCOL,
         version: msb_proto::VERSION.to_string(),
@@ -92,7 +105,7 @@ async fn handshake(stream: &mut Stream, ctx: &Context) -> Option<Hello> {
     write_frame(stream, &HandshakeReply::Welcome(welcome))
         .await
         .ok()?;
-    Some(hello)
+    Some((hello, ticket))
 }
 
 /// Reads the client's frames in order; turns `gone` true when the client closes its end.
@@ -103,7 +116,7 @@ async fn read_requests(
 ) {
     let mut recv = &*stream;
     loop {
-        match read_frame::<_, Request>(&mut recv, MAX_FRAME).await {
+        match read_frame_within::<_, Request>(&mut recv, MAX_FRAME, FRAME_TIMEOUT).await {
             Ok(Some(request)) => {
                 if requests.send(Ok(request)).await.is_err() {
                     break;
@@ -123,10 +136,17 @@ async fn read_requests(
 }
 
 async fn connection(mut stream: Stream, ctx: Arc<Context>) {
-    let peer = Peer {
-        uid: stream.peer_creds().ok().and_then(|creds| creds.euid()),
-    };
-    let Some(hello) = handshake(&mut stream, &ctx).await else {
+    let creds = stream
+        .peer_creds()
+        .map(|c| Creds {
+            uid: c.euid(),
+            gid: c.egid(),
+            pid: c.pid(),
+            groups: c.groups().map(<[u32]>::to_vec),
+        })
+        .unwrap_or_default();
+    let peer = Peer { uid: creds.uid };
+    let Some((hello, _ticket)) = handshake(&mut stream, &ctx, &creds).await else {
         return;
     };
     tracing::debug!(client = %hello.client, uid = ?peer.uid, "client connected");
@@ -137,7 +157,16 @@ async fn connection(mut stream: Stream, ctx: Arc<Context>) {
     // One request ahead at most: a client cannot queue up work faster than it is done.
     let (requests_tx, mut requests) = mpsc::channel(1);
     let reader = tokio::spawn(read_requests(stream.clone(), requests_tx, gone_tx.clone()));
-    while let Some(incoming) = requests.recv().await {
+    loop {
+        let incoming = match tokio::time::timeout(ctx.config.idle_timeout, requests.recv()).await {
+            Ok(Some(incoming)) => incoming,
+            Ok(None) => break,
+            Err(_) => {
+                // Idle clients cannot pile up; the client reconnects when it needs msbd again.
+                tracing::debug!(client = %hello.client, "idle connection closed");
+                break;
+            }
+        };
         let request = match incoming {
             Ok(request) => request,
             Err(body) => {

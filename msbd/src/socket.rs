@@ -135,6 +135,24 @@ pub fn lock_path(socket: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Opens the socket and its directory to `group`: the socket 0660 and the directory 0750,
+/// both of that group. The credential check still decides who is served.
+pub fn share_with(socket: &Path, gid: u32) -> Result<(), ClaimError> {
+    use std::os::unix::fs::PermissionsExt;
+    let group = Some(nix::unistd::Gid::from_raw(gid));
+    let mut targets = vec![(socket, 0o660)];
+    if let Some(dir) = socket.parent() {
+        targets.push((dir, 0o750));
+    }
+    for (path, mode) in targets {
+        nix::unistd::chown(path, None, group)
+            .map_err(|e| io_err("give the socket's group", path)(e.into()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(io_err("open the socket to its group", path))?;
+    }
+    Ok(())
+}
+
 /// Binds the socket. Call with the socket's lock held (taking it made the directory): any
 /// file already at the path then belongs to a dead daemon, which a connection attempt
 /// double-checks before removing it.

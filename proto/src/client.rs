@@ -36,6 +36,7 @@ use crate::PROTOCOL;
 use interprocess::local_socket::tokio::{prelude::*, Stream};
 use interprocess::local_socket::GenericFilePath;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -72,7 +73,15 @@ impl ClientError {
 pub struct Client {
     stream: Stream,
     welcome: Welcome,
+    /// Where and as whom it connected, to connect again.
+    path: PathBuf,
+    name: String,
+    last_used: Instant,
 }
+
+/// A connection unused this long may have been closed by msbd as idle: a request that then
+/// finds it closed before any answer is sent again on a new connection.
+const IDLE_BEFORE_RETRY: Duration = Duration::from_secs(1);
 
 impl Client {
     /// Connects to the daemon at `path` and performs the handshake.
@@ -99,9 +108,13 @@ impl Client {
             .await
             .map_err(dropped)?
         {
-            Some(HandshakeReply::Welcome(welcome)) if welcome.protocol == PROTOCOL => {
-                Ok(Self { stream, welcome })
-            }
+            Some(HandshakeReply::Welcome(welcome)) if welcome.protocol == PROTOCOL => Ok(Self {
+                stream,
+                welcome,
+                path: path.to_path_buf(),
+                name: client_name.to_string(),
+                last_used: Instant::now(),
+            }),
             Some(HandshakeReply::Welcome(welcome)) => Err(ClientError::ProtocolMismatch {
                 client: PROTOCOL,
                 daemon: welcome.protocol,
@@ -117,6 +130,7 @@ impl Client {
     }
 
     async fn send(&mut self, request: &Request) -> Result<(), ClientError> {
+        self.last_used = Instant::now();
         write_frame(&mut self.stream, request).await?;
         Ok(())
     }
@@ -129,9 +143,23 @@ impl Client {
         }
     }
 
-    /// Sends any request and returns its single answer; daemon errors become `Err`.
+    /// Sends any request and returns its single answer (or a stream's first frame); daemon
+    /// errors become `Err`. A connection msbd closed while it was idle is replaced
+    /// transparently: the request had not been read, so it is sent again.
     pub async fn call(&mut self, request: Request) -> Result<Response, ClientError> {
-        self.send(&request).await?;
+        let idle = self.last_used.elapsed() >= IDLE_BEFORE_RETRY;
+        let first = self.round_trip(&request).await;
+        match first {
+            Err(err) if idle && closed_unanswered(&err) => {
+                *self = Self::connect(&self.path, &self.name).await?;
+                self.round_trip(&request).await
+            }
+            answered => answered,
+        }
+    }
+
+    async fn round_trip(&mut self, request: &Request) -> Result<Response, ClientError> {
+        self.send(request).await?;
         self.receive().await
     }
 
@@ -369,6 +397,18 @@ impl Client {
             Response::Ack(message) => Ok(message),
             other => Err(unexpected("debug fault", &other)),
         }
+    }
+}
+
+/// The connection was found closed before any answer came.
+fn closed_unanswered(err: &ClientError) -> bool {
+    match err {
+        ClientError::Closed => true,
+        ClientError::Frame(FrameError::Io(io)) => matches!(
+            io.kind(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+        ),
+        _ => false,
     }
 }
 

@@ -2,6 +2,7 @@
 //! the limit before anything is allocated, so a hostile length costs nothing.
 
 use serde::{de::DeserializeOwned, Serialize};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Largest frame body either side accepts.
@@ -79,16 +80,66 @@ where
     R: AsyncRead + Unpin,
     T: DeserializeOwned,
 {
+    read_frame_limited(reader, max, None).await
+}
+
+/// Reads one frame as [`read_frame`] does, waiting any time for it to start but at most
+/// `within` for the rest once it has: a peer that sends half a frame and stops is an error
+/// (`Io` with `TimedOut`), not a reader held forever.
+pub async fn read_frame_within<R, T>(
+    reader: &mut R,
+    max: usize,
+    within: Duration,
+) -> Result<Option<T>, FrameError>
+where
+    R: AsyncRead + Unpin,
+    T: DeserializeOwned,
+{
+    read_frame_limited(reader, max, Some(within)).await
+}
+
+async fn read_frame_limited<R, T>(
+    reader: &mut R,
+    max: usize,
+    within: Option<Duration>,
+) -> Result<Option<T>, FrameError>
+where
+    R: AsyncRead + Unpin,
+    T: DeserializeOwned,
+{
     let mut len_buf = [0u8; 4];
-    let mut filled = 0;
+    let n = reader.read(&mut len_buf).await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let rest = read_rest(reader, len_buf, n, max);
+    let Some(within) = within else {
+        return rest.await.map(Some);
+    };
+    match tokio::time::timeout(within, rest).await {
+        Ok(read) => read.map(Some),
+        Err(_) => Err(FrameError::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("a frame was not finished within {}s", within.as_secs()),
+        ))),
+    }
+}
+
+/// The rest of a frame whose first `filled` length bytes are in `len_buf`.
+async fn read_rest<R, T>(
+    reader: &mut R,
+    mut len_buf: [u8; 4],
+    mut filled: usize,
+    max: usize,
+) -> Result<T, FrameError>
+where
+    R: AsyncRead + Unpin,
+    T: DeserializeOwned,
+{
     while filled < len_buf.len() {
         let n = reader.read(&mut len_buf[filled..]).await?;
         if n == 0 {
-            return if filled == 0 {
-                Ok(None)
-            } else {
-                Err(FrameError::Truncated)
-            };
+            return Err(FrameError::Truncated);
         }
         filled += n;
     }
@@ -104,7 +155,7 @@ where
             std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
             _ => FrameError::Io(e),
         })?;
-    decode(&body).map(Some)
+    decode(&body)
 }
 
 #[cfg(test)]

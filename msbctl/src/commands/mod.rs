@@ -6,26 +6,42 @@ mod stop;
 mod tasks;
 mod work;
 
-use crate::cli::{Cli, Command, DebugCommand};
+use crate::cli::{Cli, Command, DebugCommand, SessionsCommand};
 use crate::output::{Failure, Out};
 use crate::{exit, render};
-use msb_proto::Client;
+use msb_proto::{Client, ClientError, ErrorCode};
 use std::path::{Path, PathBuf};
 
 /// Name this client gives in the handshake.
 const CLIENT_NAME: &str = concat!("msbctl/", env!("CARGO_PKG_VERSION"));
 
 pub async fn connect(socket: &Path) -> Result<Client, Failure> {
-    Client::connect(socket, CLIENT_NAME).await.map_err(|error| {
-        if error.is_unreachable() {
-            Failure::Unreachable {
+    Client::connect(socket, CLIENT_NAME)
+        .await
+        .map_err(|error| match error {
+            ClientError::Daemon(body) if body.code == ErrorCode::PermissionDenied => {
+                Failure::Refused {
+                    socket: socket.to_path_buf(),
+                    message: body.message,
+                }
+            }
+            ClientError::Connect { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                Failure::Refused {
+                    socket: socket.to_path_buf(),
+                    message: format!(
+                        "permission denied: this user may not open {} ({source}); msbd --socket-group GROUP opens it to a group's members",
+                        socket.display()
+                    ),
+                }
+            }
+            error if error.is_unreachable() => Failure::Unreachable {
                 socket: socket.to_path_buf(),
                 error,
-            }
-        } else {
-            Failure::Client(error)
-        }
-    })
+            },
+            error => Failure::Client(error),
+        })
 }
 
 fn socket_of(cli: &Cli) -> PathBuf {
@@ -43,6 +59,32 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
     if let Command::Version = cli.command {
         return meta::version(&socket, out).await;
     }
+    // Streams run as long as their work does; everything else must answer in time.
+    let streams = matches!(
+        &cli.command,
+        Command::Stop { .. }
+            | Command::Pause { .. }
+            | Command::Sessions(
+                SessionsCommand::Exec { .. }
+                    | SessionsCommand::Run { .. }
+                    | SessionsCommand::Cp { .. }
+                    | SessionsCommand::Logs { follow: true, .. }
+            )
+    );
+    let limit = cli.timeout;
+    let work = answer(cli, socket.clone(), out);
+    if streams {
+        return work.await;
+    }
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or(Err(Failure::TimedOut {
+            socket,
+            after: limit,
+        }))
+}
+
+async fn answer(cli: Cli, socket: PathBuf, out: &Out) -> Result<u8, Failure> {
     let mut client = connect(&socket).await?;
     match cli.command {
         Command::Status { task } => tasks::status(&mut client, task, out).await,

@@ -46,4 +46,7 @@ pub enum ErrorCode {
     Conflict,
     /// The session store could not be written; nothing was changed.
     Store,
+    /// This user may not use msbd (the socket's admission rule), or may not touch that
+    /// session (it belongs to another user).
+    PermissionDenied,
 }

@@ -3,6 +3,7 @@
 //! is left when it ends.
 
 mod cli;
+mod door;
 mod exec;
 mod exits;
 mod faults;
