@@ -278,6 +278,9 @@ pub fn session(s: &SessionInfo) -> String {
     if let Some(since) = s.busy_since {
         out.push_str(&format!("\nbusy since:  {}", ago(since)));
     }
+    if let Some(owner) = s.owner {
+        out.push_str(&format!("\nowner:       uid {owner}"));
+    }
     if let Some(error) = &s.error {
         out.push_str(&format!("\nerror:       {error}"));
     }

@@ -73,6 +73,7 @@ fn session_code(err: &SessionError) -> ErrorCode {
         | SessionError::NotMarkable { .. }
         | SessionError::NotWorkable { .. } => ErrorCode::Conflict,
         SessionError::TooMuchWork { .. } => ErrorCode::LimitReached,
+        SessionError::NotOwner { .. } => ErrorCode::PermissionDenied,
         SessionError::LimitReached(_) => ErrorCode::LimitReached,
         SessionError::Evict { source, .. } => session_code(source),
         SessionError::ExitedAtStart { .. } | SessionError::Backend { .. } => ErrorCode::Backend,
@@ -138,7 +139,7 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
                 .map_err(Error::from),
             Request::SessionCreate(req) => ctx
                 .resources
-                .create_session(req)
+                .create_session(req, peer.uid)
                 .await
                 .map(Response::Session)
                 .map_err(Error::from),
@@ -147,19 +148,25 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
                 .touch(&req.id)
                 .map(Response::Session)
                 .map_err(Error::from),
-            Request::SessionStop(req) => ctx
-                .sessions
-                .stop(&req.id)
-                .await
-                .map(Response::Session)
-                .map_err(Error::from),
+            Request::SessionStop(req) => match ctx.sessions.check_owner(&req.id, peer.uid) {
+                Ok(()) => ctx
+                    .sessions
+                    .stop(&req.id)
+                    .await
+                    .map(Response::Session)
+                    .map_err(Error::from),
+                Err(err) => Err(err.into()),
+            },
             Request::Fault(req) => inject(ctx, req).map(Response::Ack),
-            Request::SessionMark(req) => ctx
-                .sessions
-                .mark(&req.id, req.busy)
-                .await
-                .map(Response::Session)
-                .map_err(Error::from),
+            Request::SessionMark(req) => match ctx.sessions.check_owner(&req.id, peer.uid) {
+                Ok(()) => ctx
+                    .sessions
+                    .mark(&req.id, req.busy)
+                    .await
+                    .map(Response::Session)
+                    .map_err(Error::from),
+                Err(err) => Err(err.into()),
+            },
             Request::Orphans => ctx
                 .resources
                 .orphans()
@@ -170,13 +177,21 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             // unanswered: an answer would be taken for that of the client's next request.
             Request::Input(_) => return,
             Request::Exec(req) => {
-                return streamed(work::exec(ctx, req, &reply, inbox).await, &reply).await
+                return streamed(work::exec(ctx, peer.uid, req, &reply, inbox).await, &reply).await
             }
             Request::CopyIn(req) => {
-                return streamed(work::copy_in(ctx, req, &reply, inbox).await, &reply).await
+                return streamed(
+                    work::copy_in(ctx, peer.uid, req, &reply, inbox).await,
+                    &reply,
+                )
+                .await
             }
             Request::CopyOut(req) => {
-                return streamed(work::copy_out(ctx, req, &reply, inbox).await, &reply).await
+                return streamed(
+                    work::copy_out(ctx, peer.uid, req, &reply, inbox).await,
+                    &reply,
+                )
+                .await
             }
             Request::Logs(req) => match crate::logs::logs(ctx, req, &reply).await {
                 Ok(()) => return,

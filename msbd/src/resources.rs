@@ -144,9 +144,11 @@ impl ResourceManager {
         }
     }
 
+    /// Gets or creates a session for `owner`.
     pub async fn create_session(
         &self,
         request: CreateSession,
+        owner: Option<u32>,
     ) -> Result<SessionInfo, SessionError> {
         let (limits, fds) = (self.limits, self.fds);
         self.sessions
@@ -157,6 +159,7 @@ impl ResourceManager {
                     fds.check(registry.totals().sessions)?;
                     limits.plan(registry, flavor)
                 }),
+                owner,
             )
             .await
     }
@@ -329,6 +332,7 @@ mod tests {
                 last_accessed_ms: *last,
                 busy_since_ms: (*status == SessionStatus::Processing).then_some(*last),
                 error: None,
+                owner: None,
                 stopping: false,
                 working: 0,
             });

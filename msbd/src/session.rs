@@ -15,6 +15,9 @@ pub struct Session {
     /// Set while the session is marked busy (`processing`).
     pub busy_since_ms: Option<u64>,
     pub error: Option<String>,
+    /// The uid that created it: only it, root and msbd's own uid may work in it, stop it or
+    /// mark it. `None` for sessions stored before owners were kept.
+    pub owner: Option<u32>,
     /// A stop is under way; nobody else may start one, and it is out of the deadline index.
     /// Never stored: a daemon that restarts finds the sandbox running or gone.
     pub stopping: bool,
@@ -24,6 +27,15 @@ pub struct Session {
 }
 
 impl Session {
+    /// Whether `uid` may work in it, stop it or mark it: its owner, root and msbd's own uid
+    /// (and anyone, for a session stored before owners were kept).
+    pub fn usable_by(&self, uid: Option<u32>) -> bool {
+        let Some(owner) = self.owner else {
+            return true;
+        };
+        uid.is_some_and(|uid| uid == owner || uid == 0 || uid == nix::unistd::geteuid().as_raw())
+    }
+
     /// The status clients see: `processing` while work runs in it.
     pub fn shown_status(&self) -> SessionStatus {
         if self.working > 0 {

@@ -2,7 +2,7 @@
 //! sandbox, and taking everything back when a step fails.
 
 use super::ended::describe;
-use super::{under_way, unknown, Admit, SessionError, SessionManager};
+use super::{owned_by, under_way, unknown, Admit, SessionError, SessionManager};
 use crate::backend::SandboxSpec;
 use crate::clock::now_ms;
 use crate::ids::{random_hex, valid_session_id};
@@ -23,6 +23,7 @@ impl SessionManager {
         request: CreateSession,
         default_flavor: Flavor,
         admit: Box<Admit<'_>>,
+        owner: Option<u32>,
     ) -> Result<SessionInfo, SessionError> {
         let template = request
             .template
@@ -40,7 +41,7 @@ impl SessionManager {
             Some(id) => return Err(SessionError::InvalidId { id }),
             None => format!("s-{}", random_hex(5).map_err(id_error)?),
         };
-        if let Some(existing) = self.existing(&id).await? {
+        if let Some(existing) = self.existing(&id, owner).await? {
             return Ok(existing);
         }
         let sandbox = format!("msb-{id}-{}", random_hex(3).map_err(id_error)?);
@@ -55,6 +56,7 @@ impl SessionManager {
             last_accessed_ms: now,
             busy_since_ms: None,
             error: None,
+            owner,
             stopping: false,
             working: 0,
         };
@@ -102,7 +104,11 @@ impl SessionManager {
 
     /// The get of get-or-create: a live session with this id, touched; `None` when there is
     /// none. An expired or ended one is stopped or forgotten first, to be replaced.
-    async fn existing(self: &Arc<Self>, id: &str) -> Result<Option<SessionInfo>, SessionError> {
+    async fn existing(
+        self: &Arc<Self>,
+        id: &str,
+        caller: Option<u32>,
+    ) -> Result<Option<SessionInfo>, SessionError> {
         if self.forget(id).await.is_some() {
             tracing::info!(session = id, "replacing an ended session");
             return Ok(None);
@@ -113,6 +119,7 @@ impl SessionManager {
             let Some(session) = state.registry.get(id) else {
                 return Ok(None);
             };
+            owned_by(session, caller)?;
             if let Some(conflict) = under_way(session) {
                 return Err(conflict);
             }

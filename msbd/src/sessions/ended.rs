@@ -103,6 +103,7 @@ impl EndedSession {
             details: None,
             fate: None,
             exit: Some(self.exit.clone()),
+            owner: s.owner,
         }
     }
 }
@@ -208,6 +209,7 @@ mod tests {
                 last_accessed_ms: 0,
                 busy_since_ms: None,
                 error: None,
+                owner: None,
                 stopping: false,
                 working: 0,
             },

@@ -16,6 +16,12 @@ pub enum SessionError {
     /// Another operation is under way on the session.
     #[error("session '{id}' is being {doing}; try again once that is done")]
     Conflict { id: String, doing: &'static str },
+    #[error("permission denied: session '{id}' belongs to uid {owner}; only it, root and msbd's own uid may use, stop or mark it (you are {caller})")]
+    NotOwner {
+        id: String,
+        owner: u32,
+        caller: String,
+    },
     #[error("session '{id}' is {status} and cannot be marked")]
     NotMarkable { id: String, status: SessionStatus },
     #[error(

@@ -131,6 +131,7 @@ impl SessionManager {
             details: None,
             fate: None,
             exit: None,
+            owner: s.owner,
         }
     }
 
@@ -156,6 +157,15 @@ impl SessionManager {
             .registry
             .get(session_id)
             .is_some_and(|s| s.sandbox == sandbox)
+    }
+
+    /// Refuses `caller` on session `id` unless it may use it (see `Session::usable_by`); an
+    /// unknown session passes, for the operation itself to report.
+    pub fn check_owner(&self, id: &str, caller: Option<u32>) -> Result<(), SessionError> {
+        match self.lock().registry.get(id) {
+            Some(session) => owned_by(session, caller),
+            None => Ok(()),
+        }
     }
 
     /// True when session `id` exists, whatever its state.
@@ -291,6 +301,18 @@ impl SessionManager {
         tracing::debug!(session = id, busy, "session marked");
         Ok(info)
     }
+}
+
+/// Refuses `caller` on a session that is not theirs.
+fn owned_by(s: &Session, caller: Option<u32>) -> Result<(), SessionError> {
+    if s.usable_by(caller) {
+        return Ok(());
+    }
+    Err(SessionError::NotOwner {
+        id: s.id.clone(),
+        owner: s.owner.unwrap_or_default(),
+        caller: caller.map_or_else(|| "an unknown uid".into(), |uid| format!("uid {uid}")),
+    })
 }
 
 /// The conflict of starting something on a session that is being created or stopped.

@@ -210,6 +210,7 @@ mod tests {
             last_accessed_ms: last,
             busy_since_ms: None,
             error: None,
+            owner: None,
             stopping: false,
             working: 0,
         }

@@ -2,7 +2,7 @@
 //! `processing`, out of the expiry index and never evicted; it is touched when work starts
 //! and when it ends. A session takes a bounded number of commands at once.
 
-use super::{under_way, unknown, SessionError, SessionManager};
+use super::{owned_by, under_way, unknown, SessionError, SessionManager};
 use crate::clock::now_ms;
 use msb_proto::{Flavor, SessionStatus};
 use std::sync::Arc;
@@ -19,7 +19,12 @@ pub struct WorkLease {
 impl SessionManager {
     /// Starts work in session `id`, if it is ready for it and has fewer than `limit`
     /// commands running.
-    pub fn begin_work(self: &Arc<Self>, id: &str, limit: u32) -> Result<WorkLease, SessionError> {
+    pub fn begin_work(
+        self: &Arc<Self>,
+        id: &str,
+        limit: u32,
+        caller: Option<u32>,
+    ) -> Result<WorkLease, SessionError> {
         let lease = {
             let mut state = self.lock();
             if state.ended.get(id).is_some() {
@@ -29,6 +34,7 @@ impl SessionManager {
                 });
             }
             let session = state.registry.get(id).ok_or_else(|| unknown(id))?;
+            owned_by(session, caller)?;
             if let Some(conflict) = under_way(session) {
                 return Err(conflict);
             }

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OpenFlags};
 use std::path::Path;
 
 /// Bumped when the schema changes; a store from a newer msbd is refused.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sessions (
         id TEXT PRIMARY KEY,
@@ -19,7 +19,8 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sessions (
         created_at_ms INTEGER NOT NULL,
         last_accessed_ms INTEGER NOT NULL,
         busy_since_ms INTEGER,
-        error TEXT
+        error TEXT,
+        owner INTEGER
     );
     CREATE TABLE IF NOT EXISTS pauses (
         task TEXT PRIMARY KEY,
@@ -94,6 +95,11 @@ pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(open_err)?;
     conn.execute_batch(SCHEMA).map_err(open_err)?;
+    if version == 1 {
+        // Sessions stored before owners were: nobody in particular owns them.
+        conn.execute_batch("ALTER TABLE sessions ADD COLUMN owner INTEGER")
+            .map_err(open_err)?;
+    }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(open_err)?;
     Ok(conn)
@@ -138,7 +144,7 @@ pub(super) fn sessions(conn: &Connection, path: &Path) -> Result<Vec<Session>, S
     };
     let mut stmt = conn
         .prepare(
-            "SELECT id, template, flavor, status, sandbox, created_at_ms, last_accessed_ms, busy_since_ms, error
+            "SELECT id, template, flavor, status, sandbox, created_at_ms, last_accessed_ms, busy_since_ms, error, owner
              FROM sessions",
         )
         .map_err(open_err)?;
@@ -154,12 +160,13 @@ pub(super) fn sessions(conn: &Connection, path: &Path) -> Result<Vec<Session>, S
                 row.get::<_, i64>(6)?,
                 row.get::<_, Option<i64>>(7)?,
                 row.get::<_, Option<String>>(8)?,
+                row.get::<_, Option<i64>>(9)?,
             ))
         })
         .map_err(open_err)?;
     let mut sessions = Vec::new();
     for row in rows {
-        let (id, template, flavor, status, sandbox, created, accessed, busy, error) =
+        let (id, template, flavor, status, sandbox, created, accessed, busy, error, owner) =
             row.map_err(open_err)?;
         let bad = |what: String| StoreError::Row {
             path: path.to_path_buf(),
@@ -180,6 +187,7 @@ pub(super) fn sessions(conn: &Connection, path: &Path) -> Result<Vec<Session>, S
             last_accessed_ms: accessed.max(0) as u64,
             busy_since_ms: busy.map(|b| b.max(0) as u64),
             error,
+            owner: owner.and_then(|o| u32::try_from(o).ok()),
             stopping: false,
             working: 0,
         });
@@ -212,8 +220,8 @@ pub(super) fn pauses(conn: &Connection, path: &Path) -> Result<Vec<StoredPause>,
 fn put(conn: &Connection, s: &Session) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO sessions
-         (id, template, flavor, status, sandbox, created_at_ms, last_accessed_ms, busy_since_ms, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         (id, template, flavor, status, sandbox, created_at_ms, last_accessed_ms, busy_since_ms, error, owner)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         s.id,
@@ -225,6 +233,7 @@ fn put(conn: &Connection, s: &Session) -> rusqlite::Result<()> {
         s.last_accessed_ms as i64,
         s.busy_since_ms.map(|b| b as i64),
         s.error,
+        s.owner.map(i64::from),
     ])
     .map(drop)
 }
@@ -297,4 +306,35 @@ pub(super) fn probe(conn: &Connection, now_ms: u64) -> rusqlite::Result<()> {
         params![now_ms as i64],
     )
     .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_from_before_owners_is_brought_up_to_date() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sessions.db");
+        {
+            let old = Connection::open(&path).expect("create");
+            old.execute_batch(
+                "CREATE TABLE sessions (id TEXT PRIMARY KEY, template TEXT NOT NULL,
+                   flavor TEXT NOT NULL, status TEXT NOT NULL, sandbox TEXT NOT NULL,
+                   created_at_ms INTEGER NOT NULL, last_accessed_ms INTEGER NOT NULL,
+                   busy_since_ms INTEGER, error TEXT);
+                 INSERT INTO sessions VALUES ('old', 'default', 'small', 'ready', 'msb-old-1', 1, 2, NULL, NULL);
+                 PRAGMA user_version = 1;",
+            )
+            .expect("an old store");
+        }
+        let conn = connect(&path).expect("opened and migrated");
+        let sessions = sessions(&conn, &path).expect("read");
+        assert_eq!(sessions.len(), 1);
+        assert_eq!((sessions[0].id.as_str(), sessions[0].owner), ("old", None));
+        let mut owned = sessions[0].clone();
+        owned.owner = Some(1000);
+        put(&conn, &owned).expect("an owner is stored");
+        assert_eq!(super::sessions(&conn, &path).expect("read")[0].owner, Some(1000));
+    }
 }

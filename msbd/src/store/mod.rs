@@ -240,6 +240,7 @@ mod tests {
             last_accessed_ms: 20,
             busy_since_ms: Some(30),
             error: None,
+            owner: None,
             stopping: false,
             working: 0,
         }

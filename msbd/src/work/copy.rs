@@ -16,21 +16,23 @@ const ERROR_TEXT: u64 = 16 * 1024;
 /// Unpacks the archive the client sends (as `Input`) at `req.path`.
 pub async fn copy_in(
     ctx: &Context,
+    caller: Option<u32>,
     req: CopyRequest,
     reply: &Reply,
     inbox: Inbox<'_>,
 ) -> Result<(), WorkError> {
-    copy(ctx, req, reply, inbox, Direction::In).await
+    copy(ctx, caller, req, reply, inbox, Direction::In).await
 }
 
 /// Sends `req.path` as an archive (`ExecOutput` chunks on stdout).
 pub async fn copy_out(
     ctx: &Context,
+    caller: Option<u32>,
     req: CopyRequest,
     reply: &Reply,
     inbox: Inbox<'_>,
 ) -> Result<(), WorkError> {
-    copy(ctx, req, reply, inbox, Direction::Out).await
+    copy(ctx, caller, req, reply, inbox, Direction::Out).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,7 @@ impl Direction {
 
 async fn copy(
     ctx: &Context,
+    caller: Option<u32>,
     req: CopyRequest,
     reply: &Reply,
     inbox: Inbox<'_>,
@@ -61,7 +64,7 @@ async fn copy(
             req.path.escape_default()
         )));
     }
-    let (lease, _) = lease(ctx, &req.session_id, None).await?;
+    let (lease, _) = lease(ctx, caller, &req.session_id, None).await?;
     let id = lease.id.clone();
     let spec = ExecSpec {
         work: match direction {

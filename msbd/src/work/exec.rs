@@ -17,6 +17,7 @@ use std::time::Duration;
 /// returned for the caller to send.
 pub async fn exec(
     ctx: &Context,
+    caller: Option<u32>,
     req: ExecRequest,
     reply: &Reply,
     inbox: Inbox<'_>,
@@ -33,7 +34,7 @@ pub async fn exec(
             "the working directory holds a NUL byte".into(),
         ));
     }
-    let (lease, session_created) = lease(ctx, &req.session_id, req.create.clone()).await?;
+    let (lease, session_created) = lease(ctx, caller, &req.session_id, req.create.clone()).await?;
     let spec = ExecSpec {
         work: Work::Command(argv),
         env,
@@ -103,26 +104,33 @@ pub async fn exec(
     Ok(())
 }
 
-/// The lease on the session, created first when asked (get-or-create); says whether it
-/// was created.
+/// The lease on the session for `caller`, created first when asked (get-or-create); says
+/// whether it was created.
 pub(super) async fn lease(
     ctx: &Context,
+    caller: Option<u32>,
     id: &str,
     create: Option<CreateSession>,
 ) -> Result<(WorkLease, bool), WorkError> {
     let limit = ctx.config.work.max_execs_per_session;
     let Some(create) = create else {
-        return Ok((ctx.sessions.begin_work(id, limit)?, false));
+        return Ok((ctx.sessions.begin_work(id, limit, caller)?, false));
     };
     let existed = !id.is_empty() && ctx.sessions.exists(id);
     let created = ctx
         .resources
-        .create_session(CreateSession {
-            id: (!id.is_empty()).then(|| id.to_string()),
-            ..create
-        })
+        .create_session(
+            CreateSession {
+                id: (!id.is_empty()).then(|| id.to_string()),
+                ..create
+            },
+            caller,
+        )
         .await?;
-    Ok((ctx.sessions.begin_work(&created.id, limit)?, !existed))
+    Ok((
+        ctx.sessions.begin_work(&created.id, limit, caller)?,
+        !existed,
+    ))
 }
 
 /// The argv a command runs as.

@@ -143,6 +143,8 @@ pub struct SessionInfo {
     pub fate: Option<Fate>,
     /// How its sandbox ended by itself (status `ended`).
     pub exit: Option<SandboxExit>,
+    /// The uid that created it; only it, root and msbd's own uid may use, stop or mark it.
+    pub owner: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

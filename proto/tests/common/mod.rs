@@ -402,6 +402,7 @@ fn session_info(id: &str) -> SessionInfo {
             ended_at: 1_700_000_400,
             log_tail: vec![s("starting"), s("fatal: no config")],
         }),
+        owner: Some(1_000),
     }
 }
 

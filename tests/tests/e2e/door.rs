@@ -226,3 +226,52 @@ fn idle_and_half_sent_connections_are_closed_and_the_client_reconnects() {
     });
     daemon.finish();
 }
+
+#[test]
+fn a_session_is_used_only_by_its_owner_root_and_msbd() {
+    let daemon = Daemon::start(&["--socket-group", &NOBODY.to_string()]);
+    std::fs::set_permissions(daemon.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let msbctl = public_msbctl(&daemon);
+    let as_member = |args: &[&str]| msbctl_as(&msbctl, &daemon.socket, NOBODY, NOBODY, args);
+    assert_eq!(daemon.ctl(&["sessions", "create", "--id", "roots"]).code, 0);
+    let made = as_member(&["--json", "sessions", "create", "--id", "theirs"]);
+    assert_eq!(made.code, 0, "{made:?}");
+    assert_eq!(made.json()["owner"], NOBODY, "{made:?}");
+    for args in [
+        &["sessions", "exec", "roots", "--", "true"][..],
+        &["sessions", "stop", "roots"],
+        &["sessions", "busy", "roots"],
+        &["sessions", "create", "--id", "roots"],
+    ] {
+        let refused = as_member(args);
+        assert_eq!(refused.code, 1, "{args:?}: {refused:?}");
+        assert!(
+            refused.stderr.contains("belongs to uid 0")
+                && refused.stderr.contains(&format!("uid {NOBODY}")),
+            "{args:?}: {refused:?}"
+        );
+    }
+    let json = as_member(&["--json", "sessions", "stop", "roots"]);
+    assert_eq!(
+        json.json()["error"]["code"],
+        "permission_denied",
+        "{json:?}"
+    );
+    let own = as_member(&["sessions", "exec", "theirs", "--", "echo", "mine"]);
+    assert_eq!((own.code, own.stdout.as_str()), (0, "mine\n"), "{own:?}");
+    let listed = as_member(&["--json", "sessions", "list"]);
+    assert_eq!(
+        listed.json().as_array().map(Vec::len),
+        Some(2),
+        "everyone may list"
+    );
+    let by_root = daemon.ctl(&["sessions", "exec", "theirs", "--", "true"]);
+    assert_eq!(by_root.code, 0, "root may use any session: {by_root:?}");
+    assert_eq!(
+        daemon.json(&["sessions", "show", "roots"])["status"],
+        "ready",
+        "untouched"
+    );
+    daemon.finish();
+}
