@@ -10,6 +10,7 @@
 //! Blocking work (spawning, /proc reads, removing directories) runs on the blocking pool, a
 //! bounded number at a time.
 
+mod cgroups;
 mod enter;
 mod exec;
 mod isolation;
@@ -18,7 +19,8 @@ mod output;
 mod records;
 mod watch;
 
-pub use isolation::{rlimits, Cgroups, Isolation, IsolationMode};
+pub use cgroups::Cgroups;
+pub use isolation::{rlimits, Isolation, IsolationMode};
 pub use records::{MARK_INSTANCE, MARK_SANDBOX, MARK_SESSION};
 
 use super::log::{self, Ending, LogFiles};
