@@ -161,6 +161,9 @@ fn command(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
         Ok(argv) => argv,
         Err(_) => return ready.fail("an argument holds a NUL byte"),
     };
+    if let Err(err) = super::lockdown::lock_down(!args.no_seccomp) {
+        return ready.fail(&err.to_string());
+    }
     // The readiness pipe closes on exec: the command has started. A command that cannot
     // be run is the command's failure, told on its stderr like a shell does.
     let err = match execvp(&argv[0], &argv) {

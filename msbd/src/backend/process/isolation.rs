@@ -3,6 +3,7 @@
 //! which every Linux host has.
 
 use super::cgroups::{processes, Cgroups, CGROUP_ROOT};
+use super::lockdown;
 use msb_proto::Flavor;
 use std::path::Path;
 
@@ -19,6 +20,9 @@ pub enum IsolationMode {
 #[derive(Debug)]
 pub struct Isolation {
     pub namespaces: bool,
+    /// Whether the host filters system calls; every sandboxed command gets `no_new_privs`
+    /// and reduced capabilities either way (see `lockdown`).
+    pub seccomp: bool,
     pub cgroups: Option<Cgroups>,
 }
 
@@ -40,8 +44,13 @@ impl Isolation {
                 }
             },
         };
+        let seccomp = lockdown::seccomp_available();
+        if !seccomp {
+            tracing::warn!("this host has no seccomp filters; sandboxes run without one");
+        }
         Ok(Self {
             namespaces,
+            seccomp,
             cgroups: Cgroups::detect(Path::new(CGROUP_ROOT), instance),
         })
     }
@@ -55,6 +64,15 @@ impl Isolation {
         }
     }
 
+    /// What a keeper is told of the host: that it has no seccomp, when so.
+    pub fn keeper_args(&self) -> &'static [&'static str] {
+        if self.seccomp {
+            &[]
+        } else {
+            &["--no-seccomp"]
+        }
+    }
+
     /// One line for `status`: namespaces, cgroups, rlimits.
     pub fn describe(&self) -> String {
         let mut parts = vec![String::from(if self.namespaces {
@@ -62,6 +80,10 @@ impl Isolation {
         } else {
             "no namespaces"
         })];
+        if self.seccomp {
+            parts.push("seccomp".into());
+        }
+        parts.push("no_new_privs, capabilities dropped".into());
         if let Some(cgroups) = &self.cgroups {
             parts.push(format!("{} memory, cpu and pids limits", cgroups.name()));
         }

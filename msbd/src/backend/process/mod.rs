@@ -15,6 +15,7 @@ mod enter;
 mod exec;
 mod isolation;
 pub mod keeper;
+mod lockdown;
 mod output;
 mod records;
 mod watch;
@@ -391,6 +392,7 @@ impl Shared {
             .args(["--nofile", &nofile.to_string()])
             .args(["--nproc", &nproc.to_string()])
             .args(["--ready-fd", &READY_FD.to_string()])
+            .args(self.isolation.keeper_args())
             .arg("--log")
             .arg(self.log_files(&spec.name).log);
         if self.isolation.namespaces {
