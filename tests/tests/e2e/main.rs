@@ -6,6 +6,7 @@ mod cli;
 mod exec;
 mod exits;
 mod faults;
+mod hostile;
 mod isolation;
 mod logs;
 mod orphans;
