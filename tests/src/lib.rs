@@ -248,7 +248,8 @@ impl Daemon {
         };
         let own = format!("msbd-{}", &instance.trim()[..12.min(instance.trim().len())]);
         let mut dirs = Vec::new();
-        for controller in ["memory", "cpu"] {
+        // v1's controllers, a hybrid host's v2 hierarchy, a pure v2 host's.
+        for controller in ["memory", "cpu", "pids", "unified", ""] {
             let dir = Path::new("/sys/fs/cgroup").join(controller).join(&own);
             if let Ok(entries) = fs::read_dir(&dir) {
                 dirs.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));

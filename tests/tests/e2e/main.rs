@@ -7,6 +7,7 @@ mod door;
 mod exec;
 mod exits;
 mod faults;
+mod hostile;
 mod isolation;
 mod logs;
 mod orphans;

@@ -113,21 +113,17 @@ fn subreaper(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
     }
 }
 
-/// Kills every descendant: each child is killed, which hands its own children to us, until
-/// none is left. Records `main`'s end when it is reaped here.
+/// Kills every descendant, until none is left; records `main`'s end when it is reaped here.
+/// The tree is stopped before it is killed, so that a fork bomb cannot outrun the killing:
+/// a stopped process forks no more.
 fn kill_tree(main: Pid, ended: &mut Option<WaitStatus>) {
-    let children = format!("/proc/self/task/{}/children", getpid());
     loop {
-        let pids: Vec<i32> = std::fs::read_to_string(&children)
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|pid| pid.parse().ok())
-            .collect();
-        if pids.is_empty() {
+        let tree = stopped_descendants();
+        if tree.is_empty() {
             return;
         }
-        for pid in pids {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        for pid in tree {
+            let _ = kill(pid, Signal::SIGKILL);
         }
         // Dying takes the kernel a moment; the orphans it hands over are killed next round.
         std::thread::sleep(std::time::Duration::from_millis(2));
@@ -139,6 +135,45 @@ fn kill_tree(main: Pid, ended: &mut Option<WaitStatus>) {
             }
         }
     }
+}
+
+/// Stops every descendant with SIGSTOP and returns them: walks the tree again until a walk
+/// finds nobody new, since one not yet stopped may have forked meanwhile.
+fn stopped_descendants() -> Vec<Pid> {
+    let mut stopped: Vec<Pid> = Vec::new();
+    loop {
+        let mut new = false;
+        let mut next = vec![getpid()];
+        while let Some(parent) = next.pop() {
+            for child in children(parent) {
+                if !stopped.contains(&child) {
+                    let _ = kill(child, Signal::SIGSTOP);
+                    stopped.push(child);
+                    new = true;
+                }
+                next.push(child);
+            }
+        }
+        if !new {
+            return stopped;
+        }
+    }
+}
+
+/// The children of every thread of `pid`.
+fn children(pid: Pid) -> Vec<Pid> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .map(Pid::from_raw)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The command itself: a program from PATH, or msbd's own copy code.
@@ -161,6 +196,9 @@ fn command(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
         Ok(argv) => argv,
         Err(_) => return ready.fail("an argument holds a NUL byte"),
     };
+    if let Err(err) = super::lockdown::lock_down(!args.no_seccomp) {
+        return ready.fail(&err.to_string());
+    }
     // The readiness pipe closes on exec: the command has started. A command that cannot
     // be run is the command's failure, told on its stderr like a shell does.
     let err = match execvp(&argv[0], &argv) {

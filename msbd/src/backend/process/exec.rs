@@ -98,7 +98,8 @@ impl Shared {
             .args(["--memory-mb", &memory_mb.to_string()])
             .args(["--nofile", &nofile.to_string()])
             .args(["--nproc", &nproc.to_string()])
-            .args(["--ready-fd", &READY_FD.to_string()]);
+            .args(["--ready-fd", &READY_FD.to_string()])
+            .args(self.isolation.keeper_args());
         if self.isolation.namespaces {
             cmd.args(["--join", &pgrp.to_string()]);
         }

@@ -1,9 +1,11 @@
 //! What this host offers to isolate sandboxes, found out once at start-up: fresh namespaces
-//! (probed by starting a keeper that makes them), cgroup v1 memory and cpu controllers, and
-//! rlimits, which every Linux host has.
+//! (probed by starting a keeper that makes them), cgroups (see `cgroups`), and rlimits,
+//! which every Linux host has.
 
+use super::cgroups::{processes, Cgroups, CGROUP_ROOT};
+use super::lockdown;
 use msb_proto::Flavor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum IsolationMode {
@@ -18,6 +20,9 @@ pub enum IsolationMode {
 #[derive(Debug)]
 pub struct Isolation {
     pub namespaces: bool,
+    /// Whether the host filters system calls; every sandboxed command gets `no_new_privs`
+    /// and reduced capabilities either way (see `lockdown`).
+    pub seccomp: bool,
     pub cgroups: Option<Cgroups>,
 }
 
@@ -39,8 +44,13 @@ impl Isolation {
                 }
             },
         };
+        let seccomp = lockdown::seccomp_available();
+        if !seccomp {
+            tracing::warn!("this host has no seccomp filters; sandboxes run without one");
+        }
         Ok(Self {
             namespaces,
+            seccomp,
             cgroups: Cgroups::detect(Path::new(CGROUP_ROOT), instance),
         })
     }
@@ -54,17 +64,30 @@ impl Isolation {
         }
     }
 
+    /// What a keeper is told of the host: that it has no seccomp, when so.
+    pub fn keeper_args(&self) -> &'static [&'static str] {
+        if self.seccomp {
+            &[]
+        } else {
+            &["--no-seccomp"]
+        }
+    }
+
     /// One line for `status`: namespaces, cgroups, rlimits.
     pub fn describe(&self) -> String {
-        let mut parts = vec![if self.namespaces {
+        let mut parts = vec![String::from(if self.namespaces {
             "namespaces (user, pid, mount, net, ipc, uts)"
         } else {
             "no namespaces"
-        }];
-        if self.cgroups.is_some() {
-            parts.push("cgroup v1 memory and cpu limits");
+        })];
+        if self.seccomp {
+            parts.push("seccomp".into());
         }
-        parts.push("rlimits");
+        parts.push("no_new_privs, capabilities dropped".into());
+        if let Some(cgroups) = &self.cgroups {
+            parts.push(format!("{} memory, cpu and pids limits", cgroups.name()));
+        }
+        parts.push("rlimits".into());
         parts.join(", ")
     }
 }
@@ -84,116 +107,8 @@ fn probe() -> Result<(), String> {
     }
 }
 
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
-/// How long a cgroup still in use by zombies is given before its removal is left to
-/// `orphan-cleanup`.
-const ZOMBIE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// This daemon's cgroup v1 directories, one under each controller it uses.
-#[derive(Debug)]
-pub struct Cgroups {
-    memory: PathBuf,
-    cpu: PathBuf,
-}
-
-impl Cgroups {
-    fn detect(root: &Path, instance: &str) -> Option<Self> {
-        let own = format!("msbd-{}", &instance[..instance.len().min(12)]);
-        let memory = root.join("memory").join(&own);
-        let cpu = root.join("cpu").join(&own);
-        for dir in [&memory, &cpu] {
-            if let Err(err) = std::fs::create_dir_all(dir) {
-                tracing::info!(dir = %dir.display(), error = %err, "no cgroup v1 limits for sandboxes");
-                return None;
-            }
-        }
-        (memory.join("memory.limit_in_bytes").exists() && cpu.join("cpu.cfs_quota_us").exists())
-            .then_some(Self { memory, cpu })
-    }
-
-    /// Makes the sandbox's cgroups with its flavor's limits; returns the directories it
-    /// should join (none when they could not be made).
-    pub fn make(&self, sandbox: &str, flavor: Flavor) -> Vec<PathBuf> {
-        let memory = self.memory.join(sandbox);
-        let cpu = self.cpu.join(sandbox);
-        let setup = || -> std::io::Result<()> {
-            std::fs::create_dir_all(&memory)?;
-            std::fs::write(
-                memory.join("memory.limit_in_bytes"),
-                (flavor.memory_mb() * 1024 * 1024).to_string(),
-            )?;
-            std::fs::create_dir_all(&cpu)?;
-            std::fs::write(cpu.join("cpu.cfs_period_us"), "100000")?;
-            std::fs::write(
-                cpu.join("cpu.cfs_quota_us"),
-                (u64::from(flavor.cpus()) * 100_000).to_string(),
-            )
-        };
-        match setup() {
-            Ok(()) => vec![memory, cpu],
-            Err(err) => {
-                tracing::warn!(sandbox, error = %err, "cannot set the sandbox's cgroup limits");
-                self.remove(sandbox);
-                Vec::new()
-            }
-        }
-    }
-
-    /// The sandbox's cgroup directories that exist, for a command run in it to join.
-    pub fn dirs(&self, sandbox: &str) -> Vec<PathBuf> {
-        [&self.memory, &self.cpu]
-            .into_iter()
-            .map(|dir| dir.join(sandbox))
-            .filter(|dir| dir.is_dir())
-            .collect()
-    }
-
-    /// Removes the sandbox's cgroups once its processes are gone; false when some remain.
-    /// A sandbox killed outright can leave its pid 1 a zombie for a moment, until the host's
-    /// init reaps it, and the cgroup counts as in use until then: that is waited out, briefly.
-    pub fn remove(&self, sandbox: &str) -> bool {
-        let deadline = std::time::Instant::now() + ZOMBIE_PATIENCE;
-        [&self.memory, &self.cpu].into_iter().all(|dir| loop {
-            match std::fs::remove_dir(dir.join(sandbox)) {
-                Ok(()) => return true,
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return true,
-                Err(err)
-                    if err.raw_os_error() == Some(nix::libc::EBUSY)
-                        && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(_) => return false,
-            }
-        })
-    }
-
-    /// The sandboxes that have cgroups here, by name.
-    pub fn sandboxes(&self) -> Vec<String> {
-        let mut names: Vec<String> = [&self.memory, &self.cpu]
-            .into_iter()
-            .filter_map(|dir| std::fs::read_dir(dir).ok())
-            .flat_map(|dir| dir.flatten())
-            .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
-            .filter_map(|entry| entry.file_name().to_str().map(String::from))
-            .collect();
-        names.sort();
-        names.dedup();
-        names
-    }
-}
-
-/// A daemon that exits leaves no empty cgroup behind; one that keeps sandboxes running
-/// (`stop --keep-sandboxes`) keeps them, since they are not empty.
-impl Drop for Cgroups {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.memory);
-        let _ = std::fs::remove_dir(&self.cpu);
-    }
-}
-
 /// Per-flavor rlimits: address space, open files, processes.
 pub fn rlimits(flavor: Flavor) -> (u64, u64, u64) {
     let cpus = u64::from(flavor.cpus());
-    (flavor.memory_mb(), 1024 * cpus, 256 * cpus)
+    (flavor.memory_mb(), 1024 * cpus, processes(flavor))
 }

@@ -59,6 +59,10 @@ pub struct KeeperArgs {
     pub nofile: Option<u64>,
     #[arg(long)]
     pub nproc: Option<u64>,
+    /// The host has no seccomp (the daemon found out at start-up): commands run without
+    /// the filter. Without this flag, a filter that cannot be installed fails the command.
+    #[arg(long)]
+    pub no_seccomp: bool,
     /// Cgroup directories to join.
     #[arg(long = "cgroup")]
     pub cgroups: Vec<PathBuf>,
@@ -220,7 +224,7 @@ fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
             if isolated {
                 Ok(init(args, ready))
             } else {
-                start(&args.command, ready)
+                start(args, ready)
             }
         }
         ForkResult::Parent { child } => {
@@ -321,7 +325,7 @@ fn init(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
     }
     // SAFETY: still a single thread.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => start(&args.command, ready).unwrap_or_else(|err| ready.fail(&err)),
+        Ok(ForkResult::Child) => start(args, ready).unwrap_or_else(|err| ready.fail(&err)),
         Ok(ForkResult::Parent { child }) => {
             ready.close();
             exit_code(supervise(
@@ -541,7 +545,8 @@ fn exit_code(status: WaitStatus) -> ExitCode {
 
 /// Replaces this process with the command (looked up in PATH), or idles until SIGTERM,
 /// SIGINT or SIGHUP.
-fn start(command: &[String], ready: &mut Ready) -> Result<ExitCode, String> {
+fn start(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
+    let command = &args.command;
     let Some(program) = command.first() else {
         ready.close();
         return Ok(idle());
@@ -555,6 +560,7 @@ fn start(command: &[String], ready: &mut Ready) -> Result<ExitCode, String> {
     if let Some(signal) = pending_termination() {
         return Ok(died_of(signal));
     }
+    super::lockdown::lock_down(!args.no_seccomp).map_err(|e| e.to_string())?;
     // The command gets the ordinary signal mask; a stop that comes from now on ends it the
     // ordinary way.
     let _ = SigSet::empty().thread_set_mask();

@@ -10,15 +10,18 @@
 //! Blocking work (spawning, /proc reads, removing directories) runs on the blocking pool, a
 //! bounded number at a time.
 
+mod cgroups;
 mod enter;
 mod exec;
 mod isolation;
 pub mod keeper;
+mod lockdown;
 mod output;
 mod records;
 mod watch;
 
-pub use isolation::{rlimits, Cgroups, Isolation, IsolationMode};
+pub use cgroups::Cgroups;
+pub use isolation::{rlimits, Isolation, IsolationMode};
 pub use records::{MARK_INSTANCE, MARK_SANDBOX, MARK_SESSION};
 
 use super::log::{self, Ending, LogFiles};
@@ -389,6 +392,7 @@ impl Shared {
             .args(["--nofile", &nofile.to_string()])
             .args(["--nproc", &nproc.to_string()])
             .args(["--ready-fd", &READY_FD.to_string()])
+            .args(self.isolation.keeper_args())
             .arg("--log")
             .arg(self.log_files(&spec.name).log);
         if self.isolation.namespaces {
