@@ -7,6 +7,7 @@ mod exec;
 mod exits;
 mod faults;
 mod isolation;
+mod jail;
 mod logs;
 mod orphans;
 mod protocol;

@@ -57,7 +57,7 @@ impl Isolation {
     /// One line for `status`: namespaces, cgroups, rlimits.
     pub fn describe(&self) -> String {
         let mut parts = vec![if self.namespaces {
-            "namespaces (user, pid, mount, net, ipc, uts)"
+            "namespaces (user, pid, mount, net, ipc, uts) and a root filesystem of its own"
         } else {
             "no namespaces"
         }];

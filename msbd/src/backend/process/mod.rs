@@ -16,6 +16,7 @@ mod isolation;
 pub mod keeper;
 mod output;
 mod records;
+mod rootfs;
 mod watch;
 
 pub use isolation::{rlimits, Cgroups, Isolation, IsolationMode};
@@ -145,6 +146,16 @@ impl Shared {
 
     fn execs(&self) -> MutexGuard<'_, HashMap<String, HashSet<u32>>> {
         self.execs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The sandbox's working directory as its commands see it: `/work` of its own root
+    /// filesystem, or, without namespaces, the host directory.
+    fn home(&self, name: &str) -> PathBuf {
+        if self.isolation.namespaces {
+            PathBuf::from(rootfs::WORK)
+        } else {
+            self.work.join(name)
+        }
     }
 
     fn log_files(&self, name: &str) -> LogFiles {
@@ -392,7 +403,9 @@ impl Shared {
             .arg("--log")
             .arg(self.log_files(&spec.name).log);
         if self.isolation.namespaces {
-            cmd.args(["--isolate", "--hostname", &spec.name]);
+            cmd.args(["--isolate", "--hostname", &spec.name])
+                .arg("--workdir")
+                .arg(&workdir);
         }
         if let Some(cgroups) = &self.isolation.cgroups {
             for dir in cgroups.make(&spec.name, spec.flavor) {
@@ -411,7 +424,7 @@ impl Shared {
         cmd.current_dir(&workdir)
             .env_clear()
             .env("PATH", SANDBOX_PATH)
-            .env("HOME", &workdir)
+            .env("HOME", self.home(&spec.name))
             .env(MARK_INSTANCE, &self.records.instance)
             .env(MARK_SESSION, &spec.session_id)
             .env(MARK_SANDBOX, &spec.name)
