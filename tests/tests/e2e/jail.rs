@@ -2,10 +2,26 @@
 //! to leave the host as it was.
 
 use msb_tests::{Daemon, Run};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The size of a sandbox's /tmp, in MiB.
 const TMP_LIMIT_MB: u64 = 64;
+/// The uid range the tests give msbd.
+const UID_RANGE: &str = "200000:1000";
+const UIDS: std::ops::Range<u32> = 200_000..201_000;
+
+/// msbd with its sandboxes' uids from `UID_RANGE`.
+fn daemon() -> Daemon {
+    Daemon::start(&["--uid-range", UID_RANGE])
+}
+
+/// The host uid a path belongs to.
+fn owner(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .uid()
+}
 
 fn sh(daemon: &Daemon, id: &str, script: &str) -> Run {
     daemon.ctl(&["sessions", "exec", id, "--", "sh", "-c", script])
@@ -47,7 +63,7 @@ fn expected_root() -> Vec<String> {
 
 #[test]
 fn a_sandbox_sees_its_own_root_and_nothing_of_the_hosts() {
-    let daemon = Daemon::start(&[]);
+    let daemon = daemon();
     if !jailed(&daemon) {
         daemon.finish();
         return;
@@ -58,6 +74,11 @@ fn a_sandbox_sees_its_own_root_and_nothing_of_the_hosts() {
     }
     let other = workdir(&daemon, "j2");
     std::fs::write(other.join("secret"), b"j2's").expect("write");
+    let (one, two) = (owner(&workdir(&daemon, "j1")), owner(&other));
+    assert!(
+        UIDS.contains(&one) && UIDS.contains(&two) && one != two,
+        "each sandbox's root is a uid of its own from the range: {one}, {two}"
+    );
 
     let listed = sh(&daemon, "j1", "ls -A /");
     assert_eq!(listed.code, 0, "{listed:?}");
@@ -90,7 +111,7 @@ fn a_sandbox_sees_its_own_root_and_nothing_of_the_hosts() {
 
 #[test]
 fn a_sandbox_cannot_change_the_hosts_files() {
-    let daemon = Daemon::start(&[]);
+    let daemon = daemon();
     if !jailed(&daemon) {
         daemon.finish();
         return;
@@ -120,7 +141,7 @@ fn a_sandbox_cannot_change_the_hosts_files() {
 
 #[test]
 fn work_is_the_working_directory_and_tmp_is_a_bounded_tmpfs() {
-    let daemon = Daemon::start(&[]);
+    let daemon = daemon();
     if !jailed(&daemon) {
         daemon.finish();
         return;
@@ -135,6 +156,16 @@ fn work_is_the_working_directory_and_tmp_is_a_bounded_tmpfs() {
     );
     let host = workdir(&daemon, "t").join("made");
     assert_eq!(std::fs::read_to_string(&host).expect("read"), "made\n");
+    let uid = owner(&host);
+    assert!(UIDS.contains(&uid), "made by uid {uid}");
+    assert_eq!(uid, owner(&workdir(&daemon, "t")), "the sandbox's own uid");
+    let who = sh(&daemon, "t", "id -u; cat /proc/self/uid_map");
+    let map: Vec<String> = who.stdout.split_whitespace().map(String::from).collect();
+    assert_eq!(
+        map,
+        ["0", "0", &uid.to_string(), "1"],
+        "root inside is that uid and nothing else: {who:?}"
+    );
 
     let kind = sh(&daemon, "t", "stat -f -c %T /tmp; stat -c %a /tmp");
     assert_eq!(kind.stdout, "tmpfs\n1777\n", "{kind:?}");
@@ -157,5 +188,33 @@ fn work_is_the_working_directory_and_tmp_is_a_bounded_tmpfs() {
         size <= (TMP_LIMIT_MB + 1) * 1024 * 1024,
         "/tmp took {size} bytes: {filled:?}"
     );
+    daemon.finish();
+}
+
+#[test]
+fn a_sandboxs_uid_is_freed_with_it_and_kept_across_a_restart() {
+    let mut daemon = Daemon::start(&["--uid-range", "300000:2"]);
+    if !jailed(&daemon) {
+        daemon.finish();
+        return;
+    }
+    for id in ["u1", "u2"] {
+        let created = daemon.ctl(&["sessions", "create", "--id", id]);
+        assert_eq!(created.code, 0, "{created:?}");
+    }
+    let full = daemon.ctl(&["sessions", "create", "--id", "u3"]);
+    assert_ne!(full.code, 0, "a third sandbox in a range of two: {full:?}");
+    assert!(full.stderr.contains("--uid-range"), "{full:?}");
+    let first = owner(&workdir(&daemon, "u1"));
+    // Adopted sandboxes keep their uids: a restarted msbd gives the next one another.
+    let stopped = daemon.ctl(&["stop", "--keep-sandboxes"]);
+    assert_eq!(stopped.code, 0, "{stopped:?}");
+    daemon.wait_exit();
+    daemon.spawn(&["--uid-range", "300000:2"]);
+    let stopped = daemon.ctl(&["sessions", "stop", "u1"]);
+    assert_eq!(stopped.code, 0, "{stopped:?}");
+    let created = daemon.ctl(&["sessions", "create", "--id", "u3"]);
+    assert_eq!(created.code, 0, "{created:?}");
+    assert_eq!(owner(&workdir(&daemon, "u3")), first, "u1's uid, freed");
     daemon.finish();
 }

@@ -59,6 +59,9 @@ pub struct KeeperArgs {
     pub probe: bool,
     #[arg(long)]
     pub hostname: Option<String>,
+    /// With --isolate: the host uid (and gid) that root inside is; msbd's own by default.
+    #[arg(long)]
+    pub uid: Option<u32>,
     /// Address-space limit.
     #[arg(long)]
     pub memory_mb: Option<u64>,
@@ -254,7 +257,10 @@ fn isolate(
         // None of msbd's supplementary groups goes with it.
         setgroups(&[]).map_err(|e| format!("setgroups: {e}"))?;
     }
-    let (uid, gid) = (geteuid(), getegid());
+    let (uid, gid) = match args.uid {
+        Some(uid) => (uid, uid),
+        None => (geteuid().as_raw(), getegid().as_raw()),
+    };
     match clone_namespaced()? {
         None => {
             drop((go_tx, ending_rx));
@@ -271,7 +277,7 @@ fn isolate(
         }
         Some(child) => {
             drop((go_rx, ending_tx));
-            if let Err(err) = map_root(child, uid.as_raw(), gid.as_raw()) {
+            if let Err(err) = map_root(child, uid, gid) {
                 let _ = kill(child, Signal::SIGKILL);
                 let _ = waitpid(child, None);
                 return Err(err);
