@@ -64,6 +64,9 @@ pub struct Isolation {
 
 impl Isolation {
     pub fn detect(mode: IsolationMode, uids: UidRange, instance: &str) -> Result<Self, String> {
+        // Only root may map another uid than its own.
+        let uids = nix::unistd::geteuid().is_root().then_some(uids);
+        let probe = || probe(uids.map(|range| range.start));
         let namespaces = match mode {
             IsolationMode::None => false,
             IsolationMode::Namespaces => {
@@ -82,7 +85,7 @@ impl Isolation {
         };
         Ok(Self {
             namespaces,
-            uids: (namespaces && nix::unistd::geteuid().is_root()).then_some(uids),
+            uids: uids.filter(|_| namespaces),
             cgroups: Cgroups::detect(Path::new(CGROUP_ROOT), instance),
         })
     }
@@ -118,14 +121,16 @@ impl Isolation {
     }
 }
 
-/// Starts `msbd keeper --probe`, which makes every namespace a sandbox gets and exits.
-fn probe() -> Result<(), String> {
+/// Starts `msbd keeper --probe`, which makes every namespace a sandbox gets and its root
+/// filesystem, as `uid` when sandboxes get uids of their own, and exits.
+fn probe(uid: Option<u32>) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
-    let output = std::process::Command::new(super::KEEPER_EXE)
-        .arg0("msbd")
-        .args(["keeper", "--probe"])
-        .output()
-        .map_err(|e| e.to_string())?;
+    let mut keeper = std::process::Command::new(super::KEEPER_EXE);
+    keeper.arg0("msbd").args(["keeper", "--probe"]);
+    if let Some(uid) = uid {
+        keeper.args(["--uid", &uid.to_string()]);
+    }
+    let output = keeper.output().map_err(|e| e.to_string())?;
     if output.status.success() {
         Ok(())
     } else {

@@ -83,7 +83,11 @@ pub fn enter(plan: &Plan) -> Result<(), String> {
         None::<&str>,
         "/",
         None::<&str>,
-        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID,
+        MsFlags::MS_REMOUNT
+            | MsFlags::MS_BIND
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV,
         None::<&str>,
     )
     .map_err(|e| format!("make / read-only: {e}"))?;
@@ -158,7 +162,8 @@ fn make_dev(dev: &Path) -> Result<(), String> {
     mount_fs(
         "tmpfs",
         dev,
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        // Its devices are bind mounts, which keep the host's flags: the tmpfs needs none.
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         "mode=0755,size=64k",
     )?;
     for name in DEVICES {
