@@ -295,14 +295,7 @@ fn isolate(
             let told = nix::unistd::read(&ending_rx, &mut told)
                 .ok()
                 .and_then(|n| Ending::parse(&String::from_utf8_lossy(&told[..n])));
-            if let (Some(path), Some(ending)) = (ending_file(args), told) {
-                if let Err(err) = ending.record(&path) {
-                    eprintln!(
-                        "msbd keeper: cannot record the exit at {}: {err}",
-                        path.display()
-                    );
-                }
-            }
+            record_ending(ending_file(args).as_deref(), told);
             Ok(exit_code(status))
         }
     }
@@ -562,14 +555,7 @@ pub(super) fn supervise(
                 if let Some(pump) = pump {
                     pump.finish();
                 }
-                if let (Some(path), Some(ending)) = (record, ending(status)) {
-                    if let Err(err) = ending.record(path) {
-                        eprintln!(
-                            "msbd keeper: cannot record the exit at {}: {err}",
-                            path.display()
-                        );
-                    }
-                }
+                record_ending(record, ending(status));
                 return status;
             }
             continue;
@@ -630,6 +616,18 @@ pub(super) fn reap(main: Pid) -> Option<WaitStatus> {
             Ok(_) | Err(nix::Error::EINTR) => {}
             // No child at all: `main` is gone, and how it ended is unknown.
             Err(_) => return Some(WaitStatus::StillAlive),
+        }
+    }
+}
+
+/// Records how the command ended at `path`, when there is one and the end is known.
+fn record_ending(path: Option<&Path>, ending: Option<Ending>) {
+    if let (Some(path), Some(ending)) = (path, ending) {
+        if let Err(err) = ending.record(path) {
+            eprintln!(
+                "msbd keeper: cannot record the exit at {}: {err}",
+                path.display()
+            );
         }
     }
 }
