@@ -218,3 +218,51 @@ fn a_sandboxs_uid_is_freed_with_it_and_kept_across_a_restart() {
     assert_eq!(owner(&workdir(&daemon, "u3")), first, "u1's uid, freed");
     daemon.finish();
 }
+
+#[test]
+fn copies_see_the_sandboxs_own_world() {
+    let daemon = daemon();
+    if !jailed(&daemon) {
+        daemon.finish();
+        return;
+    }
+    let created = daemon.ctl(&["sessions", "create", "--id", "c"]);
+    assert_eq!(created.code, 0, "{created:?}");
+    let local = daemon.dir.path().join("local");
+    std::fs::create_dir_all(&local).expect("mkdir");
+    std::fs::write(local.join("in.txt"), b"in").expect("write");
+    let path = |p: &str| local.join(p).display().to_string();
+    let cp = |from: &str, to: &str| daemon.ctl(&["sessions", "cp", from, to]);
+
+    // Absolute paths are the sandbox's, relative ones start at /work.
+    for (to, inside) in [("c:/work/a.txt", "a.txt"), ("c:b.txt", "/work/b.txt")] {
+        let run = cp(&path("in.txt"), to);
+        assert_eq!(run.code, 0, "{run:?}");
+        let read = sh(&daemon, "c", &format!("cat {inside}"));
+        assert_eq!(read.stdout, "in", "{to}: {read:?}");
+    }
+    let written = sh(&daemon, "c", "echo only-in-tmp > /tmp/t");
+    assert_eq!(written.code, 0, "{written:?}");
+    let run = cp("c:/tmp/t", &path("t"));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        std::fs::read_to_string(local.join("t")).expect("read"),
+        "only-in-tmp\n"
+    );
+    let run = cp("c:/etc/hostname", &path("hostname"));
+    assert_eq!(run.code, 0, "{run:?}");
+    let hostname = std::fs::read_to_string(local.join("hostname")).expect("read");
+    assert!(
+        hostname.starts_with("msb-c-"),
+        "the sandbox's own /etc: {hostname}"
+    );
+
+    let planted = format!("msb-jail-cp-{}", std::process::id());
+    let run = cp(&path("in.txt"), &format!("c:/usr/bin/{planted}"));
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(!Path::new("/usr/bin").join(&planted).exists());
+    let run = cp("c:/etc/shadow", &path("shadow"));
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(!local.join("shadow").exists());
+    daemon.finish();
+}
