@@ -4,7 +4,7 @@
 //! allowed.
 
 use crate::admission::{socket_group, SocketGroup};
-use crate::backend::process::IsolationMode;
+use crate::backend::process::{IsolationMode, UidRange};
 use crate::languages::parse_language;
 use crate::supervisor::RestartPolicy;
 use crate::templates::parse_template;
@@ -89,6 +89,9 @@ pub struct DaemonArgs {
     /// How sandboxes are isolated: namespaces where available (auto), always, or never
     #[arg(long, env = "MSB_ISOLATION", value_enum, default_value = "auto")]
     pub isolation: IsolationMode,
+    /// Host uids for sandboxes' roots, one each, START:COUNT (used when msbd runs as root)
+    #[arg(long, env = "MSB_UID_RANGE", value_name = "START:COUNT", default_value = "100000:65536", value_parser = UidRange::parse)]
+    pub uid_range: UidRange,
     /// Flavor of sessions created without one
     #[arg(long, env = "MSB_DEFAULT_FLAVOR", value_enum, default_value = "small")]
     pub default_flavor: Flavor,
@@ -172,6 +175,7 @@ pub struct Config {
     pub lru_eviction: bool,
     pub busy_timeout: Duration,
     pub isolation: IsolationMode,
+    pub uid_range: UidRange,
     pub default_flavor: Flavor,
     pub shutdown_timeout: Duration,
     pub stop_grace: Duration,
@@ -305,6 +309,7 @@ impl Config {
             },
             lru_eviction: args.enable_lru_eviction,
             isolation: args.isolation,
+            uid_range: args.uid_range,
             busy_timeout: at_least("--busy-timeout", args.busy_timeout, Duration::from_secs(1))?,
             default_flavor: args.default_flavor,
             shutdown_timeout: args.shutdown_timeout,
@@ -416,5 +421,19 @@ mod tests {
         let err =
             Config::from_args(cli.daemon, Some("broken".into())).expect_err("must be refused");
         assert_eq!(err.setting, "MSB_TEMPLATES");
+    }
+
+    #[test]
+    fn a_bad_uid_range_names_the_setting() {
+        let config = parse(&[]).expect("defaults");
+        assert_eq!(
+            config.uid_range,
+            UidRange {
+                start: 100000,
+                count: 65536
+            }
+        );
+        let err = parse(&["--uid-range", "0:10"]).expect_err("must be refused");
+        assert!(err.contains("--uid-range") && err.contains("root"), "{err}");
     }
 }

@@ -99,8 +99,8 @@ pub async fn run(
     let instance = ids::instance_id(&config.state_dir).map_err(state)?;
     let dir = config.state_dir.clone();
     let (store, loaded) = blocking(move || Store::open(&dir)).await??;
-    let (mode, id) = (config.isolation, instance.clone());
-    let isolation = blocking(move || Isolation::detect(mode, &id))
+    let (mode, uids, id) = (config.isolation, config.uid_range, instance.clone());
+    let isolation = blocking(move || Isolation::detect(mode, uids, &id))
         .await?
         .map_err(StartError::Isolation)?;
     let isolation_report = isolation.describe();

@@ -56,16 +56,24 @@ pub enum Ending {
 impl Ending {
     /// Records it for msbd, which may not be the keeper's parent (an adopted sandbox).
     pub fn record(self, path: &Path) -> std::io::Result<()> {
-        let text = match self {
-            Self::Exited(code) => format!("exited {code}\n"),
-            Self::Killed(signal) => format!("killed {signal}\n"),
-        };
-        std::fs::write(path, text)
+        std::fs::write(path, self.text())
     }
 
     /// What `record` wrote; `None` when nothing (or something unreadable) was.
     pub fn read(path: &Path) -> Option<Self> {
-        let text = std::fs::read_to_string(path).ok()?;
+        Self::parse(&std::fs::read_to_string(path).ok()?)
+    }
+
+    /// One line: `exited CODE` or `killed SIGNAL`.
+    pub fn text(self) -> String {
+        match self {
+            Self::Exited(code) => format!("exited {code}\n"),
+            Self::Killed(signal) => format!("killed {signal}\n"),
+        }
+    }
+
+    /// What `text` made; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
         let (how, number) = text.trim().split_once(' ')?;
         let number = number.parse().ok()?;
         match how {

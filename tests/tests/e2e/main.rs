@@ -9,6 +9,7 @@ mod exits;
 mod faults;
 mod hostile;
 mod isolation;
+mod jail;
 mod logs;
 mod orphans;
 mod protocol;

@@ -63,6 +63,7 @@ fn a_bad_setting_exits_78_before_binding() {
         (vec!["--stall-after", "1ms"], "--stall-after"),
         (vec!["--restart-policy", "sometimes"], "--restart-policy"),
         (vec!["--template", "nocommand"], "--template"),
+        (vec!["--uid-range", "0:10"], "--uid-range"),
     ] {
         let output = std::process::Command::new(msb_tests::bin("msbd"))
             .arg("--socket")

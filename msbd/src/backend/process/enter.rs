@@ -1,24 +1,28 @@
 //! `msbd keeper --exec`: runs one command inside a sandbox that is already running, as
 //! `nsenter` and `docker exec` do. msbd starts it with the command's stdin, stdout and stderr
 //! as its own; it joins the sandbox's cgroups and rlimits (`keeper::confine`), enters the
-//! namespaces of the sandbox's keeper (`--join`), and forks a subreaper inside them, which
-//! forks the command. Whatever the command leaves behind is reparented to the subreaper
+//! namespaces of the sandbox's pid 1 (the only child of the keeper named by `--join`) as its
+//! root, which is the sandbox's host identity, and forks a subreaper inside them, which forks
+//! the command. Whatever the command leaves behind is reparented to the subreaper
 //! instead of escaping, so a termination signal (a timeout, a cancel, a client gone) kills
 //! the whole tree, however it forked or detached. A command that exits on its own may leave
 //! background processes running in the sandbox, as `docker exec` does.
 //!
 //! The command's end travels up as it happened: its exit code, or death by its signal.
-//! With `--copy-in`/`--copy-out` the "command" is msbd's own tar code, run chrooted into
-//! `--root` so that `..` and symlinks resolve inside the sandbox's files, never the host's.
+//! With `--copy-in`/`--copy-out` the "command" is msbd's own tar code, run in the same place:
+//! in a sandbox with namespaces, its root filesystem is `/`, so paths resolve in the
+//! sandbox's own view; without, chrooted into `--root`. Either way `..` and symlinks resolve
+//! inside the sandbox's files, never the host's.
 
 use super::keeper::{
-    died_of, next_signal, pending_termination, reap, supervise, Forward, KeeperArgs, Ready,
+    become_root, died_of, next_signal, pending_termination, reap, supervise, Forward, KeeperArgs,
+    Ready,
 };
 use nix::libc;
 use nix::sched::{setns, CloneFlags};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{chdir, chroot, execvp, fork, getpid, ForkResult, Pid};
+use nix::unistd::{chdir, chroot, execvp, fork, geteuid, getpid, setgroups, ForkResult, Pid};
 use std::ffi::CString;
 use std::fs::File;
 use std::path::Path;
@@ -61,21 +65,44 @@ pub(super) fn run(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, Stri
     }
 }
 
-/// Joins the namespaces of process `keeper`.
+/// Joins the namespaces of the sandbox whose keeper is `keeper`, as its root.
 fn enter(keeper: i32) -> Result<(), String> {
+    let init = init_of(keeper)
+        .ok_or_else(|| format!("the sandbox is not running (keeper {keeper} has no pid 1)"))?;
     let opened: Vec<(File, CloneFlags, &str)> = ENTERED
         .iter()
         .map(|(name, flag)| {
-            let path = format!("/proc/{keeper}/ns/{name}");
+            let path = format!("/proc/{init}/ns/{name}");
             File::open(&path)
                 .map(|file| (file, *flag, *name))
                 .map_err(|e| format!("the sandbox is not running ({path}: {e})"))
         })
         .collect::<Result<_, _>>()?;
+    // The keeper has one child ever: still its child now, the pid named the same process
+    // when its namespaces were opened.
+    if init_of(keeper) != Some(init) {
+        return Err(format!(
+            "the sandbox is not running (its pid 1, {init}, ended)"
+        ));
+    }
+    if geteuid().is_root() {
+        // None of msbd's supplementary groups goes in (inside, setgroups is denied).
+        setgroups(&[]).map_err(|e| format!("setgroups: {e}"))?;
+    }
     for (file, flag, name) in opened {
         setns(file, flag).map_err(|e| format!("enter the sandbox's {name} namespace: {e}"))?;
     }
-    Ok(())
+    become_root()
+}
+
+/// The sandbox's pid 1: the keeper's only child.
+fn init_of(keeper: i32) -> Option<i32> {
+    std::fs::read_to_string(format!("/proc/{keeper}/task/{keeper}/children"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The first process inside the sandbox: forks the command and kills its whole tree on a
@@ -214,12 +241,17 @@ fn command(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
     })
 }
 
-/// Copies in (archive on stdin) or out (archive to stdout), chrooted into `--root`.
+/// Copies in (archive on stdin) or out (archive to stdout), in the sandbox's root filesystem
+/// or chrooted into `--root`.
 fn copy(args: &KeeperArgs) -> ExitCode {
     let confined = || -> Result<(), String> {
-        let root = args.root.as_deref().ok_or("a copy needs --root")?;
-        chroot(root).map_err(|e| format!("cannot confine the copy to {}: {e}", root.display()))?;
-        chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+        if let Some(root) = &args.root {
+            chroot(root)
+                .map_err(|e| format!("cannot confine the copy to {}: {e}", root.display()))?;
+            chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+        } else if args.join.is_none() {
+            return Err("a copy needs --root or --join".into());
+        }
         let result = match (&args.copy_in, &args.copy_out) {
             (Some(path), _) => msb_proto::archive::unpack(std::io::stdin().lock(), path).map(drop),
             (None, Some(path)) => msb_proto::archive::pack(path, std::io::stdout().lock()),

@@ -90,7 +90,7 @@ impl Shared {
             name: name.to_string(),
             source,
         };
-        let home = self.work.join(name);
+        let home = self.home(name);
         let mut cmd = tokio::process::Command::new(KEEPER_EXE);
         let (memory_mb, nofile, nproc) = rlimits(spec.flavor);
         cmd.arg0("msbd")
@@ -116,13 +116,22 @@ impl Shared {
                 };
                 cmd.arg("--workdir").arg(dir).arg("--").args(argv);
             }
-            Work::CopyIn(path) => {
-                cmd.arg("--root").arg(&home);
-                cmd.arg("--copy-in").arg(inside(&home, path));
-            }
-            Work::CopyOut(path) => {
-                cmd.arg("--root").arg(&home);
-                cmd.arg("--copy-out").arg(inside(&home, path));
+            Work::CopyIn(path) | Work::CopyOut(path) => {
+                let host = self.work.join(name);
+                let view = if self.isolation.namespaces {
+                    // Its own root filesystem is `/` already; relative paths start at home.
+                    cmd.arg("--workdir").arg(&home);
+                    &home
+                } else {
+                    cmd.arg("--root").arg(&host);
+                    Path::new("/")
+                };
+                let flag = if matches!(spec.work, Work::CopyIn(_)) {
+                    "--copy-in"
+                } else {
+                    "--copy-out"
+                };
+                cmd.arg(flag).arg(inside(&host, view, path));
             }
         }
         cmd.env_clear()
@@ -159,12 +168,12 @@ impl Shared {
     }
 }
 
-/// A path of the sandbox's own view: relative to its working directory, which is `/` for
-/// the copy; an absolute path under that directory's host path is taken as that file.
-fn inside(home: &Path, path: &str) -> PathBuf {
+/// A path of the sandbox's own view, where its working directory (`host` on the host) is
+/// `view`: an absolute path under `host` is taken as that file; any other is the sandbox's.
+fn inside(host: &Path, view: &Path, path: &str) -> PathBuf {
     let path = Path::new(path);
-    match path.strip_prefix(home) {
-        Ok(rest) => Path::new("/").join(rest),
+    match path.strip_prefix(host) {
+        Ok(rest) => view.join(rest),
         Err(_) => path.to_path_buf(),
     }
 }
@@ -231,10 +240,16 @@ mod tests {
 
     #[test]
     fn copy_paths_are_taken_from_the_working_directory() {
-        let home = Path::new("/state/work/sb-1");
-        assert_eq!(inside(home, "/state/work/sb-1/out/a"), Path::new("/out/a"));
-        assert_eq!(inside(home, "/state/work/sb-1"), Path::new("/"));
-        assert_eq!(inside(home, "out/a"), Path::new("out/a"));
-        assert_eq!(inside(home, "/etc/x"), Path::new("/etc/x"));
+        let host = Path::new("/state/work/sb-1");
+        for view in ["/", "/work"] {
+            let view = Path::new(view);
+            assert_eq!(
+                inside(host, view, "/state/work/sb-1/out/a"),
+                view.join("out/a")
+            );
+            assert_eq!(inside(host, view, "/state/work/sb-1"), view);
+            assert_eq!(inside(host, view, "out/a"), Path::new("out/a"));
+            assert_eq!(inside(host, view, "/etc/x"), Path::new("/etc/x"));
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! What this host offers to isolate sandboxes, found out once at start-up: fresh namespaces
-//! (probed by starting a keeper that makes them), cgroups (see `cgroups`), and rlimits,
-//! which every Linux host has.
+//! (probed by starting a keeper that makes them), a host uid of its own for each sandbox's
+//! root (when msbd runs as root, which alone may map other uids), cgroups (see `cgroups`),
+//! and rlimits, which every Linux host has.
 
 use super::cgroups::{processes, Cgroups, CGROUP_ROOT};
 use super::lockdown;
@@ -17,17 +18,60 @@ pub enum IsolationMode {
     None,
 }
 
+/// The host uids msbd gives sandboxes, one each: `START:COUNT` (`--uid-range`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UidRange {
+    pub start: u32,
+    pub count: u32,
+}
+
+impl UidRange {
+    /// Parses `START:COUNT`: a range of ordinary uids, never root's.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        const FORM: &str = "expected START:COUNT, such as 100000:65536";
+        let (start, count) = text.split_once(':').ok_or(FORM)?;
+        let (Ok(start), Ok(count)) = (start.trim().parse::<u32>(), count.trim().parse::<u32>())
+        else {
+            return Err(FORM.into());
+        };
+        if start == 0 || count == 0 {
+            return Err("START and COUNT must be at least 1 (uid 0 is the host's root)".into());
+        }
+        // u32::MAX is no uid (it means "unchanged" to the kernel).
+        if start.checked_add(count).is_none() {
+            return Err(format!("START+COUNT must stay below {}", u32::MAX));
+        }
+        Ok(Self { start, count })
+    }
+
+    pub fn contains(&self, uid: u32) -> bool {
+        uid >= self.start && uid - self.start < self.count
+    }
+}
+
+impl std::fmt::Display for UidRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.start, self.count)
+    }
+}
+
 #[derive(Debug)]
 pub struct Isolation {
     pub namespaces: bool,
     /// Whether the host filters system calls; every sandboxed command gets `no_new_privs`
     /// and reduced capabilities either way (see `lockdown`).
     pub seccomp: bool,
+    /// Where sandboxes' roots get their host uids; `None` when root inside is msbd's own
+    /// uid (no namespaces, or msbd is not root).
+    pub uids: Option<UidRange>,
     pub cgroups: Option<Cgroups>,
 }
 
 impl Isolation {
-    pub fn detect(mode: IsolationMode, instance: &str) -> Result<Self, String> {
+    pub fn detect(mode: IsolationMode, uids: UidRange, instance: &str) -> Result<Self, String> {
+        // Only root may map another uid than its own.
+        let uids = nix::unistd::geteuid().is_root().then_some(uids);
+        let probe = || probe(uids.map(|range| range.start));
         let namespaces = match mode {
             IsolationMode::None => false,
             IsolationMode::Namespaces => {
@@ -51,6 +95,7 @@ impl Isolation {
         Ok(Self {
             namespaces,
             seccomp,
+            uids: uids.filter(|_| namespaces),
             cgroups: Cgroups::detect(Path::new(CGROUP_ROOT), instance),
         })
     }
@@ -73,13 +118,21 @@ impl Isolation {
         }
     }
 
-    /// One line for `status`: namespaces, cgroups, rlimits.
+    /// One line for `status`, layer by layer: namespaces and root filesystem, identity,
+    /// seccomp, privileges, cgroups, rlimits.
     pub fn describe(&self) -> String {
-        let mut parts = vec![String::from(if self.namespaces {
-            "namespaces (user, pid, mount, net, ipc, uts)"
+        let mut parts = vec![if self.namespaces {
+            "namespaces (user, pid, mount, net, ipc, uts) and a root filesystem of its own".into()
         } else {
-            "no namespaces"
-        })];
+            "no namespaces".to_string()
+        }];
+        match (self.namespaces, self.uids) {
+            (true, Some(range)) => {
+                parts.push(format!("root inside is a host uid of its own from {range}"))
+            }
+            (true, None) => parts.push("root inside is msbd's own uid (msbd is not root)".into()),
+            (false, _) => {}
+        }
         if self.seccomp {
             parts.push("seccomp".into());
         }
@@ -92,14 +145,16 @@ impl Isolation {
     }
 }
 
-/// Starts `msbd keeper --probe`, which makes every namespace a sandbox gets and exits.
-fn probe() -> Result<(), String> {
+/// Starts `msbd keeper --probe`, which makes every namespace a sandbox gets and its root
+/// filesystem, as `uid` when sandboxes get uids of their own, and exits.
+fn probe(uid: Option<u32>) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
-    let output = std::process::Command::new(super::KEEPER_EXE)
-        .arg0("msbd")
-        .args(["keeper", "--probe"])
-        .output()
-        .map_err(|e| e.to_string())?;
+    let mut keeper = std::process::Command::new(super::KEEPER_EXE);
+    keeper.arg0("msbd").args(["keeper", "--probe"]);
+    if let Some(uid) = uid {
+        keeper.args(["--uid", &uid.to_string()]);
+    }
+    let output = keeper.output().map_err(|e| e.to_string())?;
     if output.status.success() {
         Ok(())
     } else {
@@ -111,4 +166,26 @@ fn probe() -> Result<(), String> {
 pub fn rlimits(flavor: Flavor) -> (u64, u64, u64) {
     let cpus = u64::from(flavor.cpus());
     (flavor.memory_mb(), 1024 * cpus, processes(flavor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uid_range_is_ordinary_uids() {
+        assert_eq!(
+            UidRange::parse("100000:65536"),
+            Ok(UidRange {
+                start: 100000,
+                count: 65536
+            })
+        );
+        for bad in ["100000", "a:1", "0:10", "10:0", "4294967290:10", "-1:5"] {
+            assert!(UidRange::parse(bad).is_err(), "{bad} accepted");
+        }
+        let range = UidRange::parse("10:2").expect("range");
+        assert!(!range.contains(9) && range.contains(10) && range.contains(11));
+        assert!(!range.contains(12));
+    }
 }

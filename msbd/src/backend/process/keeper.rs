@@ -1,13 +1,14 @@
 //! `msbd keeper`: the first process of every sandbox of the `process` backend. Started by
 //! the daemon in a session of its own, it joins the sandbox's cgroups, sets the flavor's
-//! rlimits, and, with `--isolate`, moves into fresh user, pid, mount, network, ipc and uts
-//! namespaces: a child becomes pid 1 there (it mounts a private /proc and reaps), and the
-//! command runs as pid 2. Without `--isolate` the command is its child. Without a command it
-//! idles until SIGTERM (the `default` template).
+//! rlimits, and, with `--isolate`, starts a child in fresh user, pid, mount, network, ipc and
+//! uts namespaces: the keeper, still in the host's, maps root inside to a host identity, and
+//! the child becomes pid 1 there (it builds the sandbox's root filesystem, see `rootfs`, and
+//! reaps), and the command runs as pid 2. Without `--isolate` the command is its child.
+//! Without a command it idles until SIGTERM (the `default` template).
 //!
 //! With `--log`, the command's stdout and stderr go to a bounded log that the keeper itself
-//! writes while it waits (see `output`), and the process that waits for the command records
-//! how it ended beside it, for a daemon that is not the keeper's parent.
+//! writes while it waits (see `output`), and records how the command ended beside it (told by
+//! pid 1 over a pipe, when there is one), for a daemon that is not the keeper's parent.
 //!
 //! Termination signals are held back from the keeper's first instant and taken with
 //! `sigwait`, so a stop is never lost, not even one that arrives before the command exists
@@ -23,23 +24,29 @@
 //! signalfd and `poll`.
 
 use clap::Args;
+use nix::fcntl::{open, OFlag};
 use nix::libc;
 use nix::mount::{mount, MsFlags};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sched::{unshare, CloneFlags};
+use nix::sched::CloneFlags;
 use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{execvp, fork, getegid, geteuid, getppid, sethostname, ForkResult, Pid};
+use nix::unistd::{
+    execvp, fork, getegid, geteuid, getppid, pipe2, setgroups, sethostname, setresgid, setresuid,
+    ForkResult, Gid, Pid, Uid,
+};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, FromRawFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::output::{Output, Pump};
+use super::rootfs;
 use crate::backend::log::{Ending, LogFiles};
 
 #[derive(Debug, Args)]
@@ -52,6 +59,9 @@ pub struct KeeperArgs {
     pub probe: bool,
     #[arg(long)]
     pub hostname: Option<String>,
+    /// With --isolate: the host uid (and gid) that root inside is; msbd's own by default.
+    #[arg(long)]
+    pub uid: Option<u32>,
     /// Address-space limit.
     #[arg(long)]
     pub memory_mb: Option<u64>,
@@ -75,18 +85,20 @@ pub struct KeeperArgs {
     /// With --exec: the keeper whose namespaces the command enters.
     #[arg(long, value_name = "PID")]
     pub join: Option<i32>,
-    /// With --exec: where the command starts.
+    /// With --exec: where the command starts, in the sandbox's view. With --isolate: the
+    /// host directory that becomes the sandbox's /work.
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
     /// With --exec: instead of a command, unpack the tar archive on stdin at this path,
-    /// resolved inside --root.
+    /// resolved in the sandbox (from --workdir, or inside --root).
     #[arg(long, value_name = "PATH")]
     pub copy_in: Option<PathBuf>,
-    /// With --exec: instead of a command, write this path (inside --root) to stdout as a
-    /// tar archive.
+    /// With --exec: instead of a command, write this path (resolved like --copy-in's) to
+    /// stdout as a tar archive.
     #[arg(long, value_name = "PATH")]
     pub copy_out: Option<PathBuf>,
-    /// With --copy-in or --copy-out: the directory that is `/` for the copy's paths.
+    /// With --copy-in or --copy-out in a sandbox without namespaces: the directory that is
+    /// `/` for the copy's paths.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// The bounded log the command's stdout and stderr go to; its rotated part and the
@@ -207,13 +219,12 @@ fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
         return super::enter::run(args, ready);
     }
     let output = args.log.as_deref().map(Output::open).transpose()?;
-    let isolated = args.isolate || args.probe;
-    if isolated {
-        enter_namespaces()?;
-    }
     if let Some(signal) = pending_termination() {
         // Stopped before the sandbox's first process existed: it is never made.
         return Ok(died_of(signal));
+    }
+    if args.isolate || args.probe {
+        return isolate(args, ready, output);
     }
     // SAFETY: no other thread exists in this process.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
@@ -221,24 +232,119 @@ fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
             if let Some(output) = output {
                 output.attach()?;
             }
-            if isolated {
-                Ok(init(args, ready))
-            } else {
-                start(args, ready)
-            }
+            start(args, ready)
         }
         ForkResult::Parent { child } => {
             ready.close();
-            // Pid 1 records the command's end itself: its own status cannot tell a signal.
-            let record = (!isolated).then(|| ending_file(args)).flatten();
             Ok(exit_code(supervise(
                 child,
                 Forward::UnlessFromParent,
-                record.as_deref(),
+                ending_file(args).as_deref(),
                 output.map(Output::into_pump),
             )))
         }
     }
+}
+
+/// Starts the sandbox's pid 1 in fresh namespaces, maps its root to a host identity from
+/// out here (only a process privileged in the parent namespace may map another uid than its
+/// own), lets it go on, and supervises it; records how the command ended, as pid 1 tells it.
+fn isolate(
+    args: &KeeperArgs,
+    ready: &mut Ready,
+    output: Option<Output>,
+) -> Result<ExitCode, String> {
+    let (go_rx, go_tx) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let (ending_rx, ending_tx) =
+        pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).map_err(|e| format!("pipe: {e}"))?;
+    if geteuid().is_root() {
+        // None of msbd's supplementary groups goes with it.
+        setgroups(&[]).map_err(|e| format!("setgroups: {e}"))?;
+    }
+    let (uid, gid) = match args.uid {
+        Some(uid) => (uid, uid),
+        None => (geteuid().as_raw(), getegid().as_raw()),
+    };
+    match clone_namespaced()? {
+        None => {
+            drop((go_tx, ending_rx));
+            if let Some(output) = output {
+                output.attach()?;
+            }
+            // Nothing comes when the keeper died before it mapped us: then there is no sandbox.
+            let mut go = [0u8; 1];
+            if !matches!(nix::unistd::read(&go_rx, &mut go), Ok(1)) {
+                return Ok(ExitCode::from(SETUP_FAILED));
+            }
+            drop(go_rx);
+            Ok(init(args, ready, ending_tx))
+        }
+        Some(child) => {
+            drop((go_rx, ending_tx));
+            if let Err(err) = map_root(child, uid, gid) {
+                let _ = kill(child, Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                return Err(err);
+            }
+            nix::unistd::write(&go_tx, b"1").map_err(|e| format!("start pid 1: {e}"))?;
+            drop(go_tx);
+            ready.close();
+            let status = supervise(
+                child,
+                Forward::UnlessFromParent,
+                None,
+                output.map(Output::into_pump),
+            );
+            let mut told = [0u8; 64];
+            let told = nix::unistd::read(&ending_rx, &mut told)
+                .ok()
+                .and_then(|n| Ending::parse(&String::from_utf8_lossy(&told[..n])));
+            record_ending(ending_file(args).as_deref(), told);
+            Ok(exit_code(status))
+        }
+    }
+}
+
+/// Forks into fresh namespaces: `None` in the child, which is pid 1 of its pid namespace,
+/// the child's pid in the parent.
+fn clone_namespaced() -> Result<Option<Pid>, String> {
+    // SAFETY: clone without CLONE_VM and without a stack is fork with namespaces; this
+    // process has one thread only, so the child's copy of its memory is consistent.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (NAMESPACES.bits() | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match pid {
+        0 => Ok(None),
+        pid if pid > 0 => Ok(Some(Pid::from_raw(pid as i32))),
+        _ => Err(format!("clone: {}", std::io::Error::last_os_error())),
+    }
+}
+
+/// Maps root inside `child`'s user namespace to host `uid` and `gid`, and nothing else.
+fn map_root(child: Pid, uid: u32, gid: u32) -> Result<(), String> {
+    let write = |file: &str, text: String| {
+        let path = format!("/proc/{child}/{file}");
+        std::fs::write(&path, text).map_err(|e| format!("write {path}: {e}"))
+    };
+    write("setgroups", "deny".into())?;
+    write("uid_map", format!("0 {uid} 1"))?;
+    write("gid_map", format!("0 {gid} 1"))
+}
+
+/// Becomes root of the user namespace this process is in, which is the host identity its
+/// map names; full capabilities there, none outside.
+pub(super) fn become_root() -> Result<(), String> {
+    let root_gid = Gid::from_raw(0);
+    let root_uid = Uid::from_raw(0);
+    setresgid(root_gid, root_gid, root_gid).map_err(|e| format!("setresgid: {e}"))?;
+    setresuid(root_uid, root_uid, root_uid).map_err(|e| format!("setresuid: {e}"))
 }
 
 /// Joins the sandbox's cgroups and sets its flavor's rlimits: what every process of the
@@ -272,25 +378,29 @@ fn ending_file(args: &KeeperArgs) -> Option<PathBuf> {
     args.log.as_deref().map(|log| LogFiles::of(log).exit)
 }
 
-/// Unshares every namespace and maps root inside to our own user outside.
-fn enter_namespaces() -> Result<(), String> {
-    let (uid, gid) = (geteuid(), getegid());
-    unshare(NAMESPACES).map_err(|e| format!("unshare: {e}"))?;
-    let write = |file: &str, text: String| {
-        std::fs::write(format!("/proc/self/{file}"), text)
-            .map_err(|e| format!("write /proc/self/{file}: {e}"))
-    };
-    write("setgroups", "deny".into())?;
-    write("uid_map", format!("0 {uid} 1"))?;
-    write("gid_map", format!("0 {gid} 1"))
-}
-
-/// Pid 1 of the sandbox's pid namespace: a private /proc, then the command as pid 2; exits
-/// with the command's status, which takes every other process of the namespace with it.
-fn init(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
-    // Should the keeper above be killed outright, pid 1 goes too, and the namespace with it.
-    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+/// Pid 1 of the sandbox's pid namespace: its own root filesystem, then the command as pid 2;
+/// exits with the command's status, which takes every other process of the namespace with
+/// it, and tells the keeper above how the command ended (`ending`).
+fn init(args: &KeeperArgs, ready: &mut Ready, ending: OwnedFd) -> ExitCode {
     let setup = || -> Result<(), String> {
+        // Opened while still the keeper's user, which owns the directories on its path (the
+        // sandbox's user may not pass them), and in this mount namespace, so it can be bound.
+        let work = args
+            .workdir
+            .as_deref()
+            .map(|dir| {
+                open(
+                    dir,
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| format!("working directory {}: {e}", dir.display()))
+            })
+            .transpose()?;
+        become_root()?;
+        // Should the keeper above be killed outright, pid 1 goes too, and the namespace with
+        // it. (Set after the change of identity, which clears it.)
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
         mount(
             None::<&str>,
             "/",
@@ -299,18 +409,17 @@ fn init(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
             None::<&str>,
         )
         .map_err(|e| format!("make / private: {e}"))?;
-        mount(
-            Some("proc"),
-            "/proc",
-            Some("proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None::<&str>,
-        )
-        .map_err(|e| format!("mount /proc: {e}"))?;
-        if let Some(name) = &args.hostname {
-            let name: String = name.chars().take(63).collect();
+        let hostname: Option<String> = args
+            .hostname
+            .as_ref()
+            .map(|name| name.chars().take(63).collect());
+        if let Some(name) = &hostname {
             sethostname(name).map_err(|e| format!("sethostname: {e}"))?;
         }
+        rootfs::enter(&rootfs::Plan {
+            work: work.as_ref(),
+            hostname: hostname.as_deref().unwrap_or("localhost"),
+        })?;
         loopback_up().map_err(|e| format!("bring up lo: {e}"))
     };
     if let Err(err) = setup() {
@@ -328,12 +437,12 @@ fn init(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
         Ok(ForkResult::Child) => start(args, ready).unwrap_or_else(|err| ready.fail(&err)),
         Ok(ForkResult::Parent { child }) => {
             ready.close();
-            exit_code(supervise(
-                child,
-                Forward::OnlyRelayed,
-                ending_file(args).as_deref(),
-                None,
-            ))
+            let status = supervise(child, Forward::OnlyRelayed, None, None);
+            if let Some(ended) = self::ending(status) {
+                // The pipe holds far more than a line: this never blocks.
+                let _ = nix::unistd::write(&ending, ended.text().as_bytes());
+            }
+            exit_code(status)
         }
         Err(err) => ready.fail(&format!("fork: {err}")),
     }
@@ -450,14 +559,7 @@ pub(super) fn supervise(
                 if let Some(pump) = pump {
                     pump.finish();
                 }
-                if let (Some(path), Some(ending)) = (record, ending(status)) {
-                    if let Err(err) = ending.record(path) {
-                        eprintln!(
-                            "msbd keeper: cannot record the exit at {}: {err}",
-                            path.display()
-                        );
-                    }
-                }
+                record_ending(record, ending(status));
                 return status;
             }
             continue;
@@ -518,6 +620,18 @@ pub(super) fn reap(main: Pid) -> Option<WaitStatus> {
             Ok(_) | Err(nix::Error::EINTR) => {}
             // No child at all: `main` is gone, and how it ended is unknown.
             Err(_) => return Some(WaitStatus::StillAlive),
+        }
+    }
+}
+
+/// Records how the command ended at `path`, when there is one and the end is known.
+fn record_ending(path: Option<&Path>, ending: Option<Ending>) {
+    if let (Some(path), Some(ending)) = (path, ending) {
+        if let Err(err) = ending.record(path) {
+            eprintln!(
+                "msbd keeper: cannot record the exit at {}: {err}",
+                path.display()
+            );
         }
     }
 }

@@ -18,10 +18,12 @@ pub mod keeper;
 mod lockdown;
 mod output;
 mod records;
+mod rootfs;
+mod uids;
 mod watch;
 
 pub use cgroups::Cgroups;
-pub use isolation::{rlimits, Isolation, IsolationMode};
+pub use isolation::{rlimits, Isolation, IsolationMode, UidRange};
 pub use records::{MARK_INSTANCE, MARK_SANDBOX, MARK_SESSION};
 
 use super::log::{self, Ending, LogFiles};
@@ -44,6 +46,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, watch as signal, Semaphore};
 use tokio::time::{timeout, Instant};
+use uids::Uids;
 use watch::Leader;
 
 /// Sandboxes get a fixed, minimal environment rather than the daemon's.
@@ -77,6 +80,8 @@ struct Shared {
     /// Sandboxes' logs, written by their keepers.
     logs: PathBuf,
     isolation: Isolation,
+    /// The host uids of sandboxes' roots, when each gets its own.
+    uids: Option<Uids>,
     /// Told when a sandbox ends by itself, not through a stop.
     exits: mpsc::UnboundedSender<Exited>,
     /// Every sandbox whose end is being watched, by name.
@@ -113,15 +118,27 @@ impl ProcessBackend {
         for dir in [&records, &work, &logs] {
             std::fs::create_dir_all(dir)?;
         }
+        let records = Records {
+            dir: records,
+            instance,
+        };
+        // Sandboxes an earlier msbd left running keep their uids.
+        let uids = isolation.uids.map(|range| {
+            let recorded = records.all().unwrap_or_default().into_iter();
+            Uids::new(
+                range,
+                recorded
+                    .filter_map(|(_, record)| record)
+                    .filter_map(|record| Some((record.name, record.uid?))),
+            )
+        });
         Ok(Self {
             shared: Arc::new(Shared {
-                records: Arc::new(Records {
-                    dir: records,
-                    instance,
-                }),
+                records: Arc::new(records),
                 work,
                 logs,
                 isolation,
+                uids,
                 exits,
                 watched: Mutex::new(HashMap::new()),
                 execs: Mutex::new(HashMap::new()),
@@ -148,6 +165,16 @@ impl Shared {
 
     fn execs(&self) -> MutexGuard<'_, HashMap<String, HashSet<u32>>> {
         self.execs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The sandbox's working directory as its commands see it: `/work` of its own root
+    /// filesystem, or, without namespaces, the host directory.
+    fn home(&self, name: &str) -> PathBuf {
+        if self.isolation.namespaces {
+            PathBuf::from(rootfs::WORK)
+        } else {
+            self.work.join(name)
+        }
     }
 
     fn log_files(&self, name: &str) -> LogFiles {
@@ -359,6 +386,7 @@ impl Shared {
         let released = self
             .blocking(move || {
                 shared.records.remove(&name);
+                shared.give_back_uid(&name);
                 if log {
                     shared.log_files(&name).remove();
                 }
@@ -374,14 +402,38 @@ impl Shared {
         }
     }
 
-    /// Makes the sandbox's directory and cgroups, starts its keeper and writes its record.
+    /// Gives the sandbox a host uid of its own (where sandboxes get one), then starts it.
     fn spawn(&self, spec: &SandboxSpec) -> Result<Spawned, BackendError> {
+        let uid = match &self.uids {
+            Some(uids) => Some(uids.take(&spec.name).ok_or_else(|| BackendError::Setup {
+                name: spec.name.clone(),
+                message: format!("every uid of --uid-range {} is taken", uids.range()),
+            })?),
+            None => None,
+        };
+        self.spawn_as(spec, uid)
+            .inspect_err(|_| self.give_back_uid(&spec.name))
+    }
+
+    fn give_back_uid(&self, name: &str) {
+        if let Some(uids) = &self.uids {
+            uids.give_back(name);
+        }
+    }
+
+    /// Makes the sandbox's directory (owned by `uid`, its root) and cgroups, starts its
+    /// keeper and writes its record.
+    fn spawn_as(&self, spec: &SandboxSpec, uid: Option<u32>) -> Result<Spawned, BackendError> {
         let spawn_err = |source| BackendError::Spawn {
             name: spec.name.clone(),
             source,
         };
         let workdir = self.work.join(&spec.name);
         std::fs::create_dir(&workdir).map_err(spawn_err)?;
+        if let Err(err) = std::os::unix::fs::chown(&workdir, uid, uid) {
+            let _ = std::fs::remove_dir(&workdir);
+            return Err(spawn_err(err));
+        }
         let (ready, ready_tx) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
         let mut cmd = tokio::process::Command::new(KEEPER_EXE);
@@ -396,7 +448,12 @@ impl Shared {
             .arg("--log")
             .arg(self.log_files(&spec.name).log);
         if self.isolation.namespaces {
-            cmd.args(["--isolate", "--hostname", &spec.name]);
+            cmd.args(["--isolate", "--hostname", &spec.name])
+                .arg("--workdir")
+                .arg(&workdir);
+        }
+        if let Some(uid) = uid {
+            cmd.args(["--uid", &uid.to_string()]);
         }
         if let Some(cgroups) = &self.isolation.cgroups {
             for dir in cgroups.make(&spec.name, spec.flavor) {
@@ -415,7 +472,7 @@ impl Shared {
         cmd.current_dir(&workdir)
             .env_clear()
             .env("PATH", SANDBOX_PATH)
-            .env("HOME", &workdir)
+            .env("HOME", self.home(&spec.name))
             .env(MARK_INSTANCE, &self.records.instance)
             .env(MARK_SESSION, &spec.session_id)
             .env(MARK_SANDBOX, &spec.name)
@@ -443,6 +500,7 @@ impl Shared {
             instance: self.records.instance.clone(),
             pid,
             start_time,
+            uid,
         });
         Ok(Spawned {
             child,
@@ -719,6 +777,7 @@ impl Shared {
                 !ours && !claimed(&name)
             };
             if stale && std::fs::remove_file(&path).is_ok() {
+                self.give_back_uid(&name);
                 tracing::info!(path = %path.display(), "removed a sandbox record nothing owns");
                 removed += 1;
             }

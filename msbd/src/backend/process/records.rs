@@ -1,5 +1,5 @@
 //! Which processes are which sandbox. Each sandbox leaves a record (`sandboxes/NAME.json`:
-//! pid and start time) and carries the marker variables in its environment. A process counts
+//! pid, start time and host uid) and carries the marker variables in its environment. A process counts
 //! as one of ours only when its start time matches the record and its environment names this
 //! daemon's instance, so a pid that was reused by an unrelated process is never signalled; a
 //! sandbox whose record was lost is still found by the marker in /proc.
@@ -23,6 +23,10 @@ pub(super) struct Record {
     pub instance: String,
     pub pid: u32,
     pub start_time: u64,
+    /// The host uid of the sandbox's root, when it has one of its own (records written
+    /// before uids were given have none).
+    #[serde(default)]
+    pub uid: Option<u32>,
 }
 
 /// Where a running sandbox is.
