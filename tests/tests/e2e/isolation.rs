@@ -39,11 +39,11 @@ fn a_sandbox_has_its_own_namespaces_and_its_flavors_limits() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    if !isolation.starts_with("namespaces") {
+    if !isolation.contains("namespaces (user") {
         eprintln!("skipped the namespace checks: this host offers no namespaces ({isolation}); see msbd.log");
     }
     let facts = facts(&daemon, "medium");
-    if isolation.starts_with("namespaces") {
+    if isolation.contains("namespaces (user") {
         let pid: u32 = facts
             .lines()
             .find_map(|l| l.strip_prefix("pid="))
@@ -156,4 +156,66 @@ fn a_sandbox_is_in_cgroups_with_its_flavors_limits_where_the_host_has_them() {
         "msbd removes its own cgroup when it exits: {}",
         own.display()
     );
+}
+
+/// Runs msbd as the unprivileged `nobody` with `args`, in a directory it may write.
+fn msbd_as_nobody(dir: &std::path::Path, args: &[&str]) -> std::process::Child {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let exe = dir.join("msbd-public");
+    std::fs::copy(msb_tests::bin("msbd"), &exe).expect("copy msbd");
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::process::Command::new(exe)
+        .arg("--socket")
+        .arg(dir.join("run/msbd.sock"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .args(args)
+        .env("HOME", dir)
+        .uid(65534)
+        .gid(65534)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run msbd as nobody")
+}
+
+#[test]
+fn strict_isolation_refuses_a_host_without_every_layer_and_auto_says_what_is_missing() {
+    // As root on this host every layer is there: strict mode starts, nothing is missing.
+    let strict = Daemon::start(&["--isolation", "namespaces"]);
+    let isolation = strict.status()["resources"]["isolation"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!isolation.contains("DEGRADED"), "{isolation}");
+    strict.finish();
+    // An msbd that is not root cannot give sandboxes uids (nor, here, cgroups) of their own.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let refused = msbd_as_nobody(dir.path(), &["--isolation", "namespaces"])
+        .wait_with_output()
+        .expect("msbd ends");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_ne!(refused.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("needs every layer") && stderr.contains("msbd is not root"),
+        "{stderr}"
+    );
+    let mut auto = msbd_as_nobody(dir.path(), &[]);
+    let socket = dir.path().join("run/msbd.sock");
+    let status = wait_until("the unprivileged msbd to answer", || {
+        let run = msb_tests::msbctl(&socket, &["--json", "status"]);
+        (run.code == 0).then(|| run.json())
+    });
+    let isolation = status["resources"]["isolation"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        isolation.starts_with("DEGRADED") && isolation.contains("msbd is not root"),
+        "{isolation}"
+    );
+    assert_eq!(msb_tests::msbctl(&socket, &["stop"]).code, 0);
+    let _ = auto.wait();
 }

@@ -33,10 +33,10 @@ fn jailed(daemon: &Daemon) -> bool {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    if !isolation.starts_with("namespaces") {
+    if !isolation.contains("namespaces (user") {
         eprintln!("skipped: this host offers no namespaces ({isolation})");
     }
-    isolation.starts_with("namespaces")
+    isolation.contains("namespaces (user")
 }
 
 /// The host working directory of session `id`.

@@ -65,6 +65,9 @@ pub struct Isolation {
     /// uid (no namespaces, or msbd is not root).
     pub uids: Option<UidRange>,
     pub cgroups: Option<Cgroups>,
+    /// The layers this host could not give, each with why; with `--isolation auto` sandboxes
+    /// run without them, and `status` says so.
+    pub missing: Vec<String>,
 }
 
 impl Isolation {
@@ -72,31 +75,49 @@ impl Isolation {
         // Only root may map another uid than its own.
         let uids = nix::unistd::geteuid().is_root().then_some(uids);
         let probe = || probe(uids.map(|range| range.start));
+        let mut missing = Vec::new();
         let namespaces = match mode {
             IsolationMode::None => false,
-            IsolationMode::Namespaces => {
-                probe().map_err(|why| {
-                    format!("--isolation namespaces, but this host cannot make them: {why}")
-                })?;
-                true
-            }
-            IsolationMode::Auto => match probe() {
+            IsolationMode::Namespaces | IsolationMode::Auto => match probe() {
                 Ok(()) => true,
                 Err(why) => {
-                    tracing::warn!(%why, "namespaces are not available; sandboxes run without them");
+                    missing.push(format!("namespaces and the root filesystem ({why})"));
                     false
                 }
             },
         };
+        if namespaces && uids.is_none() {
+            missing.push("a host uid of each sandbox's own (msbd is not root)".into());
+        }
         let seccomp = lockdown::seccomp_available();
         if !seccomp {
-            tracing::warn!("this host has no seccomp filters; sandboxes run without one");
+            missing.push("seccomp (this kernel has no seccomp filters)".into());
+        }
+        let cgroups = Cgroups::detect(Path::new(CGROUP_ROOT), instance);
+        if cgroups.is_none() {
+            missing.push(
+                "cgroup limits (no cgroup v2 or v1 memory, cpu and pids controllers msbd may use)"
+                    .into(),
+            );
+        }
+        if mode == IsolationMode::Namespaces && !missing.is_empty() {
+            return Err(format!(
+                "--isolation namespaces needs every layer, and this host lacks: {}",
+                missing.join("; ")
+            ));
+        }
+        for layer in &missing {
+            tracing::warn!(
+                layer = %layer,
+                "SANDBOXES ARE LESS ISOLATED: this host lacks a layer (msbd --isolation namespaces refuses to start without it)"
+            );
         }
         Ok(Self {
             namespaces,
             seccomp,
             uids: uids.filter(|_| namespaces),
-            cgroups: Cgroups::detect(Path::new(CGROUP_ROOT), instance),
+            cgroups,
+            missing,
         })
     }
 
@@ -121,6 +142,15 @@ impl Isolation {
     /// One line for `status`, layer by layer: namespaces and root filesystem, identity,
     /// seccomp, privileges, cgroups, rlimits.
     pub fn describe(&self) -> String {
+        let layers = self.layers();
+        if self.missing.is_empty() {
+            layers
+        } else {
+            format!("DEGRADED, missing {}: {layers}", self.missing.join("; "))
+        }
+    }
+
+    fn layers(&self) -> String {
         let mut parts = vec![if self.namespaces {
             "namespaces (user, pid, mount, net, ipc, uts) and a root filesystem of its own".into()
         } else {
