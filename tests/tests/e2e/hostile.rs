@@ -270,3 +270,48 @@ fn a_memory_bomb_dies_inside_its_sandbox() {
     assert_eq!(daemon.ctl(&["health"]).code, 0);
     daemon.finish();
 }
+
+#[test]
+fn a_sandbox_can_neither_see_nor_signal_host_processes() {
+    let daemon = with_sessions(&["seer"]);
+    if !isolation(&daemon).contains("namespaces (user") {
+        eprintln!(
+            "skipped: this host offers no pid namespace ({})",
+            isolation(&daemon)
+        );
+        daemon.finish();
+        return;
+    }
+    let msbd = daemon.pid();
+    // A host process that must survive whatever the sandbox tries.
+    let mut victim = std::process::Command::new("sleep")
+        .arg("300")
+        .spawn()
+        .expect("a host process");
+    let script = format!(
+        "kill -9 {msbd} {victim}; echo kill=$?; test -e /proc/{msbd} && echo sees-msbd; \
+         ls /proc | grep -c '^[0-9]'",
+        victim = victim.id()
+    );
+    let run = exec(&daemon, "seer", &script);
+    assert!(run.stdout.contains("kill=1"), "{run:?}");
+    assert!(!run.stdout.contains("sees-msbd"), "{run:?}");
+    let visible: u32 = run
+        .stdout
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(u32::MAX);
+    assert!(
+        visible < 20,
+        "only the sandbox's own processes are visible: {run:?}"
+    );
+    assert!(
+        victim.try_wait().expect("wait").is_none(),
+        "the host process was killed"
+    );
+    assert_eq!(daemon.ctl(&["health"]).code, 0, "msbd lives");
+    let _ = victim.kill();
+    let _ = victim.wait();
+    daemon.finish();
+}
