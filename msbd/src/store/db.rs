@@ -335,6 +335,9 @@ mod tests {
         let mut owned = sessions[0].clone();
         owned.owner = Some(1000);
         put(&conn, &owned).expect("an owner is stored");
-        assert_eq!(super::sessions(&conn, &path).expect("read")[0].owner, Some(1000));
+        assert_eq!(
+            super::sessions(&conn, &path).expect("read")[0].owner,
+            Some(1000)
+        );
     }
 }
