@@ -17,18 +17,18 @@ fn daemon() -> Daemon {
 }
 
 /// The host uid a path belongs to.
-fn owner(path: &Path) -> u32 {
+pub(crate) fn owner(path: &Path) -> u32 {
     std::fs::metadata(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .uid()
 }
 
-fn sh(daemon: &Daemon, id: &str, script: &str) -> Run {
+pub(crate) fn sh(daemon: &Daemon, id: &str, script: &str) -> Run {
     daemon.ctl(&["sessions", "exec", id, "--", "sh", "-c", script])
 }
 
 /// True when sandboxes get namespaces here; says why the test is skipped otherwise.
-fn jailed(daemon: &Daemon) -> bool {
+pub(crate) fn jailed(daemon: &Daemon) -> bool {
     let isolation = daemon.status()["resources"]["isolation"]
         .as_str()
         .unwrap_or_default()
@@ -40,7 +40,7 @@ fn jailed(daemon: &Daemon) -> bool {
 }
 
 /// The host working directory of session `id`.
-fn workdir(daemon: &Daemon, id: &str) -> PathBuf {
+pub(crate) fn workdir(daemon: &Daemon, id: &str) -> PathBuf {
     let shown = daemon.json(&["sessions", "show", id]);
     PathBuf::from(shown["details"]["workdir"].as_str().expect("workdir"))
 }
