@@ -131,7 +131,7 @@ impl Isolation {
         }];
         match (self.namespaces, self.uids) {
             (true, Some(range)) => parts.push(format!(
-                "commands run as an ordinary user inside, which and root are host uids of their own from {range}"
+                "commands run as an ordinary user inside; it and root are host uids of their own from {range}"
             )),
             (true, None) => parts.push(
                 "commands run as root inside, which is msbd's own uid (msbd is not root)".into(),

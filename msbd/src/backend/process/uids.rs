@@ -38,9 +38,11 @@ impl Uids {
         let mut guard = self.taken();
         let (taken, next) = &mut *guard;
         let pairs = self.range.count / 2;
-        let pair = (0..pairs)
-            .map(|i| (*next + i) % pairs)
-            .find(|pair| !taken.contains_key(&(self.range.start + 2 * pair)))?;
+        let pair = (0..pairs).map(|i| (*next + i) % pairs).find(|pair| {
+            // Either uid may be the root of a sandbox recorded when each took one only.
+            let root = self.range.start + 2 * pair;
+            !taken.contains_key(&root) && !taken.contains_key(&(root + 1))
+        })?;
         let uid = self.range.start + 2 * pair;
         taken.insert(uid, sandbox.to_string());
         *next = (pair + 1) % pairs;
@@ -67,7 +69,15 @@ mod tests {
             start: 1000,
             count: 7,
         };
-        let uids = Uids::new(range, [("old".to_string(), 1000)]);
+        let uids = Uids::new(
+            range,
+            [("old".to_string(), 1000), ("older".to_string(), 1003)],
+        );
+        // 1002 is free, but 1003 is root of a sandbox from before pairs.
+        assert_eq!(uids.take("a"), Some(1004));
+        assert_eq!(uids.take("b"), None);
+        uids.give_back("older");
+        uids.give_back("a");
         assert_eq!(uids.take("a"), Some(1002));
         assert_eq!(uids.take("b"), Some(1004));
         // 1006 alone is no pair.
