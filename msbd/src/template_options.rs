@@ -113,8 +113,8 @@ impl std::fmt::Display for Mount {
 
 /// Parses `NAME:KEY=VALUE` as given to `--template-option`.
 pub fn parse_template_option(text: &str) -> Result<(String, TemplateOption), String> {
-    const FORM: &str =
-        "expected NAME:KEY=VALUE with user=root|sandbox, network=host|loopback or mount=HOST:INSIDE[:ro|:rw]";
+    const FORM: &str = "expected NAME:KEY=VALUE with user=root|sandbox, \
+        network=host|loopback or mount=HOST:INSIDE[:ro|:rw]";
     let (name, setting) = text.split_once(':').ok_or(FORM)?;
     let (key, value) = setting.split_once('=').ok_or(FORM)?;
     let name = name.trim();

@@ -3,9 +3,10 @@
 //! as its own; it joins the sandbox's cgroups and rlimits (`keeper::confine`), enters the
 //! namespaces of the sandbox's pid 1 (the only child of the keeper named by `--join`) as its
 //! root, and forks a subreaper inside them, which forks the command; with `--as-user` the
-//! command (or copy) becomes the sandbox's ordinary user first, as the sandbox's own did. Whatever the command leaves behind is reparented to the subreaper
-//! instead of escaping, so a termination signal (a timeout, a cancel, a client gone) kills
-//! the whole tree, however it forked or detached. A command that exits on its own may leave
+//! command (or copy) becomes the sandbox's ordinary user first, as the sandbox's own did.
+//! Whatever the command leaves behind is reparented to the subreaper instead of escaping,
+//! so a termination signal (a timeout, a cancel, a client gone) kills the whole tree,
+//! however it forked or detached. A command that exits on its own may leave
 //! background processes running in the sandbox, as `docker exec` does.
 //!
 //! The command's end travels up as it happened: its exit code, or death by its signal.

@@ -1,7 +1,7 @@
 //! What this host offers to isolate sandboxes, found out once at start-up: fresh namespaces
 //! (probed by starting a keeper that makes them), host uids of its own for each sandbox's
-//! root and ordinary user (when msbd runs as root, which alone may map other uids), cgroups (see `cgroups`),
-//! and rlimits, which every Linux host has.
+//! root and ordinary user (when msbd runs as root, which alone may map other uids), cgroups
+//! (see `cgroups`), and rlimits, which every Linux host has.
 
 use super::cgroups::{processes, Cgroups, CGROUP_ROOT};
 use super::lockdown;

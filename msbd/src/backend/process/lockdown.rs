@@ -2,9 +2,9 @@
 //! command and every command run in it later): a bounding set reduced to Docker's default
 //! capabilities, the change to the sandbox's ordinary user (which leaves no capability at
 //! all) unless the template runs its commands as root, `no_new_privs`, and a seccomp filter
-//! in the spirit of Docker's default profile. It comes last because the keeper itself still needs what it takes away
-//! (mounting /proc, entering namespaces, chroot for copies); the exec that follows is
-//! allowed.
+//! in the spirit of Docker's default profile. It comes last because the keeper itself still
+//! needs what it takes away (mounting /proc, entering namespaces, chroot for copies); the
+//! exec that follows is allowed.
 //!
 //! The filter denies with EPERM rather than killing, so that programs probing for a
 //! feature (an `unshare`, a `mount`) see an ordinary refusal and carry on.

@@ -2,8 +2,8 @@
 //! own user and mount namespaces and entered with `pivot_root`, as bubblewrap does: the
 //! host's system directories read-only, a minimal `/etc` written for the sandbox, its working
 //! directory at `/work`, a size-limited `/tmp`, its own `/proc` and a minimal `/dev`, and the
-//! host paths its template's options bind in on purpose. Nothing else of the host (msbd's state and socket, other sandboxes, `/root`, `/home`, secrets in
-//! `/etc`) exists inside. Every mount lives in the sandbox's mount namespace and goes with
+//! host paths its template's options bind in on purpose. Nothing else of the host (msbd's
+//! state and socket, other sandboxes, `/root`, `/home`, secrets in `/etc`) exists inside. Every mount lives in the sandbox's mount namespace and goes with
 //! it: nothing is left on the host.
 
 use super::identity::{USER, USER_ID};
