@@ -7,7 +7,8 @@ use crate::admission::{socket_group, SocketGroup};
 use crate::backend::process::{IsolationMode, UidRange};
 use crate::languages::parse_language;
 use crate::supervisor::RestartPolicy;
-use crate::templates::parse_template;
+use crate::template_options::{parse_template_option, TemplateOption};
+use crate::templates::{parse_template, DEFAULT_TEMPLATE};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use msb_proto::units::parse_duration;
 use msb_proto::Flavor;
@@ -115,6 +116,10 @@ pub struct DaemonArgs {
     /// A sandbox template, NAME=COMMAND run by /bin/sh -c (repeatable; MSB_TEMPLATES takes one per line)
     #[arg(long = "template", value_name = "NAME=COMMAND", value_parser = parse_template)]
     pub templates: Vec<(String, String)>,
+    /// An option of a template, NAME:KEY=VALUE: user=root, network=host or
+    /// mount=HOST:INSIDE[:ro|:rw] (repeatable; MSB_TEMPLATE_OPTIONS takes one per line)
+    #[arg(long = "template-option", value_name = "NAME:KEY=VALUE", value_parser = parse_template_option)]
+    pub template_options: Vec<(String, TemplateOption)>,
     /// Group whose members may use the socket (it is then 0660 with that group)
     #[arg(long, env = "MSB_SOCKET_GROUP", value_name = "GROUP")]
     pub socket_group: Option<String>,
@@ -182,6 +187,8 @@ pub struct Config {
     pub restart_policy: RestartPolicy,
     pub stall_after: Duration,
     pub templates: Vec<(String, String)>,
+    /// Each names a template of `templates` or the built-in one.
+    pub template_options: Vec<(String, TemplateOption)>,
     pub work: WorkLimits,
     pub languages: Vec<(String, String)>,
     pub socket_group: Option<SocketGroup>,
@@ -231,21 +238,28 @@ fn at_least(
 
 impl Config {
     /// `templates_env` is the value of `MSB_TEMPLATES`, one NAME=COMMAND per line; the
-    /// `--template` flags are added after it and win on a shared name.
-    pub fn from_args(args: DaemonArgs, templates_env: Option<String>) -> Result<Self, ConfigError> {
-        let mut templates = Vec::new();
-        for line in templates_env
-            .iter()
-            .flat_map(|text| text.lines())
-            .filter(|l| !l.trim().is_empty())
-        {
-            templates.push(parse_template(line).map_err(|allowed| ConfigError {
-                setting: "MSB_TEMPLATES",
-                value: line.to_string(),
-                allowed,
-            })?);
-        }
+    /// `--template` flags are added after it and win on a shared name. Likewise
+    /// `options_env`, `MSB_TEMPLATE_OPTIONS`, one NAME:KEY=VALUE per line, before the
+    /// `--template-option` flags.
+    pub fn from_args(
+        args: DaemonArgs,
+        templates_env: Option<String>,
+        options_env: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut templates = lines("MSB_TEMPLATES", templates_env, parse_template)?;
         templates.extend(args.templates);
+        let mut template_options =
+            lines("MSB_TEMPLATE_OPTIONS", options_env, parse_template_option)?;
+        template_options.extend(args.template_options);
+        if let Some((name, _)) = template_options.iter().find(|(name, _)| {
+            name != DEFAULT_TEMPLATE && !templates.iter().any(|(known, _)| known == name)
+        }) {
+            return Err(ConfigError {
+                setting: "--template-option",
+                value: name.clone(),
+                allowed: "names no template (give it with --template first)".into(),
+            });
+        }
         if args.max_sessions == 0 {
             return Err(ConfigError {
                 setting: "--max-sessions",
@@ -320,6 +334,7 @@ impl Config {
             },
             stall_after: at_least("--stall-after", args.stall_after, MIN_PERIOD)?,
             templates,
+            template_options,
             work: WorkLimits {
                 max_execs_per_session: args.max_execs_per_session,
                 collect_limit: args.collect_limit_kb.saturating_mul(1024),
@@ -343,6 +358,25 @@ impl Config {
     }
 }
 
+/// Parses each non-empty line of `text`, the value of environment variable `setting`.
+fn lines<T>(
+    setting: &'static str,
+    text: Option<String>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, ConfigError> {
+    text.iter()
+        .flat_map(|text| text.lines())
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            parse(line).map_err(|allowed| ConfigError {
+                setting,
+                value: line.to_string(),
+                allowed,
+            })
+        })
+        .collect()
+}
+
 /// This host's memory in MB (MemTotal), the default memory limit; `None` if unknown.
 fn host_memory_mb() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -364,7 +398,7 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Config, String> {
         let cli = Cli::try_parse_from(std::iter::once("msbd").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
-        Config::from_args(cli.daemon, None).map_err(|e| e.to_string())
+        Config::from_args(cli.daemon, None, None).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -409,7 +443,8 @@ mod tests {
     #[test]
     fn templates_come_from_the_environment_and_flags() {
         let cli = Cli::try_parse_from(["msbd", "--template", "b=sleep 2"]).expect("parse");
-        let config = Config::from_args(cli.daemon, Some("a=sleep 1\n\n".into())).expect("config");
+        let config =
+            Config::from_args(cli.daemon, Some("a=sleep 1\n\n".into()), None).expect("config");
         assert_eq!(
             config.templates,
             vec![
@@ -418,9 +453,46 @@ mod tests {
             ]
         );
         let cli = Cli::try_parse_from(["msbd"]).expect("parse");
-        let err =
-            Config::from_args(cli.daemon, Some("broken".into())).expect_err("must be refused");
+        let err = Config::from_args(cli.daemon, Some("broken".into()), None)
+            .expect_err("must be refused");
         assert_eq!(err.setting, "MSB_TEMPLATES");
+    }
+
+    #[test]
+    fn template_options_name_a_known_template() {
+        let cli = Cli::try_parse_from([
+            "msbd",
+            "--template",
+            "py=python3",
+            "--template-option",
+            "py:user=root",
+        ])
+        .expect("parse");
+        let config = Config::from_args(cli.daemon, None, Some("default:network=host\n".into()))
+            .expect("config");
+        assert_eq!(
+            config.template_options,
+            vec![
+                ("default".into(), TemplateOption::Network { host: true }),
+                ("py".into(), TemplateOption::User { root: true }),
+            ]
+        );
+        let cli =
+            Cli::try_parse_from(["msbd", "--template-option", "nope:user=root"]).expect("parse");
+        let err = Config::from_args(cli.daemon, None, None).expect_err("must be refused");
+        assert!(
+            err.setting == "--template-option" && err.value == "nope",
+            "{err}"
+        );
+        let err = Config::from_args(
+            Cli::try_parse_from(["msbd"]).expect("parse").daemon,
+            None,
+            Some("default:mount=/a:/proc".into()),
+        )
+        .expect_err("must be refused");
+        assert_eq!(err.setting, "MSB_TEMPLATE_OPTIONS");
+        let err = parse(&["--template-option", "default:user=admin"]).expect_err("refused");
+        assert!(err.contains("--template-option"), "{err}");
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub async fn run(
     let sessions = Arc::new(SessionManager::new(
         store.clone(),
         backend.clone(),
-        Templates::new(&config.templates),
+        Templates::new(&config.templates, &config.template_options),
         config.session_timeout,
         config.busy_timeout,
         config.stop_grace,

@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod socket;
 pub mod store;
 pub mod supervisor;
+pub mod template_options;
 pub mod templates;
 pub mod work;
 
@@ -70,7 +71,11 @@ pub fn main() -> ExitCode {
     // A panicking cycle is caught and reported by the supervisor; its message and place go
     // to the log like everything else rather than raw to stderr.
     std::panic::set_hook(Box::new(|info| tracing::error!(%info, "panic")));
-    let config = match Config::from_args(cli.daemon, std::env::var("MSB_TEMPLATES").ok()) {
+    let config = match Config::from_args(
+        cli.daemon,
+        std::env::var("MSB_TEMPLATES").ok(),
+        std::env::var("MSB_TEMPLATE_OPTIONS").ok(),
+    ) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("msbd: {err}");

@@ -1,29 +1,48 @@
 //! Templates name what a sandbox runs. `default` is built in and needs nothing installed;
 //! operators add their own with `--template NAME=COMMAND`. A command of plain words is run
 //! directly, so that a program that cannot be run fails the create with its own error;
-//! anything with shell syntax runs under `/bin/sh -c`.
+//! anything with shell syntax runs under `/bin/sh -c`. Each may carry options (see
+//! `template_options`).
 
 use crate::backend::Command;
+use crate::template_options::{TemplateOption, TemplateOptions};
 use std::collections::BTreeMap;
 
 pub const DEFAULT_TEMPLATE: &str = "default";
 
 #[derive(Debug, Clone)]
 pub struct Templates {
-    map: BTreeMap<String, Command>,
+    map: BTreeMap<String, Template>,
+}
+
+/// What a template's sandboxes run, and how they are jailed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub command: Command,
+    pub options: TemplateOptions,
 }
 
 impl Templates {
-    /// The built-in template plus `custom`, which may override it.
-    pub fn new(custom: &[(String, String)]) -> Self {
-        let mut map = BTreeMap::from([(DEFAULT_TEMPLATE.to_string(), Command::Idle)]);
+    /// The built-in template plus `custom`, which may override it, with `options` (each
+    /// naming one of them; the configuration checked that).
+    pub fn new(custom: &[(String, String)], options: &[(String, TemplateOption)]) -> Self {
+        let template = |command| Template {
+            command,
+            options: TemplateOptions::default(),
+        };
+        let mut map = BTreeMap::from([(DEFAULT_TEMPLATE.to_string(), template(Command::Idle))]);
         for (name, command) in custom {
-            map.insert(name.clone(), command_of(command));
+            map.insert(name.clone(), template(command_of(command)));
+        }
+        for (name, option) in options {
+            if let Some(template) = map.get_mut(name) {
+                template.options.add(option.clone());
+            }
         }
         Self { map }
     }
 
-    pub fn get(&self, name: &str) -> Option<Command> {
+    pub fn get(&self, name: &str) -> Option<Template> {
         self.map.get(name).cloned()
     }
 
@@ -80,9 +99,17 @@ mod tests {
     fn parses_and_overrides() {
         let custom = parse_template("stubborn=trap '' TERM; sleep 100").expect("parse");
         assert_eq!(custom.1, "trap '' TERM; sleep 100");
-        let templates = Templates::new(&[custom]);
-        assert_eq!(templates.get("default"), Some(Command::Idle));
-        assert!(matches!(templates.get("stubborn"), Some(Command::Shell(_))));
+        let options = [(
+            "stubborn".to_string(),
+            TemplateOption::Network { host: true },
+        )];
+        let templates = Templates::new(&[custom], &options);
+        let default = templates.get("default").expect("default");
+        assert_eq!(default.command, Command::Idle);
+        assert_eq!(default.options, TemplateOptions::default());
+        let stubborn = templates.get("stubborn").expect("stubborn");
+        assert!(matches!(stubborn.command, Command::Shell(_)));
+        assert!(stubborn.options.host_network);
         assert_eq!(templates.get("nope"), None);
         assert_eq!(templates.names(), "default, stubborn");
     }

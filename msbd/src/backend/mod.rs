@@ -35,6 +35,8 @@ pub struct SandboxSpec {
     pub name: String,
     pub session_id: String,
     pub command: Command,
+    /// How the template lets its sandboxes out of the default jail.
+    pub options: crate::template_options::TemplateOptions,
     pub flavor: Flavor,
 }
 

@@ -28,7 +28,7 @@ impl SessionManager {
         let template = request
             .template
             .unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
-        let command =
+        let chosen =
             self.templates
                 .get(&template)
                 .ok_or_else(|| SessionError::UnknownTemplate {
@@ -89,7 +89,8 @@ impl SessionManager {
         let spec = SandboxSpec {
             name: sandbox,
             session_id: id,
-            command,
+            command: chosen.command,
+            options: chosen.options,
             flavor,
         };
         // The rest runs to its end in a task of its own, even if the caller goes away.

@@ -17,18 +17,18 @@ fn daemon() -> Daemon {
 }
 
 /// The host uid a path belongs to.
-fn owner(path: &Path) -> u32 {
+pub(crate) fn owner(path: &Path) -> u32 {
     std::fs::metadata(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .uid()
 }
 
-fn sh(daemon: &Daemon, id: &str, script: &str) -> Run {
+pub(crate) fn sh(daemon: &Daemon, id: &str, script: &str) -> Run {
     daemon.ctl(&["sessions", "exec", id, "--", "sh", "-c", script])
 }
 
 /// True when sandboxes get namespaces here; says why the test is skipped otherwise.
-fn jailed(daemon: &Daemon) -> bool {
+pub(crate) fn jailed(daemon: &Daemon) -> bool {
     let isolation = daemon.status()["resources"]["isolation"]
         .as_str()
         .unwrap_or_default()
@@ -40,7 +40,7 @@ fn jailed(daemon: &Daemon) -> bool {
 }
 
 /// The host working directory of session `id`.
-fn workdir(daemon: &Daemon, id: &str) -> PathBuf {
+pub(crate) fn workdir(daemon: &Daemon, id: &str) -> PathBuf {
     let shown = daemon.json(&["sessions", "show", id]);
     PathBuf::from(shown["details"]["workdir"].as_str().expect("workdir"))
 }
@@ -77,7 +77,7 @@ fn a_sandbox_sees_its_own_root_and_nothing_of_the_hosts() {
     let (one, two) = (owner(&workdir(&daemon, "j1")), owner(&other));
     assert!(
         UIDS.contains(&one) && UIDS.contains(&two) && one != two,
-        "each sandbox's root is a uid of its own from the range: {one}, {two}"
+        "each sandbox's user is a uid of its own from the range: {one}, {two}"
     );
 
     let listed = sh(&daemon, "j1", "ls -A /");
@@ -158,13 +158,18 @@ fn work_is_the_working_directory_and_tmp_is_a_bounded_tmpfs() {
     assert_eq!(std::fs::read_to_string(&host).expect("read"), "made\n");
     let uid = owner(&host);
     assert!(UIDS.contains(&uid), "made by uid {uid}");
-    assert_eq!(uid, owner(&workdir(&daemon, "t")), "the sandbox's own uid");
+    assert_eq!(
+        uid,
+        owner(&workdir(&daemon, "t")),
+        "the sandbox user's own uid"
+    );
     let who = sh(&daemon, "t", "id -u; cat /proc/self/uid_map");
     let map: Vec<String> = who.stdout.split_whitespace().map(String::from).collect();
+    let root = (uid - 1).to_string();
     assert_eq!(
         map,
-        ["0", "0", &uid.to_string(), "1"],
-        "root inside is that uid and nothing else: {who:?}"
+        ["1000", "0", &root, "1", "1000", &uid.to_string(), "1"],
+        "the command is the sandbox's user; it and root are those uids and nothing else: {who:?}"
     );
 
     let kind = sh(&daemon, "t", "stat -f -c %T /tmp; stat -c %a /tmp");
@@ -193,7 +198,8 @@ fn work_is_the_working_directory_and_tmp_is_a_bounded_tmpfs() {
 
 #[test]
 fn a_sandboxs_uid_is_freed_with_it_and_kept_across_a_restart() {
-    let mut daemon = Daemon::start(&["--uid-range", "300000:2"]);
+    // Two uids a sandbox: room for two sandboxes.
+    let mut daemon = Daemon::start(&["--uid-range", "300000:4"]);
     if !jailed(&daemon) {
         daemon.finish();
         return;
@@ -203,19 +209,22 @@ fn a_sandboxs_uid_is_freed_with_it_and_kept_across_a_restart() {
         assert_eq!(created.code, 0, "{created:?}");
     }
     let full = daemon.ctl(&["sessions", "create", "--id", "u3"]);
-    assert_ne!(full.code, 0, "a third sandbox in a range of two: {full:?}");
+    assert_ne!(
+        full.code, 0,
+        "a third sandbox in a range of two pairs: {full:?}"
+    );
     assert!(full.stderr.contains("--uid-range"), "{full:?}");
     let first = owner(&workdir(&daemon, "u1"));
     // Adopted sandboxes keep their uids: a restarted msbd gives the next one another.
     let stopped = daemon.ctl(&["stop", "--keep-sandboxes"]);
     assert_eq!(stopped.code, 0, "{stopped:?}");
     daemon.wait_exit();
-    daemon.spawn(&["--uid-range", "300000:2"]);
+    daemon.spawn(&["--uid-range", "300000:4"]);
     let stopped = daemon.ctl(&["sessions", "stop", "u1"]);
     assert_eq!(stopped.code, 0, "{stopped:?}");
     let created = daemon.ctl(&["sessions", "create", "--id", "u3"]);
     assert_eq!(created.code, 0, "{created:?}");
-    assert_eq!(owner(&workdir(&daemon, "u3")), first, "u1's uid, freed");
+    assert_eq!(owner(&workdir(&daemon, "u3")), first, "u1's uids, freed");
     daemon.finish();
 }
 

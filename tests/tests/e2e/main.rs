@@ -20,3 +20,4 @@ mod socket;
 mod stop;
 mod store;
 mod tasks;
+mod templates;

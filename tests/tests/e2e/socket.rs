@@ -64,6 +64,15 @@ fn a_bad_setting_exits_78_before_binding() {
         (vec!["--restart-policy", "sometimes"], "--restart-policy"),
         (vec!["--template", "nocommand"], "--template"),
         (vec!["--uid-range", "0:10"], "--uid-range"),
+        (vec!["--uid-range", "100:1"], "--uid-range"),
+        (
+            vec!["--template-option", "nope:user=root"],
+            "--template-option",
+        ),
+        (
+            vec!["--template-option", "default:mount=/srv:/proc"],
+            "--template-option",
+        ),
     ] {
         let output = std::process::Command::new(msb_tests::bin("msbd"))
             .arg("--socket")

@@ -2,10 +2,11 @@
 //! `nsenter` and `docker exec` do. msbd starts it with the command's stdin, stdout and stderr
 //! as its own; it joins the sandbox's cgroups and rlimits (`keeper::confine`), enters the
 //! namespaces of the sandbox's pid 1 (the only child of the keeper named by `--join`) as its
-//! root, which is the sandbox's host identity, and forks a subreaper inside them, which forks
-//! the command. Whatever the command leaves behind is reparented to the subreaper
-//! instead of escaping, so a termination signal (a timeout, a cancel, a client gone) kills
-//! the whole tree, however it forked or detached. A command that exits on its own may leave
+//! root, and forks a subreaper inside them, which forks the command; with `--as-user` the
+//! command (or copy) becomes the sandbox's ordinary user first, as the sandbox's own did.
+//! Whatever the command leaves behind is reparented to the subreaper instead of escaping,
+//! so a termination signal (a timeout, a cancel, a client gone) kills the whole tree,
+//! however it forked or detached. A command that exits on its own may leave
 //! background processes running in the sandbox, as `docker exec` does.
 //!
 //! The command's end travels up as it happened: its exit code, or death by its signal.
@@ -14,9 +15,9 @@
 //! sandbox's own view; without, chrooted into `--root`. Either way `..` and symlinks resolve
 //! inside the sandbox's files, never the host's.
 
+use super::identity::{become_root, become_user};
 use super::keeper::{
-    become_root, died_of, next_signal, pending_termination, reap, supervise, Forward, KeeperArgs,
-    Ready,
+    died_of, next_signal, pending_termination, reap, supervise, Forward, KeeperArgs, Ready,
 };
 use nix::libc;
 use nix::sched::{setns, CloneFlags};
@@ -30,7 +31,9 @@ use std::process::ExitCode;
 
 /// The namespaces a command enters, in the order `nsenter` enters them: the user namespace
 /// first (it grants the rights for the others), the mount namespace last (after it, the
-/// host's /proc is no longer there to open the others from).
+/// host's /proc is no longer there to open the others from). One the sandbox shares with
+/// the host (the network, with `network=host`) is not entered: the host's is already ours,
+/// and from inside the sandbox's user namespace joining it again would be refused.
 const ENTERED: [(&str, CloneFlags); 6] = [
     ("user", CloneFlags::CLONE_NEWUSER),
     ("ipc", CloneFlags::CLONE_NEWIPC),
@@ -69,15 +72,15 @@ pub(super) fn run(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, Stri
 fn enter(keeper: i32) -> Result<(), String> {
     let init = init_of(keeper)
         .ok_or_else(|| format!("the sandbox is not running (keeper {keeper} has no pid 1)"))?;
-    let opened: Vec<(File, CloneFlags, &str)> = ENTERED
-        .iter()
-        .map(|(name, flag)| {
-            let path = format!("/proc/{init}/ns/{name}");
-            File::open(&path)
-                .map(|file| (file, *flag, *name))
-                .map_err(|e| format!("the sandbox is not running ({path}: {e})"))
-        })
-        .collect::<Result<_, _>>()?;
+    let mut opened: Vec<(File, CloneFlags, &str)> = Vec::new();
+    for (name, flag) in ENTERED {
+        let path = format!("/proc/{init}/ns/{name}");
+        let file =
+            File::open(&path).map_err(|e| format!("the sandbox is not running ({path}: {e})"))?;
+        if !shared_with_us(&file, name) {
+            opened.push((file, flag, name));
+        }
+    }
     // The keeper has one child ever: still its child now, the pid named the same process
     // when its namespaces were opened.
     if init_of(keeper) != Some(init) {
@@ -93,6 +96,16 @@ fn enter(keeper: i32) -> Result<(), String> {
         setns(file, flag).map_err(|e| format!("enter the sandbox's {name} namespace: {e}"))?;
     }
     become_root()
+}
+
+/// Whether namespace `file` (of kind `name`) is the one this process is in already.
+fn shared_with_us(file: &File, name: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ours = std::fs::metadata(format!("/proc/self/ns/{name}"));
+    match (file.metadata(), ours) {
+        (Ok(theirs), Ok(ours)) => theirs.dev() == ours.dev() && theirs.ino() == ours.ino(),
+        _ => false,
+    }
 }
 
 /// The sandbox's pid 1: the keeper's only child.
@@ -207,6 +220,12 @@ fn children(pid: Pid) -> Vec<Pid> {
 fn command(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
     let _ = SigSet::empty().thread_set_mask();
     if args.copy_in.is_some() || args.copy_out.is_some() {
+        // What it writes belongs to whoever the sandbox's commands run as.
+        if args.as_user {
+            if let Err(err) = become_user() {
+                return ready.fail(&err);
+            }
+        }
         // Started: from here on its failures are the copy's, told on its stderr.
         ready.close();
         return copy(args);
@@ -223,7 +242,7 @@ fn command(args: &KeeperArgs, ready: &mut Ready) -> ExitCode {
         Ok(argv) => argv,
         Err(_) => return ready.fail("an argument holds a NUL byte"),
     };
-    if let Err(err) = super::lockdown::lock_down(!args.no_seccomp) {
+    if let Err(err) = super::lockdown::lock_down(!args.no_seccomp, args.as_user) {
         return ready.fail(&err.to_string());
     }
     // The readiness pipe closes on exec: the command has started. A command that cannot

@@ -103,6 +103,10 @@ impl Shared {
         if self.isolation.namespaces {
             cmd.args(["--join", &pgrp.to_string()]);
         }
+        // As whoever the sandbox's own command runs as (its record says).
+        if self.records.read(name).is_some_and(|r| r.as_user) {
+            cmd.arg("--as-user");
+        }
         if let Some(cgroups) = &self.isolation.cgroups {
             for dir in cgroups.dirs(name) {
                 cmd.arg("--cgroup").arg(dir);

@@ -1,7 +1,7 @@
 //! What this host offers to isolate sandboxes, found out once at start-up: fresh namespaces
-//! (probed by starting a keeper that makes them), a host uid of its own for each sandbox's
-//! root (when msbd runs as root, which alone may map other uids), cgroups (see `cgroups`),
-//! and rlimits, which every Linux host has.
+//! (probed by starting a keeper that makes them), host uids of its own for each sandbox's
+//! root and ordinary user (when msbd runs as root, which alone may map other uids), cgroups
+//! (see `cgroups`), and rlimits, which every Linux host has.
 
 use super::cgroups::{processes, Cgroups, CGROUP_ROOT};
 use super::lockdown;
@@ -18,7 +18,7 @@ pub enum IsolationMode {
     None,
 }
 
-/// The host uids msbd gives sandboxes, one each: `START:COUNT` (`--uid-range`).
+/// The host uids msbd gives sandboxes, two each: `START:COUNT` (`--uid-range`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UidRange {
     pub start: u32,
@@ -34,8 +34,11 @@ impl UidRange {
         else {
             return Err(FORM.into());
         };
-        if start == 0 || count == 0 {
-            return Err("START and COUNT must be at least 1 (uid 0 is the host's root)".into());
+        if start == 0 {
+            return Err("START must be at least 1 (uid 0 is the host's root)".into());
+        }
+        if count < 2 {
+            return Err("COUNT must be at least 2 (each sandbox takes two uids)".into());
         }
         // u32::MAX is no uid (it means "unchanged" to the kernel).
         if start.checked_add(count).is_none() {
@@ -61,8 +64,8 @@ pub struct Isolation {
     /// Whether the host filters system calls; every sandboxed command gets `no_new_privs`
     /// and reduced capabilities either way (see `lockdown`).
     pub seccomp: bool,
-    /// Where sandboxes' roots get their host uids; `None` when root inside is msbd's own
-    /// uid (no namespaces, or msbd is not root).
+    /// Where sandboxes' roots and users get their host uids; `None` when root inside is
+    /// msbd's own uid and there is no user (no namespaces, or msbd is not root).
     pub uids: Option<UidRange>,
     pub cgroups: Option<Cgroups>,
     /// The layers this host could not give, each with why; with `--isolation auto` sandboxes
@@ -157,10 +160,12 @@ impl Isolation {
             "no namespaces".to_string()
         }];
         match (self.namespaces, self.uids) {
-            (true, Some(range)) => {
-                parts.push(format!("root inside is a host uid of its own from {range}"))
-            }
-            (true, None) => parts.push("root inside is msbd's own uid (msbd is not root)".into()),
+            (true, Some(range)) => parts.push(format!(
+                "commands run as an ordinary user inside; it and root are host uids of their own from {range}"
+            )),
+            (true, None) => parts.push(
+                "commands run as root inside, which is msbd's own uid (msbd is not root)".into(),
+            ),
             (false, _) => {}
         }
         if self.seccomp {
@@ -176,13 +181,16 @@ impl Isolation {
 }
 
 /// Starts `msbd keeper --probe`, which makes every namespace a sandbox gets and its root
-/// filesystem, as `uid` when sandboxes get uids of their own, and exits.
+/// filesystem, with root and the ordinary user as `uid` and the next when sandboxes get uids
+/// of their own, and exits.
 fn probe(uid: Option<u32>) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
     let mut keeper = std::process::Command::new(super::KEEPER_EXE);
     keeper.arg0("msbd").args(["keeper", "--probe"]);
     if let Some(uid) = uid {
-        keeper.args(["--uid", &uid.to_string()]);
+        keeper
+            .args(["--uid", &uid.to_string()])
+            .args(["--user-uid", &(uid + 1).to_string()]);
     }
     let output = keeper.output().map_err(|e| e.to_string())?;
     if output.status.success() {
@@ -211,7 +219,15 @@ mod tests {
                 count: 65536
             })
         );
-        for bad in ["100000", "a:1", "0:10", "10:0", "4294967290:10", "-1:5"] {
+        for bad in [
+            "100000",
+            "a:1",
+            "0:10",
+            "10:0",
+            "10:1",
+            "4294967290:10",
+            "-1:5",
+        ] {
             assert!(UidRange::parse(bad).is_err(), "{bad} accepted");
         }
         let range = UidRange::parse("10:2").expect("range");

@@ -1,9 +1,11 @@
 //! `msbd keeper`: the first process of every sandbox of the `process` backend. Started by
 //! the daemon in a session of its own, it joins the sandbox's cgroups, sets the flavor's
 //! rlimits, and, with `--isolate`, starts a child in fresh user, pid, mount, network, ipc and
-//! uts namespaces: the keeper, still in the host's, maps root inside to a host identity, and
-//! the child becomes pid 1 there (it builds the sandbox's root filesystem, see `rootfs`, and
-//! reaps), and the command runs as pid 2. Without `--isolate` the command is its child.
+//! uts namespaces (the network one unless `--host-network`): the keeper, still in the host's,
+//! maps root and the sandbox's user inside to host identities (see `identity`), and the child
+//! becomes pid 1 there (it builds the sandbox's root filesystem, see `rootfs`, and reaps),
+//! and the command runs as pid 2, as the sandbox's user with `--as-user`. Without
+//! `--isolate` the command is its child.
 //! Without a command it idles until SIGTERM (the `default` template).
 //!
 //! With `--log`, the command's stdout and stderr go to a bounded log that the keeper itself
@@ -35,8 +37,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{
-    execvp, fork, getegid, geteuid, getppid, pipe2, setgroups, sethostname, setresgid, setresuid,
-    ForkResult, Gid, Pid, Uid,
+    execvp, fork, getegid, geteuid, getppid, pipe2, setgroups, sethostname, ForkResult, Pid,
 };
 use std::ffi::CString;
 use std::fs::File;
@@ -45,9 +46,11 @@ use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::identity::{self, become_root};
 use super::output::{Output, Pump};
 use super::rootfs;
 use crate::backend::log::{Ending, LogFiles};
+use crate::template_options::Mount;
 
 #[derive(Debug, Args)]
 pub struct KeeperArgs {
@@ -62,6 +65,19 @@ pub struct KeeperArgs {
     /// With --isolate: the host uid (and gid) that root inside is; msbd's own by default.
     #[arg(long)]
     pub uid: Option<u32>,
+    /// With --isolate: the host uid (and gid) that the sandbox's ordinary user is; without
+    /// it, that user does not exist.
+    #[arg(long, value_name = "UID")]
+    pub user_uid: Option<u32>,
+    /// The command runs as the sandbox's ordinary user, not as root inside.
+    #[arg(long)]
+    pub as_user: bool,
+    /// With --isolate: no network namespace, the host's network.
+    #[arg(long)]
+    pub host_network: bool,
+    /// With --isolate: a host path bound into the sandbox's root, HOST:INSIDE:ro|rw.
+    #[arg(long = "mount", value_name = "HOST:INSIDE:MODE", value_parser = Mount::parse)]
+    pub mounts: Vec<Mount>,
     /// Address-space limit.
     #[arg(long)]
     pub memory_mb: Option<u64>,
@@ -110,11 +126,10 @@ pub struct KeeperArgs {
     pub command: Vec<String>,
 }
 
-/// The namespaces a sandbox gets.
+/// The namespaces every sandbox gets; the network one unless it shares the host's.
 const NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWUSER
     .union(CloneFlags::CLONE_NEWPID)
     .union(CloneFlags::CLONE_NEWNS)
-    .union(CloneFlags::CLONE_NEWNET)
     .union(CloneFlags::CLONE_NEWIPC)
     .union(CloneFlags::CLONE_NEWUTS);
 
@@ -265,7 +280,12 @@ fn isolate(
         Some(uid) => (uid, uid),
         None => (geteuid().as_raw(), getegid().as_raw()),
     };
-    match clone_namespaced()? {
+    let namespaces = if args.host_network {
+        NAMESPACES
+    } else {
+        NAMESPACES | CloneFlags::CLONE_NEWNET
+    };
+    match clone_namespaced(namespaces)? {
         None => {
             drop((go_tx, ending_rx));
             if let Some(output) = output {
@@ -281,7 +301,7 @@ fn isolate(
         }
         Some(child) => {
             drop((go_rx, ending_tx));
-            if let Err(err) = map_root(child, uid, gid) {
+            if let Err(err) = identity::map(child, uid, gid, args.user_uid) {
                 let _ = kill(child, Signal::SIGKILL);
                 let _ = waitpid(child, None);
                 return Err(err);
@@ -307,13 +327,13 @@ fn isolate(
 
 /// Forks into fresh namespaces: `None` in the child, which is pid 1 of its pid namespace,
 /// the child's pid in the parent.
-fn clone_namespaced() -> Result<Option<Pid>, String> {
+fn clone_namespaced(namespaces: CloneFlags) -> Result<Option<Pid>, String> {
     // SAFETY: clone without CLONE_VM and without a stack is fork with namespaces; this
     // process has one thread only, so the child's copy of its memory is consistent.
     let pid = unsafe {
         libc::syscall(
             libc::SYS_clone,
-            (NAMESPACES.bits() | libc::SIGCHLD) as libc::c_ulong,
+            (namespaces.bits() | libc::SIGCHLD) as libc::c_ulong,
             0usize,
             0usize,
             0usize,
@@ -325,26 +345,6 @@ fn clone_namespaced() -> Result<Option<Pid>, String> {
         pid if pid > 0 => Ok(Some(Pid::from_raw(pid as i32))),
         _ => Err(format!("clone: {}", std::io::Error::last_os_error())),
     }
-}
-
-/// Maps root inside `child`'s user namespace to host `uid` and `gid`, and nothing else.
-fn map_root(child: Pid, uid: u32, gid: u32) -> Result<(), String> {
-    let write = |file: &str, text: String| {
-        let path = format!("/proc/{child}/{file}");
-        std::fs::write(&path, text).map_err(|e| format!("write {path}: {e}"))
-    };
-    write("setgroups", "deny".into())?;
-    write("uid_map", format!("0 {uid} 1"))?;
-    write("gid_map", format!("0 {gid} 1"))
-}
-
-/// Becomes root of the user namespace this process is in, which is the host identity its
-/// map names; full capabilities there, none outside.
-pub(super) fn become_root() -> Result<(), String> {
-    let root_gid = Gid::from_raw(0);
-    let root_uid = Uid::from_raw(0);
-    setresgid(root_gid, root_gid, root_gid).map_err(|e| format!("setresgid: {e}"))?;
-    setresuid(root_uid, root_uid, root_uid).map_err(|e| format!("setresuid: {e}"))
 }
 
 /// Joins the sandbox's cgroups and sets its flavor's rlimits: what every process of the
@@ -383,8 +383,9 @@ fn ending_file(args: &KeeperArgs) -> Option<PathBuf> {
 /// it, and tells the keeper above how the command ended (`ending`).
 fn init(args: &KeeperArgs, ready: &mut Ready, ending: OwnedFd) -> ExitCode {
     let setup = || -> Result<(), String> {
-        // Opened while still the keeper's user, which owns the directories on its path (the
-        // sandbox's user may not pass them), and in this mount namespace, so it can be bound.
+        // Opened while still the keeper's user, which owns the directories on their paths
+        // (the sandbox's user may not pass them), and in this mount namespace, so they can
+        // be bound.
         let work = args
             .workdir
             .as_deref()
@@ -397,6 +398,15 @@ fn init(args: &KeeperArgs, ready: &mut Ready, ending: OwnedFd) -> ExitCode {
                 .map_err(|e| format!("working directory {}: {e}", dir.display()))
             })
             .transpose()?;
+        let mounts = args
+            .mounts
+            .iter()
+            .map(|mount| {
+                open(&mount.host, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+                    .map(|fd| (fd, mount))
+                    .map_err(|e| format!("mount {mount}: {}: {e}", mount.host.display()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         become_root()?;
         // Should the keeper above be killed outright, pid 1 goes too, and the namespace with
         // it. (Set after the change of identity, which clears it.)
@@ -418,8 +428,12 @@ fn init(args: &KeeperArgs, ready: &mut Ready, ending: OwnedFd) -> ExitCode {
         }
         rootfs::enter(&rootfs::Plan {
             work: work.as_ref(),
+            mounts: &mounts,
             hostname: hostname.as_deref().unwrap_or("localhost"),
         })?;
+        if args.host_network {
+            return Ok(());
+        }
         loopback_up().map_err(|e| format!("bring up lo: {e}"))
     };
     if let Err(err) = setup() {
@@ -674,7 +688,7 @@ fn start(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
     if let Some(signal) = pending_termination() {
         return Ok(died_of(signal));
     }
-    super::lockdown::lock_down(!args.no_seccomp).map_err(|e| e.to_string())?;
+    super::lockdown::lock_down(!args.no_seccomp, args.as_user).map_err(|e| e.to_string())?;
     // The command gets the ordinary signal mask; a stop that comes from now on ends it the
     // ordinary way.
     let _ = SigSet::empty().thread_set_mask();

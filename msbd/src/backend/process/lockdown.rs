@@ -1,9 +1,10 @@
 //! The last fence, put up right before a sandboxed command is exec'd (the sandbox's own
-//! command and every command run in it later): `no_new_privs`, a bounding set reduced to
-//! Docker's default capabilities, and a seccomp filter in the spirit of Docker's default
-//! profile. It comes last because the keeper itself still needs what it takes away
-//! (mounting /proc, entering namespaces, chroot for copies); the exec that follows is
-//! allowed.
+//! command and every command run in it later): a bounding set reduced to Docker's default
+//! capabilities, the change to the sandbox's ordinary user (which leaves no capability at
+//! all) unless the template runs its commands as root, `no_new_privs`, and a seccomp filter
+//! in the spirit of Docker's default profile. It comes last because the keeper itself still
+//! needs what it takes away (mounting /proc, entering namespaces, chroot for copies); the
+//! exec that follows is allowed.
 //!
 //! The filter denies with EPERM rather than killing, so that programs probing for a
 //! feature (an `unshare`, a `mount`) see an ordinary refusal and carry on.
@@ -25,6 +26,8 @@ pub(super) enum LockdownError {
     DropBounding { cap: u32, source: nix::Error },
     #[error("clear the inheritable and ambient capabilities: {0}")]
     ClearInheritable(nix::Error),
+    #[error("become the sandbox's user: {0}")]
+    User(String),
     #[error("seccomp filters are not built for this architecture")]
     UnknownArchitecture,
     #[error("build the seccomp filter: {0}")]
@@ -49,11 +52,16 @@ pub(super) fn seccomp_available() -> bool {
             .is_ok_and(|actions| actions.split_whitespace().any(|a| a == "errno"))
 }
 
-/// Applies every layer to this process, which is about to exec the sandboxed command; with
-/// `seccomp` false (the daemon found the host without it), the filter is left out.
-pub(super) fn lock_down(seccomp: bool) -> Result<(), LockdownError> {
-    nix::sys::prctl::set_no_new_privs().map_err(LockdownError::NoNewPrivs)?;
+/// Applies every layer to this process, which is about to exec the sandboxed command: as
+/// the sandbox's ordinary user with `as_user`; with `seccomp` false (the daemon found the
+/// host without it), the filter is left out.
+pub(super) fn lock_down(seccomp: bool, as_user: bool) -> Result<(), LockdownError> {
+    // The bounding set first: only root inside may still reduce it.
     drop_capabilities()?;
+    if as_user {
+        super::identity::become_user().map_err(LockdownError::User)?;
+    }
+    nix::sys::prctl::set_no_new_privs().map_err(LockdownError::NoNewPrivs)?;
     if seccomp {
         for filter in filters()? {
             seccompiler::apply_filter(&filter)?;

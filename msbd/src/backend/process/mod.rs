@@ -13,6 +13,7 @@
 mod cgroups;
 mod enter;
 mod exec;
+mod identity;
 mod isolation;
 pub mod keeper;
 mod lockdown;
@@ -402,8 +403,14 @@ impl Shared {
         }
     }
 
-    /// Gives the sandbox a host uid of its own (where sandboxes get one), then starts it.
+    /// Gives the sandbox host uids of its own (where sandboxes get them), then starts it.
     fn spawn(&self, spec: &SandboxSpec) -> Result<Spawned, BackendError> {
+        if !self.isolation.namespaces && !spec.options.mounts.is_empty() {
+            return Err(BackendError::Setup {
+                name: spec.name.clone(),
+                message: "its template's mount= options need namespaces (--isolation none)".into(),
+            });
+        }
         let uid = match &self.uids {
             Some(uids) => Some(uids.take(&spec.name).ok_or_else(|| BackendError::Setup {
                 name: spec.name.clone(),
@@ -421,16 +428,19 @@ impl Shared {
         }
     }
 
-    /// Makes the sandbox's directory (owned by `uid`, its root) and cgroups, starts its
-    /// keeper and writes its record.
+    /// Makes the sandbox's directory (owned by its ordinary user, whose host uid follows
+    /// `uid`, its root's) and cgroups, starts its keeper and writes its record.
     fn spawn_as(&self, spec: &SandboxSpec, uid: Option<u32>) -> Result<Spawned, BackendError> {
         let spawn_err = |source| BackendError::Spawn {
             name: spec.name.clone(),
             source,
         };
+        // Without uids of its own there is no ordinary user: root inside runs everything.
+        let user = uid.map(|uid| uid + 1);
+        let as_user = user.is_some() && !spec.options.root_inside;
         let workdir = self.work.join(&spec.name);
         std::fs::create_dir(&workdir).map_err(spawn_err)?;
-        if let Err(err) = std::os::unix::fs::chown(&workdir, uid, uid) {
+        if let Err(err) = std::os::unix::fs::chown(&workdir, user, user) {
             let _ = std::fs::remove_dir(&workdir);
             return Err(spawn_err(err));
         }
@@ -452,8 +462,18 @@ impl Shared {
                 .arg("--workdir")
                 .arg(&workdir);
         }
-        if let Some(uid) = uid {
-            cmd.args(["--uid", &uid.to_string()]);
+        if let (Some(uid), Some(user)) = (uid, user) {
+            cmd.args(["--uid", &uid.to_string()])
+                .args(["--user-uid", &user.to_string()]);
+        }
+        if as_user {
+            cmd.arg("--as-user");
+        }
+        if self.isolation.namespaces && spec.options.host_network {
+            cmd.arg("--host-network");
+        }
+        for mount in &spec.options.mounts {
+            cmd.arg("--mount").arg(mount.to_string());
         }
         if let Some(cgroups) = &self.isolation.cgroups {
             for dir in cgroups.make(&spec.name, spec.flavor) {
@@ -501,6 +521,8 @@ impl Shared {
             pid,
             start_time,
             uid,
+            as_user,
+            host_network: spec.options.host_network,
         });
         Ok(Spawned {
             child,
@@ -666,22 +688,28 @@ impl Backend for ProcessBackend {
             let records = self.shared.records.clone();
             let workdir = self.shared.work.join(name);
             let wanted = name.to_string();
-            let (pgrp, workdir) = self
+            let (pgrp, workdir, host_network) = self
                 .shared
                 .blocking(move || {
                     let pgrp = match watched {
                         Some((pgrp, ended)) => (!ended).then_some(pgrp),
                         None => records.locate(&wanted).map(|l| l.pgrp),
                     };
-                    (pgrp, Some(workdir).filter(|dir| dir.exists()))
+                    let host_network = records.read(&wanted).is_some_and(|r| r.host_network);
+                    (pgrp, Some(workdir).filter(|dir| dir.exists()), host_network)
                 })
                 .await
-                .unwrap_or((None, None));
+                .unwrap_or((None, None, false));
+            let isolation = self.shared.isolation.name();
             SandboxState {
                 running: pgrp.is_some(),
                 pid: pgrp.map(|p| p as u32),
                 workdir,
-                isolation: self.shared.isolation.name().into(),
+                isolation: if host_network && self.shared.isolation.namespaces {
+                    format!("{isolation}, host network")
+                } else {
+                    isolation.into()
+                },
             }
         })
     }

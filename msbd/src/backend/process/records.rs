@@ -24,9 +24,16 @@ pub(super) struct Record {
     pub pid: u32,
     pub start_time: u64,
     /// The host uid of the sandbox's root, when it has one of its own (records written
-    /// before uids were given have none).
+    /// before uids were given have none); its ordinary user's is the next.
     #[serde(default)]
     pub uid: Option<u32>,
+    /// Its commands run as its ordinary user (sandboxes recorded before there was one ran
+    /// them as root).
+    #[serde(default)]
+    pub as_user: bool,
+    /// It shares the host's network.
+    #[serde(default)]
+    pub host_network: bool,
 }
 
 /// Where a running sandbox is.

@@ -1,11 +1,13 @@
 //! The root filesystem of an isolated sandbox, assembled by its pid 1 inside the sandbox's
 //! own user and mount namespaces and entered with `pivot_root`, as bubblewrap does: the
 //! host's system directories read-only, a minimal `/etc` written for the sandbox, its working
-//! directory at `/work`, a size-limited `/tmp`, its own `/proc` and a minimal `/dev`. Nothing
-//! else of the host (msbd's state and socket, other sandboxes, `/root`, `/home`, secrets in
-//! `/etc`) exists inside. Every mount lives in the sandbox's mount namespace and goes with
+//! directory at `/work`, a size-limited `/tmp`, its own `/proc` and a minimal `/dev`, and the
+//! host paths its template's options bind in on purpose. Nothing else of the host (msbd's
+//! state and socket, other sandboxes, `/root`, `/home`, secrets in `/etc`) exists inside. Every mount lives in the sandbox's mount namespace and goes with
 //! it: nothing is left on the host.
 
+use super::identity::{USER, USER_ID};
+use crate::template_options::Mount;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{chdir, pivot_root};
@@ -34,6 +36,8 @@ pub struct Plan<'a> {
     /// The sandbox's working directory, opened before pid 1 took the sandbox's identity (its
     /// path may be out of that user's reach); none for a probe.
     pub work: Option<&'a OwnedFd>,
+    /// Host paths bound in by the template's options, each opened like `work`.
+    pub mounts: &'a [(OwnedFd, &'a Mount)],
     pub hostname: &'a str,
 }
 
@@ -66,6 +70,9 @@ pub fn enter(plan: &Plan) -> Result<(), String> {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         &format!("mode=1777,size={}m", TMP_LIMIT_MB),
     )?;
+    for (source, mount) in plan.mounts {
+        bind_option(source, mount, staging)?;
+    }
     mount_fs(
         "proc",
         &mkdir(&staging.join("proc"))?,
@@ -97,6 +104,31 @@ pub fn enter(plan: &Plan) -> Result<(), String> {
     Ok(())
 }
 
+/// Binds a template option's host path (opened as `source`) at its place under `root`, made
+/// as a directory or an empty file to match; read-only unless the option says `rw`.
+fn bind_option(source: &OwnedFd, mount: &Mount, root: &Path) -> Result<(), String> {
+    let target = mount.under(root);
+    let failed = |e: std::io::Error| format!("mount {mount}: {e}");
+    let is_dir = nix::sys::stat::fstat(source)
+        .map(|st| st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFDIR)
+        .map_err(|e| failed(e.into()))?;
+    if is_dir {
+        std::fs::create_dir_all(&target).map_err(failed)?;
+    } else {
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(failed)?;
+        }
+        std::fs::File::create(&target).map_err(failed)?;
+    }
+    let flags = if mount.writable {
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV
+    } else {
+        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV
+    };
+    let source = format!("/proc/self/fd/{}", source.as_raw_fd());
+    bind(Path::new(&source), &target, flags)
+}
+
 /// Shares host directory `host` at `inside`, read-only; a symbolic link is made again.
 fn share_system(host: &Path, inside: &Path) -> Result<(), String> {
     let Ok(meta) = std::fs::symlink_metadata(host) else {
@@ -117,18 +149,23 @@ fn share_system(host: &Path, inside: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// A minimal `/etc`: the sandbox's own user, group, hosts and hostname; a few host files that
-/// tell no secret.
+/// A minimal `/etc`: the sandbox's own users (root and its ordinary user), groups, hosts and
+/// hostname; a few host files that tell no secret.
 fn write_etc(etc: &Path, hostname: &str) -> Result<(), String> {
     mkdir(etc)?;
     let files = [
         (
             "passwd",
             format!(
-                "root:x:0:0:root:{WORK}:/bin/sh\nnobody:x:65534:65534:nobody:/:/usr/sbin/nologin\n"
+                "root:x:0:0:root:{WORK}:/bin/sh\n\
+                 {USER}:x:{USER_ID}:{USER_ID}:{USER}:{WORK}:/bin/sh\n\
+                 nobody:x:65534:65534:nobody:/:/usr/sbin/nologin\n"
             ),
         ),
-        ("group", "root:x:0:\nnogroup:x:65534:\n".to_string()),
+        (
+            "group",
+            format!("root:x:0:\n{USER}:x:{USER_ID}:\nnogroup:x:65534:\n"),
+        ),
         (
             "hosts",
             format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost\n"),

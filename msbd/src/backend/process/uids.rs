@@ -1,6 +1,7 @@
-//! Which host uid each sandbox's root is: one of msbd's range (`--uid-range`) per sandbox,
-//! handed out in turn so that a uid just given back is the last to be taken again. Sandboxes
-//! recorded by an earlier msbd keep theirs (their records say which).
+//! Which host uids each sandbox's root and ordinary user are: two consecutive ones of msbd's
+//! range (`--uid-range`) per sandbox, root's first, handed out in turn so that a pair just
+//! given back is the last to be taken again. Sandboxes recorded by an earlier msbd keep
+//! theirs (their records say root's; the user's is the next).
 
 use super::UidRange;
 use std::collections::BTreeMap;
@@ -9,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 #[derive(Debug)]
 pub(super) struct Uids {
     range: UidRange,
-    /// Sandbox by uid, and where the next search starts.
+    /// Sandbox by root's uid, and where the next search starts (a pair's offset).
     taken: Mutex<(BTreeMap<u32, String>, u32)>,
 }
 
@@ -31,20 +32,24 @@ impl Uids {
         self.taken.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A free uid for `sandbox`; `None` when every uid of the range is taken.
+    /// A free pair for `sandbox`: root's uid (the user's is the next); `None` when every
+    /// pair of the range is taken.
     pub fn take(&self, sandbox: &str) -> Option<u32> {
         let mut guard = self.taken();
         let (taken, next) = &mut *guard;
-        let offset = (0..self.range.count)
-            .map(|i| (*next + i) % self.range.count)
-            .find(|offset| !taken.contains_key(&(self.range.start + offset)))?;
-        let uid = self.range.start + offset;
+        let pairs = self.range.count / 2;
+        let pair = (0..pairs).map(|i| (*next + i) % pairs).find(|pair| {
+            // Either uid may be the root of a sandbox recorded when each took one only.
+            let root = self.range.start + 2 * pair;
+            !taken.contains_key(&root) && !taken.contains_key(&(root + 1))
+        })?;
+        let uid = self.range.start + 2 * pair;
         taken.insert(uid, sandbox.to_string());
-        *next = (offset + 1) % self.range.count;
+        *next = (pair + 1) % pairs;
         Some(uid)
     }
 
-    /// Frees the uid of `sandbox`, if it holds one.
+    /// Frees the uids of `sandbox`, if it holds them.
     pub fn give_back(&self, sandbox: &str) {
         self.taken().0.retain(|_, name| name != sandbox);
     }
@@ -59,21 +64,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_sandbox_gets_its_own_uid_until_the_range_is_spent() {
+    fn each_sandbox_gets_its_own_pair_until_the_range_is_spent() {
         let range = UidRange {
             start: 1000,
-            count: 3,
+            count: 7,
         };
-        let uids = Uids::new(range, [("old".to_string(), 1000)]);
-        assert_eq!(uids.take("a"), Some(1001));
-        assert_eq!(uids.take("b"), Some(1002));
+        let uids = Uids::new(
+            range,
+            [("old".to_string(), 1000), ("older".to_string(), 1003)],
+        );
+        // 1002 is free, but 1003 is root of a sandbox from before pairs.
+        assert_eq!(uids.take("a"), Some(1004));
+        assert_eq!(uids.take("b"), None);
+        uids.give_back("older");
+        uids.give_back("a");
+        assert_eq!(uids.take("a"), Some(1002));
+        assert_eq!(uids.take("b"), Some(1004));
+        // 1006 alone is no pair.
         assert_eq!(uids.take("c"), None);
         uids.give_back("a");
-        assert_eq!(uids.take("c"), Some(1001));
+        assert_eq!(uids.take("c"), Some(1002));
         uids.give_back("old");
         uids.give_back("b");
-        // In turn: the uid after the last one given, not the lowest free.
-        assert_eq!(uids.take("d"), Some(1002));
+        // In turn: the pair after the last one given, not the lowest free.
+        assert_eq!(uids.take("d"), Some(1004));
         assert_eq!(uids.take("e"), Some(1000));
     }
 }
