@@ -315,3 +315,45 @@ fn a_sandbox_can_neither_see_nor_signal_host_processes() {
     let _ = victim.wait();
     daemon.finish();
 }
+
+#[test]
+fn a_setuid_binary_gives_no_privileges() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suid = dir.path().join("suid-id");
+    std::fs::copy("/usr/bin/id", &suid).expect("copy id");
+    // Owned by the host's root and setuid, as an attacker would wish to find one.
+    std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).expect("chmod");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mount = format!("default:mount={}:/opt-suid", dir.path().display());
+    let daemon = Daemon::start(&["--template-option", &mount]);
+    if !isolation(&daemon).contains("namespaces (user") {
+        eprintln!(
+            "skipped: this host offers no namespaces ({})",
+            isolation(&daemon)
+        );
+        daemon.finish();
+        return;
+    }
+    assert_eq!(daemon.ctl(&["sessions", "create", "--id", "suid"]).code, 0);
+    let run = exec(
+        &daemon,
+        "suid",
+        "ls -l /opt-suid/suid-id; /opt-suid/suid-id -u; id -u",
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let ids: Vec<&str> = run.stdout.lines().skip(1).collect();
+    assert_eq!(
+        ids,
+        ["1000", "1000"],
+        "the setuid bit raised nothing: {run:?}"
+    );
+    // Nor can the sandbox make one of its own that works: the user owns what it makes.
+    let own = exec(
+        &daemon,
+        "suid",
+        "cp /usr/bin/id /work/myid && chmod u+s /work/myid && /work/myid -u",
+    );
+    assert_eq!(own.stdout.trim(), "1000", "{own:?}");
+    daemon.finish();
+}
