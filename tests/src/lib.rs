@@ -208,6 +208,25 @@ impl Daemon {
         self.json(&["status"])
     }
 
+    /// The isolation `status` says sandboxes get here, layer by layer.
+    pub fn isolation(&self) -> String {
+        self.status()["resources"]["isolation"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// True when sandboxes get namespaces and a root of their own here; says why what needs
+    /// them is skipped otherwise.
+    pub fn jailed(&self) -> bool {
+        let isolation = self.isolation();
+        let jailed = isolation.contains("namespaces (user");
+        if !jailed {
+            eprintln!("skipped what needs namespaces: this host offers none ({isolation})");
+        }
+        jailed
+    }
+
     pub fn task(&self, name: &str) -> Value {
         let status = self.status();
         status["tasks"]

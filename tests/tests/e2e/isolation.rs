@@ -34,16 +34,9 @@ fn limit(facts: &str, name: &str) -> Option<u64> {
 #[test]
 fn a_sandbox_has_its_own_namespaces_and_its_flavors_limits() {
     let daemon = Daemon::start(&["--template", PROBE]);
-    let status = daemon.status();
-    let isolation = status["resources"]["isolation"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    if !isolation.contains("namespaces (user") {
-        eprintln!("skipped the namespace checks: this host offers no namespaces ({isolation}); see msbd.log");
-    }
+    let jailed = daemon.jailed();
     let facts = facts(&daemon, "medium");
-    if isolation.contains("namespaces (user") {
+    if jailed {
         let pid: u32 = facts
             .lines()
             .find_map(|l| l.strip_prefix("pid="))
@@ -96,10 +89,7 @@ fn isolation_none_runs_without_namespaces_and_namespaces_is_enforced() {
 #[test]
 fn a_sandbox_is_in_cgroups_with_its_flavors_limits_where_the_host_has_them() {
     let daemon = Daemon::start(&[]);
-    let isolation = daemon.status()["resources"]["isolation"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let isolation = daemon.isolation();
     // The paths below are v1's; v2's files are checked by the unit tests of `cgroups`.
     if !isolation.contains("cgroup v1") {
         eprintln!("skipped: this host offers no cgroup v1 controllers to msbd ({isolation})");
@@ -186,10 +176,7 @@ fn msbd_as_nobody(dir: &std::path::Path, args: &[&str]) -> std::process::Child {
 fn strict_isolation_refuses_a_host_without_every_layer_and_auto_says_what_is_missing() {
     // As root on this host every layer is there: strict mode starts, nothing is missing.
     let strict = Daemon::start(&["--isolation", "namespaces"]);
-    let isolation = strict.status()["resources"]["isolation"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let isolation = strict.isolation();
     assert!(!isolation.contains("DEGRADED"), "{isolation}");
     strict.finish();
     // An msbd that is not root cannot give sandboxes uids (nor, here, cgroups) of their own.

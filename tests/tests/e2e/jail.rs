@@ -27,18 +27,6 @@ pub(crate) fn sh(daemon: &Daemon, id: &str, script: &str) -> Run {
     daemon.ctl(&["sessions", "exec", id, "--", "sh", "-c", script])
 }
 
-/// True when sandboxes get namespaces here; says why the test is skipped otherwise.
-pub(crate) fn jailed(daemon: &Daemon) -> bool {
-    let isolation = daemon.status()["resources"]["isolation"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    if !isolation.contains("namespaces (user") {
-        eprintln!("skipped: this host offers no namespaces ({isolation})");
-    }
-    isolation.contains("namespaces (user")
-}
-
 /// The host working directory of session `id`.
 pub(crate) fn workdir(daemon: &Daemon, id: &str) -> PathBuf {
     let shown = daemon.json(&["sessions", "show", id]);
@@ -64,7 +52,7 @@ fn expected_root() -> Vec<String> {
 #[test]
 fn a_sandbox_sees_its_own_root_and_nothing_of_the_hosts() {
     let daemon = daemon();
-    if !jailed(&daemon) {
+    if !daemon.jailed() {
         daemon.finish();
         return;
     }
@@ -112,7 +100,7 @@ fn a_sandbox_sees_its_own_root_and_nothing_of_the_hosts() {
 #[test]
 fn a_sandbox_cannot_change_the_hosts_files() {
     let daemon = daemon();
-    if !jailed(&daemon) {
+    if !daemon.jailed() {
         daemon.finish();
         return;
     }
@@ -142,7 +130,7 @@ fn a_sandbox_cannot_change_the_hosts_files() {
 #[test]
 fn work_is_the_working_directory_and_tmp_is_a_bounded_tmpfs() {
     let daemon = daemon();
-    if !jailed(&daemon) {
+    if !daemon.jailed() {
         daemon.finish();
         return;
     }
@@ -200,7 +188,7 @@ fn work_is_the_working_directory_and_tmp_is_a_bounded_tmpfs() {
 fn a_sandboxs_uid_is_freed_with_it_and_kept_across_a_restart() {
     // Two uids a sandbox: room for two sandboxes.
     let mut daemon = Daemon::start(&["--uid-range", "300000:4"]);
-    if !jailed(&daemon) {
+    if !daemon.jailed() {
         daemon.finish();
         return;
     }
@@ -231,7 +219,7 @@ fn a_sandboxs_uid_is_freed_with_it_and_kept_across_a_restart() {
 #[test]
 fn copies_see_the_sandboxs_own_world() {
     let daemon = daemon();
-    if !jailed(&daemon) {
+    if !daemon.jailed() {
         daemon.finish();
         return;
     }

@@ -3,7 +3,7 @@
 //! network or a bind mount; each option opens only what it names, and msbd's own socket,
 //! bound in on purpose, still refuses the sandbox by its credentials.
 
-use crate::jail::{jailed, owner, sh, workdir};
+use crate::jail::{owner, sh, workdir};
 use msb_tests::Daemon;
 use std::cell::RefCell;
 use std::os::unix::fs::PermissionsExt;
@@ -32,7 +32,7 @@ fn interfaces(dev: &str) -> Vec<String> {
 #[test]
 fn commands_run_as_an_ordinary_user_without_capabilities() {
     let daemon = Daemon::start(&["--uid-range", UID_RANGE, "--template", SLEEPER]);
-    if !jailed(&daemon) {
+    if !daemon.jailed() {
         daemon.finish();
         return;
     }
@@ -85,7 +85,7 @@ fn a_root_template_runs_as_root_inside_with_the_bounded_capabilities() {
         "--template-option",
         "sleeper:user=root",
     ]);
-    if !jailed(&daemon) {
+    if !daemon.jailed() {
         daemon.finish();
         return;
     }
@@ -126,7 +126,7 @@ fn a_host_network_template_shares_the_hosts_interfaces() {
         "--template-option",
         "sleeper:network=host",
     ]);
-    if !jailed(&daemon) {
+    if !daemon.jailed() {
         daemon.finish();
         return;
     }
@@ -185,7 +185,7 @@ fn a_mounted_directory_is_readable_and_read_only() {
         "--template-option",
         &option,
     ]);
-    if !jailed(&daemon) {
+    if !daemon.jailed() {
         daemon.finish();
         return;
     }
@@ -226,7 +226,7 @@ fn msbds_socket_bound_in_on_purpose_refuses_the_sandbox() {
             ));
         },
     );
-    if !jailed(&daemon) {
+    if !daemon.jailed() {
         daemon.finish();
         return;
     }
