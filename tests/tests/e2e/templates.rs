@@ -75,20 +75,30 @@ fn commands_run_as_an_ordinary_user_without_capabilities() {
     daemon.finish();
 }
 
-#[test]
-fn a_root_template_runs_as_root_inside_with_the_bounded_capabilities() {
+/// A daemon whose `sleeper` template has `option`, where sandboxes are jailed; `None` (the
+/// skip said) where they are not.
+fn sleeper_with(option: &str) -> Option<Daemon> {
     let daemon = Daemon::start(&[
         "--uid-range",
         UID_RANGE,
         "--template",
         SLEEPER,
         "--template-option",
-        "sleeper:user=root",
+        option,
     ]);
-    if !daemon.jailed() {
+    if daemon.jailed() {
+        Some(daemon)
+    } else {
         daemon.finish();
-        return;
+        None
     }
+}
+
+#[test]
+fn a_root_template_runs_as_root_inside_with_the_bounded_capabilities() {
+    let Some(daemon) = sleeper_with("sleeper:user=root") else {
+        return;
+    };
     create(&daemon, "r", "sleeper");
     let who = sh(
         &daemon,
@@ -118,18 +128,9 @@ fn a_host_network_template_shares_the_hosts_interfaces() {
         eprintln!("skipped: this host has no interface but lo ({host:?})");
         return;
     }
-    let daemon = Daemon::start(&[
-        "--uid-range",
-        UID_RANGE,
-        "--template",
-        SLEEPER,
-        "--template-option",
-        "sleeper:network=host",
-    ]);
-    if !daemon.jailed() {
-        daemon.finish();
+    let Some(daemon) = sleeper_with("sleeper:network=host") else {
         return;
-    }
+    };
     create(&daemon, "n", "sleeper");
     create(&daemon, "d", "default");
     let seen = |id: &str| {
@@ -177,18 +178,9 @@ fn a_mounted_directory_is_readable_and_read_only() {
     std::fs::write(dir.join("file"), b"shared\n").expect("write");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let option = format!("sleeper:mount={}:/data", dir.display());
-    let daemon = Daemon::start(&[
-        "--uid-range",
-        UID_RANGE,
-        "--template",
-        SLEEPER,
-        "--template-option",
-        &option,
-    ]);
-    if !daemon.jailed() {
-        daemon.finish();
+    let Some(daemon) = sleeper_with(&option) else {
         return;
-    }
+    };
     create(&daemon, "m", "sleeper");
     let read = sh(&daemon, "m", "cat /data/file");
     assert_eq!(
