@@ -103,7 +103,11 @@ pub async fn run(
     let isolation = blocking(move || Isolation::detect(mode, uids, &id))
         .await?
         .map_err(StartError::Isolation)?;
-    let isolation_report = isolation.describe();
+    let templates = Templates::new(&config.templates, &config.template_options);
+    let isolation_report = match templates.exceptions() {
+        Some(exceptions) => format!("{}; {exceptions}", isolation.describe()),
+        None => isolation.describe(),
+    };
     let (exits, mut exited) = mpsc::unbounded_channel();
     let backend: Arc<dyn Backend> = Arc::new(
         ProcessBackend::new(instance, &config.state_dir, exits, isolation).map_err(state)?,
@@ -112,7 +116,7 @@ pub async fn run(
     let sessions = Arc::new(SessionManager::new(
         store.clone(),
         backend.clone(),
-        Templates::new(&config.templates, &config.template_options),
+        templates,
         config.session_timeout,
         config.busy_timeout,
         config.stop_grace,

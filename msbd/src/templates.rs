@@ -46,6 +46,28 @@ impl Templates {
         self.map.get(name).cloned()
     }
 
+    /// The templates whose sandboxes are jailed less than the rest, for `status`: "host
+    /// network for web; root inside for build"; `None` when there are none.
+    pub fn exceptions(&self) -> Option<String> {
+        let with = |what: &str, has: fn(&TemplateOptions) -> bool| {
+            let names: Vec<&str> = self
+                .map
+                .iter()
+                .filter(|(_, t)| has(&t.options))
+                .map(|(name, _)| name.as_str())
+                .collect();
+            (!names.is_empty()).then(|| format!("{what} for {}", names.join(", ")))
+        };
+        let parts: Vec<String> = [
+            with("host network", |o| o.host_network),
+            with("root inside", |o| o.root_inside),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     /// Every template's name, for messages: "default, python".
     pub fn names(&self) -> String {
         self.map.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -94,6 +116,29 @@ pub fn parse_named(kind: &str, text: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn templates_jailed_less_are_named() {
+        let plain = Templates::new(&[("a".into(), "sleep 1".into())], &[]);
+        assert_eq!(plain.exceptions(), None);
+        let option =
+            |text: &str| crate::template_options::parse_template_option(text).expect("an option");
+        let loose = Templates::new(
+            &[
+                ("web".into(), "sleep 1".into()),
+                ("build".into(), "make".into()),
+            ],
+            &[
+                option("web:network=host"),
+                option("build:user=root"),
+                option("web:user=root"),
+            ],
+        );
+        assert_eq!(
+            loose.exceptions().as_deref(),
+            Some("host network for web; root inside for build, web")
+        );
+    }
 
     #[test]
     fn parses_and_overrides() {

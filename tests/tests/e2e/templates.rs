@@ -167,6 +167,8 @@ fn a_host_network_template_shares_the_hosts_interfaces() {
         "{}",
         isolation("d")
     );
+    let status = daemon.isolation();
+    assert!(status.contains("host network for sleeper"), "{status}");
     daemon.finish();
 }
 
