@@ -6,7 +6,7 @@ use crate::context::{Context, ShutdownOrder};
 use crate::reply::{Inbox, Reply};
 use crate::sessions::SessionError;
 use crate::supervisor::{overall, TaskError};
-use crate::work::{self, WorkError};
+use crate::work::{self, Direction, WorkError};
 use msb_proto::{
     DaemonInfo, ErrorBody, ErrorCode, Fault, FaultRequest, HealthReport, PauseRequest, Request,
     Response, SessionsSummary, ShutdownRequest, StatusReport, StatusRequest, TaskAction,
@@ -181,14 +181,14 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             }
             Request::CopyIn(req) => {
                 return streamed(
-                    work::copy_in(ctx, peer.uid, req, &reply, inbox).await,
+                    work::copy(ctx, peer.uid, req, &reply, inbox, Direction::In).await,
                     &reply,
                 )
                 .await
             }
             Request::CopyOut(req) => {
                 return streamed(
-                    work::copy_out(ctx, peer.uid, req, &reply, inbox).await,
+                    work::copy(ctx, peer.uid, req, &reply, inbox, Direction::Out).await,
                     &reply,
                 )
                 .await

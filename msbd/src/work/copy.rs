@@ -13,30 +13,10 @@ use msb_proto::{CopyReport, CopyRequest, ExecStarted, Response};
 /// What a failed copy's own error message may take.
 const ERROR_TEXT: u64 = 16 * 1024;
 
-/// Unpacks the archive the client sends (as `Input`) at `req.path`.
-pub async fn copy_in(
-    ctx: &Context,
-    caller: Option<u32>,
-    req: CopyRequest,
-    reply: &Reply,
-    inbox: Inbox<'_>,
-) -> Result<(), WorkError> {
-    copy(ctx, caller, req, reply, inbox, Direction::In).await
-}
-
-/// Sends `req.path` as an archive (`ExecOutput` chunks on stdout).
-pub async fn copy_out(
-    ctx: &Context,
-    caller: Option<u32>,
-    req: CopyRequest,
-    reply: &Reply,
-    inbox: Inbox<'_>,
-) -> Result<(), WorkError> {
-    copy(ctx, caller, req, reply, inbox, Direction::Out).await
-}
-
+/// Which way a copy goes: in (the client sends the archive as `Input`) or out (msbd sends
+/// it as `ExecOutput` chunks on stdout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
+pub enum Direction {
     In,
     Out,
 }
@@ -50,7 +30,9 @@ impl Direction {
     }
 }
 
-async fn copy(
+/// Copies `req.path` of the session in or out as a tar archive, streamed through `reply`
+/// and `inbox`, then reports `Copied`.
+pub async fn copy(
     ctx: &Context,
     caller: Option<u32>,
     req: CopyRequest,

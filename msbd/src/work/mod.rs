@@ -6,7 +6,7 @@ mod copy;
 mod drive;
 mod exec;
 
-pub use copy::{copy_in, copy_out};
+pub use copy::{copy, Direction};
 pub use exec::exec;
 
 use crate::backend::BackendError;
