@@ -231,15 +231,12 @@ pub fn orphans(list: &[OrphanInfo]) -> String {
     lines(&t)
 }
 
-/// When a session expires; `-` while nothing counts down (a command runs in it, it is being
-/// created or stopped), which msbd says with a time beyond any real one.
+/// When a session expires; `-` while nothing counts down (it is stopped, a command runs in
+/// it, it is being created or stopped).
 fn expires(s: &SessionInfo) -> String {
-    const FAR: u64 = 100 * 365 * 24 * 3600;
-    if s.expires_in_secs >= FAR {
-        "-".into()
-    } else {
-        format_duration(Duration::from_secs(s.expires_in_secs))
-    }
+    s.expires_in_secs
+        .map(|secs| format_duration(Duration::from_secs(secs)))
+        .unwrap_or_else(|| "-".into())
 }
 
 pub fn session(s: &SessionInfo) -> String {

@@ -7,10 +7,11 @@ use crate::reply::{Inbox, Reply};
 use crate::sessions::SessionError;
 use crate::supervisor::{overall, TaskError};
 use crate::work::{self, Direction, WorkError};
+use msb_proto::units::format_duration;
 use msb_proto::{
     DaemonInfo, ErrorBody, ErrorCode, Fault, FaultRequest, HealthReport, PauseRequest, Request,
     Response, SessionsSummary, ShutdownRequest, StatusReport, StatusRequest, TaskAction,
-    TaskHealth,
+    TaskHealth, MAX_PAUSE,
 };
 use std::time::Duration;
 
@@ -283,6 +284,13 @@ async fn pause(ctx: &Context, peer: Peer, req: PauseRequest) -> Result<Vec<TaskA
         return Err(Error::Invalid(
             "pause --for must be longer than zero".into(),
         ));
+    }
+    if let Some(ms) = req.for_ms.filter(|&ms| ms > MAX_PAUSE.as_millis() as u64) {
+        return Err(Error::Invalid(format!(
+            "pause --for {} is too long: a pause lasts at most {} days (without --for, until resumed)",
+            format_duration(Duration::from_millis(ms)),
+            MAX_PAUSE.as_secs() / 86_400
+        )));
     }
     if req
         .reason

@@ -252,6 +252,10 @@ impl Task for OrphanCleanup {
         msb_proto::TASK_NAMES[1]
     }
 
+    fn counts(&self) -> &'static [&'static str] {
+        &["found", "suspected", "stopped", "failed", "debris"]
+    }
+
     fn run_cycle(
         self: Arc<Self>,
         ctx: CycleContext,

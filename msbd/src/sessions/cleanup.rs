@@ -71,6 +71,17 @@ impl Task for SessionCleanup {
         msb_proto::TASK_NAMES[0]
     }
 
+    fn counts(&self) -> &'static [&'static str] {
+        &[
+            "expired",
+            "stopped",
+            "released",
+            "skipped",
+            "failed",
+            "forgotten",
+        ]
+    }
+
     fn run_cycle(
         self: Arc<Self>,
         ctx: CycleContext,
@@ -78,10 +89,7 @@ impl Task for SessionCleanup {
         Box::pin(async move {
             let manager = self.0.clone();
             let mut result = CycleResult::default();
-            let forgotten = manager.forget_ended().await;
-            if forgotten > 0 {
-                result.add("forgotten", forgotten);
-            }
+            result.add("forgotten", manager.forget_ended().await);
             let due = manager.lock().registry.due(now_ms());
             result.add("expired", due.len() as u64);
             let (outcomes, interrupted) = ctx

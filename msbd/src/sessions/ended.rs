@@ -97,7 +97,7 @@ impl EndedSession {
             sandbox: s.sandbox.clone(),
             created_at: s.created_at_ms / 1000,
             last_accessed: s.last_accessed_ms / 1000,
-            expires_in_secs: forgotten_at.saturating_sub(now_ms()) / 1000,
+            expires_in_secs: Some(forgotten_at.saturating_sub(now_ms()) / 1000),
             error: s.error.clone(),
             busy_since: None,
             details: None,

@@ -116,7 +116,10 @@ impl SessionManager {
     }
 
     fn info(registry: &Registry, s: &Session) -> SessionInfo {
-        let expires = registry.deadline(s).unwrap_or(u64::MAX);
+        // A stopped session (the answer to a stop) is not expiring any more.
+        let expires = registry
+            .deadline(s)
+            .filter(|_| s.status != SessionStatus::Stopped);
         SessionInfo {
             id: s.id.clone(),
             template: s.template.clone(),
@@ -125,7 +128,7 @@ impl SessionManager {
             sandbox: s.sandbox.clone(),
             created_at: s.created_at_ms / 1000,
             last_accessed: s.last_accessed_ms / 1000,
-            expires_in_secs: expires.saturating_sub(now_ms()) / 1000,
+            expires_in_secs: expires.map(|at| at.saturating_sub(now_ms()) / 1000),
             error: s.error.clone(),
             busy_since: s.busy_since_ms.map(|ms| ms / 1000),
             details: None,

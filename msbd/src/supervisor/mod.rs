@@ -214,6 +214,10 @@ mod tests {
             "counter"
         }
 
+        fn counts(&self) -> &'static [&'static str] {
+            &[]
+        }
+
         fn run_cycle(
             self: Arc<Self>,
             _ctx: CycleContext,

@@ -484,8 +484,11 @@ impl Runner {
         outcome: CycleOutcome,
         processed: u64,
         error: Option<String>,
-        counts: std::collections::BTreeMap<String, u64>,
+        mut counts: std::collections::BTreeMap<String, u64>,
     ) -> CycleReport {
+        for key in self.task.counts() {
+            counts.entry(key.to_string()).or_default();
+        }
         CycleReport {
             task: self.shared.name.to_string(),
             started_at: unix_secs(started_wall),

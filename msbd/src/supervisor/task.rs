@@ -11,6 +11,10 @@ use tokio::task::JoinSet;
 pub trait Task: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
+    /// The keys of its cycle reports' `counts`. Every report has each of them, zero when
+    /// nothing of the kind happened, so a script can read any without checking it is there.
+    fn counts(&self) -> &'static [&'static str];
+
     /// One cycle. It checks `ctx.interrupted()` between items and returns early when asked,
     /// leaving nothing half-done: an item is either finished or untouched.
     fn run_cycle(

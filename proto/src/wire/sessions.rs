@@ -131,8 +131,10 @@ pub struct SessionInfo {
     pub created_at: u64,
     /// Unix seconds.
     pub last_accessed: u64,
-    /// Seconds left before the session expires if nobody touches it.
-    pub expires_in_secs: u64,
+    /// Seconds left before the session expires if nobody touches it (or, `ended`, before it
+    /// is forgotten); `None` while nothing counts down: it is stopped, being created or
+    /// stopped, or a command runs in it.
+    pub expires_in_secs: Option<u64>,
     /// Last error stopping or creating its sandbox.
     pub error: Option<String>,
     /// Unix seconds since it was marked busy (`processing`).

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 /// The daemon's background tasks, in the order `status` lists them.
 pub const TASK_NAMES: [&str; 2] = ["session-cleanup", "orphan-cleanup"];
@@ -19,10 +20,14 @@ pub struct StatusRequest {
     pub task: Option<String>,
 }
 
+/// The longest lease a pause may have (`PauseRequest::for_ms`): far beyond any maintenance
+/// window, and far from where a deadline would overflow. Longer is refused, not capped.
+pub const MAX_PAUSE: Duration = Duration::from_secs(365 * 24 * 3600);
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PauseRequest {
     pub tasks: TaskSelection,
-    /// Lease length; `None` pauses until resumed.
+    /// Lease length, at most [`MAX_PAUSE`]; `None` pauses until resumed.
     pub for_ms: Option<u64>,
     pub reason: Option<String>,
 }

@@ -384,7 +384,7 @@ fn session_info(id: &str) -> SessionInfo {
         sandbox: format!("msb-{id}"),
         created_at: 1_700_000_000,
         last_accessed: 1_700_000_300,
-        expires_in_secs: 1_800,
+        expires_in_secs: Some(1_800),
         error: Some(s("stop timed out")),
         busy_since: Some(1_700_000_250),
         details: Some(SandboxDetails {
