@@ -221,7 +221,7 @@ _msbctl() {
 
     case "${cmd}" in
         msbctl)
-            opts="-h -V --socket --json --timeout --help --version status health restart pause resume run stop orphans sessions debug completions version help"
+            opts="-h -V --socket --json --timeout --color --help --version status health restart pause resume run stop orphans sessions debug completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -235,6 +235,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -243,7 +247,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__completions)
-            opts="-h --socket --json --timeout --help bash elvish fish powershell zsh"
+            opts="-h --socket --json --timeout --color --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -255,6 +259,10 @@ _msbctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -265,7 +273,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__debug)
-            opts="-h --socket --json --timeout --help fault help"
+            opts="-h --socket --json --timeout --color --help fault help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,6 +287,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -287,7 +299,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__debug__subcmd__fault)
-            opts="-h --socket --json --timeout --help session-cleanup orphan-cleanup panic hang error clear"
+            opts="-h --socket --json --timeout --color --help session-cleanup orphan-cleanup panic hang error clear"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -299,6 +311,10 @@ _msbctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -351,7 +367,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__health)
-            opts="-h --socket --json --timeout --help"
+            opts="-h --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -363,6 +379,10 @@ _msbctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -737,7 +757,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__orphans)
-            opts="-h --socket --json --timeout --help"
+            opts="-h --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -751,6 +771,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -759,7 +783,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__pause)
-            opts="-h --for --reason --socket --json --timeout --help session-cleanup orphan-cleanup"
+            opts="-h --for --reason --require-pause --socket --json --timeout --color --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -781,6 +805,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -789,7 +817,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__restart)
-            opts="-h --force --socket --json --timeout --help session-cleanup orphan-cleanup"
+            opts="-h --force --socket --json --timeout --color --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -801,6 +829,10 @@ _msbctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -811,7 +843,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__resume)
-            opts="-h --socket --json --timeout --help session-cleanup orphan-cleanup"
+            opts="-h --socket --json --timeout --color --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -823,6 +855,10 @@ _msbctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -833,7 +869,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__run)
-            opts="-h --socket --json --timeout --help session-cleanup orphan-cleanup"
+            opts="-h --socket --json --timeout --color --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -845,6 +881,10 @@ _msbctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -855,7 +895,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions)
-            opts="-h --socket --json --timeout --help list show create touch stop busy idle exec run cp logs help"
+            opts="-h --socket --json --timeout --color --help list show create touch stop busy idle exec run cp logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -869,6 +909,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -877,7 +921,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__busy)
-            opts="-h --socket --json --timeout --help"
+            opts="-h --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -889,6 +933,10 @@ _msbctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -899,7 +947,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__cp)
-            opts="-h --socket --json --timeout --help"
+            opts="-h --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -913,6 +961,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -921,7 +973,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__create)
-            opts="-h --template --flavor --id --socket --json --timeout --help"
+            opts="-h --template --flavor --id --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -947,6 +999,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -955,7 +1011,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__exec)
-            opts="-e -w -i -h --timeout --create --template --flavor --env --workdir --interactive --socket --json --help"
+            opts="-e -w -i -h --timeout --create --template --flavor --env --workdir --interactive --socket --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -991,6 +1047,10 @@ _msbctl() {
                     ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1183,7 +1243,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__idle)
-            opts="-h --socket --json --timeout --help"
+            opts="-h --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1197,6 +1257,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1205,7 +1269,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__list)
-            opts="-h --status --template --idle-longer-than --ended --socket --json --timeout --help"
+            opts="-q -h --status --template --idle-longer-than --ended --quiet --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1231,6 +1295,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1239,7 +1307,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__logs)
-            opts="-f -h --follow --tail --socket --json --timeout --help"
+            opts="-f -h --follow --tail --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1257,6 +1325,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1265,7 +1337,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__run)
-            opts="-l -h --timeout --create --template --flavor --language --socket --json --help"
+            opts="-l -h --timeout --create --template --flavor --language --socket --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1295,6 +1367,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1303,7 +1379,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__show)
-            opts="-h --socket --json --timeout --help"
+            opts="-h --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1315,6 +1391,10 @@ _msbctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1325,7 +1405,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__stop)
-            opts="-h --socket --json --timeout --help"
+            opts="-h --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1337,6 +1417,10 @@ _msbctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1347,7 +1431,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__touch)
-            opts="-h --socket --json --timeout --help"
+            opts="-h --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1361,6 +1445,10 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1369,7 +1457,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__status)
-            opts="-h --socket --json --timeout --help session-cleanup orphan-cleanup"
+            opts="-h --socket --json --timeout --color --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1381,6 +1469,10 @@ _msbctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1391,7 +1483,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__stop)
-            opts="-h --timeout --keep-sandboxes --socket --json --help"
+            opts="-h --timeout --keep-sandboxes --socket --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1403,6 +1495,10 @@ _msbctl() {
                     ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1413,7 +1509,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__version)
-            opts="-h --socket --json --timeout --help"
+            opts="-h --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1425,6 +1521,10 @@ _msbctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1438,7 +1538,41 @@ _msbctl() {
 }
 
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
-    complete -F _msbctl -o nosort -o bashdefault -o default msbctl
+    complete -F _msbctl_live -o nosort -o bashdefault -o default msbctl
 else
-    complete -F _msbctl -o bashdefault -o default msbctl
+    complete -F _msbctl_live -o bashdefault -o default msbctl
 fi
+
+# Session ids from the running msbd for `msbctl sessions show|touch|stop|busy|idle|exec|run|logs ID`.
+_msbctl_live() {
+    _msbctl "$@"
+    local cur="${COMP_WORDS[COMP_CWORD]}" word i seen="" sub="" positional=0 socket=()
+    [[ $cur == -* ]] && return 0
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        word="${COMP_WORDS[i]}"
+        case "$word" in
+            --socket) socket=(--socket "${COMP_WORDS[i + 1]}"); i=$((i + 1)); continue ;;
+            --socket=*) socket=("$word"); continue ;;
+            --color|--env|--flavor|--id|--idle-longer-than|--language|--status|--tail|--template|--timeout|--workdir|-e|-l|-w) i=$((i + 1)); continue ;;
+            -*) continue ;;
+        esac
+        if [[ -n $sub ]]; then
+            positional=$((positional + 1))
+        elif [[ -n $seen ]]; then
+            sub="$word"
+        elif [[ $word == sessions ]]; then
+            seen=1
+        else
+            return 0
+        fi
+    done
+    case "$sub" in
+        show|touch|stop|busy|idle|exec|run|logs) ;;
+        *) return 0 ;;
+    esac
+    [[ $positional -eq 0 ]] || return 0
+    local ids
+    ids=$("$1" "${socket[@]}" --timeout 2s sessions list --quiet 2>/dev/null) || return 0
+    [[ -n $ids ]] && COMPREPLY=($(compgen -W "$ids" -- "$cur"))
+    return 0
+}

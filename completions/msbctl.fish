@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_msbctl_global_optspecs
-    string join \n socket= json timeout= h/help V/version
+    string join \n socket= json timeout= color= h/help V/version
 end
 
 function __fish_msbctl_needs_command
@@ -26,8 +26,11 @@ end
 
 complete -c msbctl -n "__fish_msbctl_needs_command" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_needs_command" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_needs_command" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_needs_command" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_needs_command" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_needs_command" -s V -l version -d 'Print version'
 complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "status" -d 'Show the tasks, their health and a summary of sessions'
 complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "health" -d 'Print overall health in one line; the exit code says it too'
@@ -44,44 +47,72 @@ complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "version" -d 'Print th
 complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand status" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand status" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand status" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand status" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand status" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand health" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand health" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand health" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand health" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand health" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand health" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand restart" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand restart" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand restart" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand restart" -l force -d 'Restart tasks that are not unhealthy too'
 complete -c msbctl -n "__fish_msbctl_using_subcommand restart" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand restart" -s h -l help -d 'Print help'
-complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l for -d 'Resume automatically after this long (500ms, 30s, 5m, 1h, or seconds)' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand restart" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l for -d 'Resume automatically after this long (500ms, 30s, 5m, 1h, or seconds; at most 365 days)' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l reason -d 'Why, shown in status' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
+complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l require-pause -d 'With CMD: do not run it unless the pause was taken'
 complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand pause" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand resume" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand resume" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand resume" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand resume" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand resume" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand run" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand run" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand run" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand run" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand run" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -l timeout -d 'Deadline for sandboxes to stop [default: the daemon\'s --shutdown-timeout]' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -l keep-sandboxes -d 'Exit without stopping sandboxes; the next msbd on this state dir adopts them (upgrades)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand stop" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand orphans" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -f -a "list" -d 'List sessions, least recently accessed first'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -f -a "show" -d 'Show one session (an ended one with its exit and last lines)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -f -a "create" -d 'Create a session and its sandbox'
@@ -105,13 +136,20 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l idle-longer-than -d 'Only sessions not accessed for longer than this' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l ended -d 'Also sessions whose sandbox ended by itself (kept 15 minutes as `ended`)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the ids, one a line (ignored with --json)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l template -d 'Template to run [default: default]' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l flavor -d 'Resources of the sandbox [default: the daemon\'s --default-flavor]' -r -f -a "small\t'1 CPU, 1024 MB'
 medium\t'2 CPUs, 2048 MB'
@@ -119,24 +157,39 @@ large\t'4 CPUs, 4096 MB'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l id -d 'Session id [default: generated]' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from touch" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from touch" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from touch" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from touch" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from touch" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from touch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from stop" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from stop" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from stop" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from stop" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from busy" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from busy" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from busy" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from busy" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from busy" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from busy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from idle" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l timeout -d 'Kill the command (its whole process tree) after this long; exit 124' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l template -d 'With --create: the template of a new session' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l flavor -d 'With --create: the flavor of a new session' -r -f -a "small\t'1 CPU, 1024 MB'
@@ -145,6 +198,9 @@ large\t'4 CPUs, 4096 MB'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -s e -l env -d 'Set an environment variable for the command (repeatable)' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -s w -l workdir -d 'Working directory [default: the sandbox\'s]; relative to the sandbox\'s' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l create -d 'Create the session first if it does not exist'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -s i -l interactive -d 'Forward msbctl\'s stdin to the command'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
@@ -156,19 +212,28 @@ medium\t'2 CPUs, 2048 MB'
 large\t'4 CPUs, 4096 MB'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -s l -l language -d 'Language of the code' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l create -d 'Create the session first if it does not exist'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from cp" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from cp" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from cp" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from cp" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from cp" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from cp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -l tail -d 'Only the last N lines of what is kept' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing what is written until the sandbox ends'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "list" -d 'List sessions, least recently accessed first'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one session (an ended one with its exit and last lines)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a session and its sandbox'
@@ -183,24 +248,36 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -f -a "fault" -d 'Inject a fault into a task (msbd must run with --enable-fault-injection)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and not __fish_seen_subcommand_from fault help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from fault" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from fault" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from fault" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from fault" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from fault" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from fault" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from help" -f -a "fault" -d 'Inject a fault into a task (msbd must run with --enable-fault-injection)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand debug; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand completions" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand completions" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand completions" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand completions" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand version" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand version" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand version" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand version" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
-complete -c msbctl -n "__fish_msbctl_using_subcommand version" -s h -l help -d 'Print help'
+complete -c msbctl -n "__fish_msbctl_using_subcommand version" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans sessions debug completions version help" -f -a "status" -d 'Show the tasks, their health and a summary of sessions'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans sessions debug completions version help" -f -a "health" -d 'Print overall health in one line; the exit code says it too'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans sessions debug completions version help" -f -a "restart" -d 'Restart unhealthy tasks (every named task with --force); never lifts a pause'

@@ -1,8 +1,9 @@
 //! The command line, defined once: parsing, help and the completion scripts all come from it.
 
+use crate::paint::ColorWhen;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use msb_proto::units::parse_duration;
-use msb_proto::{Fault, Flavor, SessionStatus, TASK_NAMES};
+use msb_proto::{Fault, Flavor, SessionStatus, MAX_PAUSE, TASK_NAMES};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,6 +26,16 @@ pub struct Cli {
     /// pause, which last as long as their work); exit 3
     #[arg(long, global = true, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "MSB_COLOR",
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub color: ColorWhen,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -55,15 +66,27 @@ pub enum Command {
         force: bool,
     },
     /// Pause tasks at a safe point, as a lease that ends at --for or when CMD exits
+    #[command(
+        after_help = "With CMD: SIGTERM, SIGHUP and SIGINT sent to msbctl are passed on to CMD; msbctl\n\
+                      waits for CMD, resumes what it paused and exits as CMD did (128+N if signal N\n\
+                      killed it). CMD runs even when the pause cannot be taken (msbd down), with a\n\
+                      warning, unless --require-pause is given (then it exits as that failure does:\n\
+                      3 if msbd is unreachable).\n\
+                      A CMD that cannot be found exits 127, one that cannot be executed 126."
+    )]
     Pause {
         #[command(flatten)]
         tasks: TaskList,
-        /// Resume automatically after this long (500ms, 30s, 5m, 1h, or seconds)
-        #[arg(long = "for", value_name = "DUR", value_parser = parse_duration)]
+        /// Resume automatically after this long (500ms, 30s, 5m, 1h, or seconds; at most 365
+        /// days)
+        #[arg(long = "for", value_name = "DUR", value_parser = parse_pause_for)]
         for_: Option<Duration>,
         /// Why, shown in status
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
+        /// With CMD: do not run it unless the pause was taken
+        #[arg(long, requires = "command")]
+        require_pause: bool,
         /// Run CMD while paused, resume as soon as it exits, and exit with its status
         #[arg(last = true, value_name = "CMD")]
         command: Vec<String>,
@@ -120,6 +143,9 @@ pub enum SessionsCommand {
         /// Also sessions whose sandbox ended by itself (kept 15 minutes as `ended`)
         #[arg(long)]
         ended: bool,
+        /// Print only the ids, one a line (ignored with --json)
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Show one session (an ended one with its exit and last lines)
     Show { id: String },
@@ -218,6 +244,18 @@ pub struct RunArgs {
     /// With --create: the flavor of a new session
     #[arg(long, value_enum, requires = "create")]
     pub flavor: Option<Flavor>,
+}
+
+/// Parses `--for` of `pause`: a duration up to the longest lease msbd grants.
+fn parse_pause_for(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration > MAX_PAUSE {
+        return Err(format!(
+            "a pause lasts at most {} days (without --for, until resumed)",
+            MAX_PAUSE.as_secs() / 86_400
+        ));
+    }
+    Ok(duration)
 }
 
 /// Parses `NAME=VALUE` for `-e`.

@@ -3,11 +3,14 @@
 pub mod cli;
 mod commands;
 mod output;
+mod paint;
 mod render;
+mod table;
 
 use clap::Parser;
 use cli::Cli;
 use output::{Failure, Out};
+use paint::Paint;
 use std::process::ExitCode;
 
 /// Exit codes shared by every command (`health` has its own scale on top).
@@ -21,15 +24,9 @@ pub mod exit {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return ExitCode::from(if err.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            });
-        }
+        Err(err) => return ExitCode::from(usage(&err)),
     };
+    let out = Out::new(cli.json, Paint::new(cli.color));
     // One thread is all a single round trip needs, and it starts faster.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -37,14 +34,38 @@ pub fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("msbctl: cannot start: {err}");
-            return ExitCode::from(exit::FAILED);
+            return ExitCode::from(out.fail(&Failure::Local(format!("cannot start: {err}"))))
         }
     };
-    let out = Out::new(cli.json);
     match runtime.block_on(commands::run(cli, &out)) {
         Ok(code) => ExitCode::from(code),
-        Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
         Err(failure) => ExitCode::from(out.fail(&failure)),
     }
+}
+
+/// Reports a command line clap refused (exit 2), or prints the help or version asked for
+/// (exit 0). `--json` cannot be read from a command line that did not parse, so it is looked
+/// for among the raw arguments (before `--`, after which they are CMD's).
+fn usage(err: &clap::Error) -> u8 {
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|arg| arg != "--")
+        .any(|arg| arg == "--json");
+    let out = Out::new(json, Paint::new(paint::ColorWhen::Never));
+    if !err.use_stderr() {
+        return match output::written(err.print()) {
+            Ok(()) => exit::OK,
+            Err(failure) => out.fail(&failure),
+        };
+    }
+    if !json {
+        // Nothing more can be reported if stderr itself fails.
+        let _ = err.print();
+        return exit::USAGE;
+    }
+    // clap's text is "error: WHAT\n  DETAILS\n\nUsage: …": the message is WHAT and DETAILS.
+    let text = err.render().to_string();
+    let message = text.strip_prefix("error: ").unwrap_or(&text);
+    let message = message.split("\n\n").next().unwrap_or(message).trim_end();
+    out.fail(&Failure::Usage(message.to_string()))
 }

@@ -1,7 +1,9 @@
 //! Where results and errors go: tables or JSON on stdout, messages on stderr, and the exit
-//! code each failure maps to. A closed pipe (`msbctl status | head`) ends quietly.
+//! code each failure maps to. Nothing here panics on a stream that cannot be written: a
+//! closed pipe (`msbctl status | head`) ends quietly, a full disk is one line on stderr.
 
 use crate::exit;
+use crate::paint::Paint;
 use msb_proto::{ClientError, ErrorCode};
 use serde::Serialize;
 use std::io::Write;
@@ -22,6 +24,8 @@ pub enum Failure {
     Client(ClientError),
     /// Something on this side failed (exit 1).
     Local(String),
+    /// The command line asks for something that cannot be done (exit 2).
+    Usage(String),
     /// Nobody reads our output any more.
     BrokenPipe,
 }
@@ -32,27 +36,90 @@ impl From<ClientError> for Failure {
     }
 }
 
-fn written(result: std::io::Result<()>) -> Result<(), Failure> {
-    match result {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::BrokenPipe),
-        Err(err) => Err(Failure::Local(format!("cannot write output: {err}"))),
+impl Failure {
+    /// What a script reads (the code), what a person reads, and the exit status; `None` for
+    /// a closed pipe, which is not reported.
+    fn parts(&self) -> Option<(JsonErrorBody, u8)> {
+        let (code, message, status) = match self {
+            Self::Unreachable { socket, error } => (
+                Code::Client("unreachable"),
+                format!(
+                    "{error}\nis msbd running? start it with `msbd --socket {}`, or point msbctl at the right socket with --socket or MSB_SOCKET",
+                    socket.display()
+                ),
+                exit::UNREACHABLE,
+            ),
+            Self::Refused { socket, message } => (
+                Code::Client("permission_denied"),
+                format!("{message} (socket {})", socket.display()),
+                exit::UNREACHABLE,
+            ),
+            Self::TimedOut { socket, after } => (
+                Code::Client("timeout"),
+                format!(
+                    "msbd at {} did not answer within {}; it may be overloaded or stuck (msbctl --timeout sets the wait)",
+                    socket.display(),
+                    msb_proto::units::format_duration(*after)
+                ),
+                exit::UNREACHABLE,
+            ),
+            Self::Client(ClientError::Daemon(body)) => {
+                (Code::Daemon(body.code), body.message.clone(), exit::FAILED)
+            }
+            Self::Client(error) => (Code::Client("client"), error.to_string(), exit::FAILED),
+            Self::Local(message) => (Code::Client("client"), message.clone(), exit::FAILED),
+            Self::Usage(message) => (Code::Client("usage"), message.clone(), exit::USAGE),
+            Self::BrokenPipe => return None,
+        };
+        Some((JsonErrorBody { code, message }, status))
     }
 }
 
-#[derive(Serialize)]
+/// The message of an I/O error without the `(os error 28)` that only helps a programmer.
+pub fn io_message(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match err.raw_os_error() {
+        Some(n) => text
+            .strip_suffix(&format!(" (os error {n})"))
+            .unwrap_or(&text)
+            .to_string(),
+        None => text,
+    }
+}
+
+/// Maps a failed write to stdout: a closed pipe ends quietly, anything else is reported.
+pub fn written(result: std::io::Result<()>) -> Result<(), Failure> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::BrokenPipe),
+        Err(err) => Err(Failure::Local(format!(
+            "cannot write output: {}",
+            io_message(&err)
+        ))),
+    }
+}
+
+/// Writes a line for people to stderr. A stderr that cannot be written has nowhere to report
+/// that to, so its errors are dropped instead of panicking as `eprintln!` does.
+pub fn note(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{text}").and_then(|()| stderr.flush());
+}
+
+#[derive(Debug, Serialize)]
 struct JsonError {
     error: JsonErrorBody,
 }
 
-#[derive(Serialize)]
-struct JsonErrorBody {
+/// `{"code": …, "message": …}`, as every `--json` error prints it.
+#[derive(Debug, Serialize)]
+pub struct JsonErrorBody {
     code: Code,
     message: String,
 }
 
-/// The daemon's own error code, or one of msbctl's (`unreachable`, `client`).
-#[derive(Serialize)]
+/// The daemon's own error code, or one of msbctl's (`unreachable`, `usage`, `client`, …).
+#[derive(Debug, Serialize)]
 #[serde(untagged)]
 enum Code {
     Daemon(ErrorCode),
@@ -61,11 +128,13 @@ enum Code {
 
 pub struct Out {
     pub json: bool,
+    /// How tables and states are coloured for people.
+    pub paint: Paint,
 }
 
 impl Out {
-    pub fn new(json: bool) -> Self {
-        Self { json }
+    pub fn new(json: bool, paint: Paint) -> Self {
+        Self { json, paint }
     }
 
     /// Writes `text` (a newline is added) to stdout.
@@ -97,43 +166,23 @@ impl Out {
 
     /// Reports a failure on stderr (and as JSON on stdout with `--json`); returns its exit code.
     pub fn fail(&self, failure: &Failure) -> u8 {
-        let (code, message, status) = match failure {
-            Failure::Unreachable { socket, error } => (
-                Code::Client("unreachable"),
-                format!(
-                    "{error}\nis msbd running? start it with `msbd --socket {}`, or point msbctl at the right socket with --socket or MSB_SOCKET",
-                    socket.display()
-                ),
-                exit::UNREACHABLE,
-            ),
-            Failure::Refused { socket, message } => (
-                Code::Client("permission_denied"),
-                format!("{message} (socket {})", socket.display()),
-                exit::UNREACHABLE,
-            ),
-            Failure::TimedOut { socket, after } => (
-                Code::Client("timeout"),
-                format!(
-                    "msbd at {} did not answer within {}; it may be overloaded or stuck (msbctl --timeout sets the wait)",
-                    socket.display(),
-                    msb_proto::units::format_duration(*after)
-                ),
-                exit::UNREACHABLE,
-            ),
-            Failure::Client(ClientError::Daemon(body)) => (Code::Daemon(body.code), body.message.clone(), exit::FAILED),
-            Failure::Client(error) => (Code::Client("client"), error.to_string(), exit::FAILED),
-            Failure::Local(message) => (Code::Client("client"), message.clone(), exit::FAILED),
-            Failure::BrokenPipe => return exit::OK,
+        let Some((error, status)) = self.report(failure) else {
+            return exit::OK;
         };
-        eprintln!("msbctl: {message}");
         if self.json {
-            let body = JsonError {
-                error: JsonErrorBody { code, message },
-            };
-            if let Ok(text) = serde_json::to_string_pretty(&body) {
+            if let Ok(text) = serde_json::to_string_pretty(&JsonError { error }) {
+                // The message is on stderr already; a stdout that fails has nothing to add.
                 let _ = self.line(&text);
             }
         }
         status
+    }
+
+    /// Tells a person about `failure` on stderr and hands back what a document says of it,
+    /// for commands that report a failure inside their own document (`version`).
+    pub fn report(&self, failure: &Failure) -> Option<(JsonErrorBody, u8)> {
+        let (error, status) = failure.parts()?;
+        note(&format!("msbctl: {}", error.message));
+        Some((error, status))
     }
 }

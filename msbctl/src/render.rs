@@ -1,29 +1,35 @@
 //! Renderings for people: compact tables and one-line messages. Scripts use `--json`.
 
-use comfy_table::{presets, ContentArrangement, Table};
+use crate::paint::{Paint, Tone};
+use crate::table::{lines, table, Cell};
 use msb_proto::units::format_duration;
 use msb_proto::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-fn table(header: &[&str]) -> Table {
-    let mut table = Table::new();
-    table
-        .load_preset(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header.iter().map(|h| h.to_string()));
-    for column in table.column_iter_mut() {
-        column.set_padding((0, 2));
+fn health_tone(health: Health) -> Tone {
+    match health {
+        Health::Healthy => Tone::Good,
+        Health::Degraded => Tone::Warn,
+        Health::Unhealthy => Tone::Bad,
     }
-    table
 }
 
-/// The table's text without the padding that trails each line.
-fn lines(table: &Table) -> String {
-    table
-        .lines()
-        .map(|line| line.trim_end().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
+fn state_tone(state: TaskState) -> Tone {
+    match state {
+        TaskState::Running => Tone::Good,
+        TaskState::Paused | TaskState::Backoff => Tone::Warn,
+        TaskState::Stalled | TaskState::Failed => Tone::Bad,
+        TaskState::Stopped => Tone::Quiet,
+    }
+}
+
+fn session_tone(status: SessionStatus) -> Tone {
+    match status {
+        SessionStatus::Ready | SessionStatus::Running => Tone::Good,
+        SessionStatus::Creating | SessionStatus::Processing => Tone::Busy,
+        SessionStatus::Error => Tone::Bad,
+        SessionStatus::Stopped | SessionStatus::Ended => Tone::Quiet,
+    }
 }
 
 fn now_secs() -> u64 {
@@ -53,7 +59,7 @@ fn cycle_summary(cycle: &CycleReport) -> String {
     text
 }
 
-pub fn status(report: &StatusReport) -> String {
+pub fn status(report: &StatusReport, paint: Paint) -> String {
     let d = &report.daemon;
     let r = &report.resources;
     let limit = |u: &Usage| u.max.map(|m| format!(" of {m}")).unwrap_or_default();
@@ -69,7 +75,7 @@ pub fn status(report: &StatusReport) -> String {
         d.pid,
         format_duration(Duration::from_secs(d.uptime_secs)),
         d.backend,
-        report.overall,
+        paint.tone(health_tone(report.overall), &report.overall.to_string()),
         r.isolation,
         r.sessions.used,
         limit(&r.sessions),
@@ -104,21 +110,23 @@ pub fn status(report: &StatusReport) -> String {
         "NEXT",
     ]);
     for task in &report.tasks {
-        t.add_row(vec![
-            task.name.clone(),
-            task.state.to_string(),
-            task.health.to_string(),
-            format_duration(Duration::from_secs_f64(task.interval_secs)),
-            task.cycles.to_string(),
-            task.failed_cycles.to_string(),
-            task.restarts.to_string(),
+        t.add_row([
+            Cell::from(task.name.as_str()),
+            paint.cell(state_tone(task.state), &task.state.to_string()),
+            paint.cell(health_tone(task.health), &task.health.to_string()),
+            format_duration(Duration::from_secs_f64(task.interval_secs)).into(),
+            task.cycles.to_string().into(),
+            task.failed_cycles.to_string().into(),
+            task.restarts.to_string().into(),
             task.last_cycle
                 .as_ref()
                 .map(cycle_summary)
-                .unwrap_or_else(|| "-".into()),
+                .unwrap_or_else(|| "-".into())
+                .into(),
             task.next_run_in_ms
                 .map(|n| format!("in {}", ms(n)))
-                .unwrap_or_else(|| "-".into()),
+                .unwrap_or_else(|| "-".into())
+                .into(),
         ]);
     }
     out.push_str(&lines(&t));
@@ -142,7 +150,7 @@ fn store_line(store: &StoreHealth) -> String {
     }
 }
 
-pub fn health(report: &HealthReport) -> String {
+pub fn health(report: &HealthReport, paint: Paint) -> String {
     let mut reasons: Vec<String> = report
         .tasks
         .iter()
@@ -151,10 +159,11 @@ pub fn health(report: &HealthReport) -> String {
     if let Some(error) = &report.store.error {
         reasons.push(format!("store: {error}"));
     }
+    let overall = paint.tone(health_tone(report.overall), &report.overall.to_string());
     if reasons.is_empty() {
-        report.overall.to_string()
+        overall
     } else {
-        format!("{} - {}", report.overall, reasons.join("; "))
+        format!("{overall} - {}", reasons.join("; "))
     }
 }
 
@@ -186,7 +195,7 @@ pub fn cycle(report: &CycleReport) -> String {
     out
 }
 
-pub fn sessions(list: &[SessionInfo]) -> String {
+pub fn sessions(list: &[SessionInfo], paint: Paint) -> String {
     if list.is_empty() {
         return "no sessions".into();
     }
@@ -201,15 +210,15 @@ pub fn sessions(list: &[SessionInfo]) -> String {
         "EXPIRES IN",
     ]);
     for s in list {
-        t.add_row(vec![
-            s.id.clone(),
-            s.template.clone(),
-            s.flavor.to_string(),
-            s.status.to_string(),
-            s.sandbox.clone(),
-            ago(s.created_at),
-            ago(s.last_accessed),
-            expires(s),
+        t.add_row([
+            Cell::from(s.id.as_str()),
+            s.template.as_str().into(),
+            s.flavor.name().into(),
+            paint.cell(session_tone(s.status), &s.status.to_string()),
+            s.sandbox.as_str().into(),
+            ago(s.created_at).into(),
+            ago(s.last_accessed).into(),
+            expires(s).into(),
         ]);
     }
     lines(&t)

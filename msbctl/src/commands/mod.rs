@@ -1,15 +1,18 @@
 //! One module per command family; `run` connects and hands each command to its family.
 
-mod meta;
+mod completions;
+mod maintenance;
 mod sessions;
 mod stop;
 mod tasks;
+mod version;
 mod work;
 
 use crate::cli::{Cli, Command, DebugCommand, SessionsCommand};
 use crate::output::{Failure, Out};
 use crate::{exit, render};
-use msb_proto::{Client, ClientError, ErrorCode};
+use msb_proto::{Client, ClientError, ErrorCode, Fault};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Name this client gives in the handshake.
@@ -54,11 +57,29 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
     let socket = socket_of(&cli);
     // These two work without a daemon.
     if let Command::Completions { shell } = cli.command {
-        return Ok(meta::completions(shell));
+        return completions::completions(shell, out);
     }
     if let Command::Version = cli.command {
-        return meta::version(&socket, out).await;
+        return version::version(&socket, out).await;
     }
+    // A maintenance command runs even when msbd is down, so it connects by itself.
+    let cli = match cli.command {
+        Command::Pause {
+            tasks,
+            for_,
+            reason,
+            require_pause,
+            command,
+        } if !command.is_empty() => {
+            let maintenance = maintenance::Maintenance {
+                pause: tasks::pause_request(tasks.tasks, for_, reason),
+                require_pause,
+                command,
+            };
+            return maintenance::run(maintenance, &socket, cli.timeout, out).await;
+        }
+        command => Cli { command, ..cli },
+    };
     // Streams run as long as their work does; everything else must answer in time.
     let streams = matches!(
         &cli.command,
@@ -96,8 +117,8 @@ async fn answer(cli: Cli, socket: PathBuf, out: &Out) -> Result<u8, Failure> {
             tasks,
             for_,
             reason,
-            command,
-        } => tasks::pause(&mut client, tasks.tasks, for_, reason, command, out).await,
+            ..
+        } => tasks::pause(&mut client, tasks.tasks, for_, reason, out).await,
         Command::Resume { tasks } => tasks::resume(&mut client, tasks.tasks, out).await,
         Command::Run { task } => tasks::run_now(&mut client, task, out).await,
         Command::Stop {
@@ -111,14 +132,28 @@ async fn answer(cli: Cli, socket: PathBuf, out: &Out) -> Result<u8, Failure> {
         }
         Command::Sessions(command) => sessions::run(&mut client, command, out).await,
         Command::Debug(DebugCommand::Fault { task, fault }) => {
-            let message = client.fault(task, fault.into()).await?;
-            out.show(&message, |m| m.clone())?;
+            let fault = fault.into();
+            let message = client.fault(task.clone(), fault).await?;
+            let injected = Injected {
+                task,
+                fault,
+                message,
+            };
+            out.show(&injected, |i| i.message.clone())?;
             Ok(exit::OK)
         }
         Command::Completions { .. } | Command::Version => {
             unreachable!("answered before connecting")
         }
     }
+}
+
+/// The `--json` of `debug fault`: what was asked, and what msbd says will happen.
+#[derive(Serialize)]
+struct Injected {
+    task: String,
+    fault: Fault,
+    message: String,
 }
 
 /// Prints a list of task actions; used by restart, pause and resume.

@@ -17,6 +17,7 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
             template,
             idle_longer_than,
             ended,
+            quiet,
         } => {
             let filter = SessionFilter {
                 status,
@@ -25,7 +26,13 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
                 ended,
             };
             let list = client.sessions(filter).await?;
-            out.show(list.as_slice(), render::sessions)?;
+            if quiet && !out.json {
+                for session in &list {
+                    out.line(&session.id)?;
+                }
+                return Ok(exit::OK);
+            }
+            out.show(list.as_slice(), |l| render::sessions(l, out.paint))?;
             return Ok(exit::OK);
         }
         SessionsCommand::Show { id } => client.session_show(id).await?,

@@ -1,7 +1,7 @@
 //! `msbctl stop`: shows the shutdown's progress, waits until the daemon process is gone, and
 //! prints the report. A shutdown that had to kill or failed exits 1.
 
-use crate::output::{Failure, Out};
+use crate::output::{note, Failure, Out};
 use crate::{exit, render};
 use msb_proto::{Client, ShutdownRequest, StopOutcome};
 use std::time::Duration;
@@ -26,7 +26,7 @@ pub async fn stop(
             },
             |line| {
                 if !json {
-                    eprintln!("{line}");
+                    note(line);
                 }
             },
         )

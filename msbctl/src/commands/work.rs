@@ -3,7 +3,7 @@
 //! the output is collected into one document.
 
 use crate::cli::RunArgs;
-use crate::output::{Failure, Out};
+use crate::output::{written, Failure, Out};
 use crate::{exit, render};
 use msb_proto::{
     Client, CopyRequest, CreateSession, EnvVar, Event, ExecCommand, ExecExit, ExecRequest,
@@ -161,7 +161,7 @@ async fn read_all_stdin() -> Result<Vec<u8>, Failure> {
 }
 
 fn write_chunk(stream: OutputStream, data: &[u8]) -> Result<(), Failure> {
-    let written = match stream {
+    written(match stream {
         OutputStream::Stdout => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(data).and_then(|()| stdout.flush())
@@ -170,10 +170,6 @@ fn write_chunk(stream: OutputStream, data: &[u8]) -> Result<(), Failure> {
             let mut stderr = std::io::stderr().lock();
             stderr.write_all(data).and_then(|()| stderr.flush())
         }
-    };
-    written.map_err(|err| match err.kind() {
-        std::io::ErrorKind::BrokenPipe => Failure::BrokenPipe,
-        _ => Failure::Local(format!("cannot write output: {err}")),
     })
 }
 
@@ -217,8 +213,9 @@ pub async fn cp(client: &mut Client, src: &str, dst: &str, out: &Out) -> Result<
             download(&execution, local).await?
         }
         _ => {
-            eprintln!("msbctl: exactly one of SRC and DST must be ID:PATH (a path in a session)");
-            return Ok(exit::USAGE);
+            return Err(Failure::Usage(
+                "exactly one of SRC and DST must be ID:PATH (a path in a session)".into(),
+            ))
         }
     };
     out.show(&report, render::copied)?;

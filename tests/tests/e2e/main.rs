@@ -3,6 +3,7 @@
 //! is left when it ends.
 
 mod cli;
+mod contract;
 mod door;
 mod exec;
 mod exits;
@@ -11,6 +12,7 @@ mod hostile;
 mod isolation;
 mod jail;
 mod logs;
+mod maintenance;
 mod orphans;
 mod protocol;
 mod resources;

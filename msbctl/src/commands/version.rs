@@ -1,9 +1,7 @@
-//! Commands about msbctl itself: `version` and `completions`.
+//! `msbctl version`: msbctl's and msbd's.
 
-use crate::cli::Cli;
 use crate::exit;
-use crate::output::{Failure, Out};
-use clap::CommandFactory;
+use crate::output::{Failure, JsonErrorBody, Out};
 use serde::Serialize;
 use std::path::Path;
 
@@ -12,15 +10,25 @@ struct Versions {
     client: String,
     protocol: u32,
     daemon: Option<msb_proto::Welcome>,
+    /// Why `daemon` is null: msbd could not be reached, or refused this user.
+    error: Option<JsonErrorBody>,
 }
 
-/// Prints both versions; an unreachable daemon still shows the client's, and exits 3.
+/// Prints both versions as one document; an unreachable daemon still shows the client's,
+/// with the error, and exits 3.
 pub async fn version(socket: &Path, out: &Out) -> Result<u8, Failure> {
-    let daemon = super::connect(socket).await;
+    let (daemon, error, status) = match super::connect(socket).await {
+        Ok(client) => (Some(client.daemon().clone()), None, exit::OK),
+        Err(failure) => match out.report(&failure) {
+            Some((error, status)) => (None, Some(error), status),
+            None => return Err(failure),
+        },
+    };
     let versions = Versions {
         client: msb_proto::VERSION.to_string(),
         protocol: msb_proto::PROTOCOL,
-        daemon: daemon.as_ref().ok().map(|c| c.daemon().clone()),
+        daemon,
+        error,
     };
     out.show(&versions, |v| {
         let mut text = format!("msbctl {} (protocol {})", v.client, v.protocol);
@@ -32,10 +40,5 @@ pub async fn version(socket: &Path, out: &Out) -> Result<u8, Failure> {
         }
         text
     })?;
-    daemon.map(|_| exit::OK)
-}
-
-pub fn completions(shell: clap_complete::Shell) -> u8 {
-    clap_complete::generate(shell, &mut Cli::command(), "msbctl", &mut std::io::stdout());
-    exit::OK
+    Ok(status)
 }
