@@ -13,6 +13,7 @@ mod isolation;
 mod jail;
 mod logs;
 mod maintenance;
+mod man;
 mod orphans;
 mod protocol;
 mod resources;
