@@ -3,6 +3,7 @@
 //! is left when it ends.
 
 mod cli;
+mod config;
 mod door;
 mod exec;
 mod exits;
