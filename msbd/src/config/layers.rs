@@ -238,16 +238,11 @@ impl Layer {
         Ok(layer)
     }
 
-    /// Adds one item of a list setting as typed (`NAME=COMMAND`, `NAME:KEY=VALUE`).
+    /// Adds one item of a list setting as typed (`NAME=COMMAND`, `NAME:KEY=VALUE`) in a
+    /// flag or a variable, which `origin` names.
     fn add(&mut self, list: List, item: &str, origin: Origin) -> Result<(), ConfigError> {
-        let refuse = |allowed: String| ConfigError::Value {
-            setting: match &origin {
-                Origin::Env(name) | Origin::Flag(name) => name.clone(),
-                Origin::Default | Origin::File(_) => list.flag().to_string(),
-            },
-            value: item.to_string(),
-            allowed,
-        };
+        let as_typed = Raw::new(item, origin.clone());
+        let refuse = |allowed: String| as_typed.refuse(&Key::Setting(list.flag()), allowed);
         let (key, text) = match list {
             List::Template => {
                 let (name, command) = parse_named("template", item).map_err(refuse)?;
@@ -267,14 +262,7 @@ impl Layer {
                 (Key::Language(name), command)
             }
         };
-        self.set(
-            key,
-            Raw {
-                text,
-                typed: item.to_string(),
-                origin,
-            },
-        );
+        self.set(key, Raw { text, ..as_typed });
         Ok(())
     }
 }

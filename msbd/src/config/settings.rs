@@ -220,13 +220,11 @@ pub static COPY_LIMIT_MB: Spec = setting(
     Fallback::Text("1024"),
 );
 pub static ENABLE_FAULT_INJECTION: Spec = Spec {
+    flag: "enable-fault-injection",
     value_name: None,
-    ..setting(
-        "enable-fault-injection",
-        "",
-        "Accept `msbctl debug fault` (for tests only)",
-        Fallback::Text("false"),
-    )
+    help: "Accept `msbctl debug fault` (for tests only)",
+    default: Fallback::Text("false"),
+    live: true,
 };
 
 /// Every setting, in the order `--help`, `msbctl config` and the README show them.
