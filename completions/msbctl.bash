@@ -19,6 +19,9 @@ _msbctl() {
             msbctl,completions)
                 cmd="msbctl__subcmd__completions"
                 ;;
+            msbctl,config)
+                cmd="msbctl__subcmd__config"
+                ;;
             msbctl,debug)
                 cmd="msbctl__subcmd__debug"
                 ;;
@@ -69,6 +72,9 @@ _msbctl() {
                 ;;
             msbctl__subcmd__help,completions)
                 cmd="msbctl__subcmd__help__subcmd__completions"
+                ;;
+            msbctl__subcmd__help,config)
+                cmd="msbctl__subcmd__help__subcmd__config"
                 ;;
             msbctl__subcmd__help,debug)
                 cmd="msbctl__subcmd__help__subcmd__debug"
@@ -221,7 +227,7 @@ _msbctl() {
 
     case "${cmd}" in
         msbctl)
-            opts="-h -V --socket --json --timeout --color --help --version status health restart pause resume run stop orphans sessions debug completions version help"
+            opts="-h -V --socket --json --timeout --color --help --version status health restart pause resume run stop orphans config sessions debug completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -248,6 +254,32 @@ _msbctl() {
             ;;
         msbctl__subcmd__completions)
             opts="-h --socket --json --timeout --color --help bash elvish fish powershell zsh"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__config)
+            opts="-h --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -393,7 +425,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help)
-            opts="status health restart pause resume run stop orphans sessions debug completions version help"
+            opts="status health restart pause resume run stop orphans config sessions debug completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -407,6 +439,20 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__help__subcmd__config)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

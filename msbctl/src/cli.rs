@@ -112,6 +112,8 @@ pub enum Command {
     },
     /// List the sandboxes orphan-cleanup would stop, without stopping them
     Orphans,
+    /// Show msbd's effective settings, each with where it came from (default, file, env, flag)
+    Config,
     /// The session registry
     #[command(subcommand)]
     Sessions(SessionsCommand),

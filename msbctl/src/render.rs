@@ -70,7 +70,8 @@ pub fn status(report: &StatusReport, paint: Paint) -> String {
          sessions: {}{} ({} small, {} medium, {} large; at start {} adopted, {} lost)\n\
          memory: {}{} MB, cpus: {}; evictions: {}{}\n\
          file descriptors: room for {} sandboxes (RLIMIT_NOFILE {}, {} reserved)\n\
-         store: {}\n\n",
+         store: {}\n\
+         config: {}\n\n",
         d.version,
         d.pid,
         format_duration(Duration::from_secs(d.uptime_secs)),
@@ -97,6 +98,7 @@ pub fn status(report: &StatusReport, paint: Paint) -> String {
         r.fds.limit,
         r.fds.reserved,
         store_line(&report.store),
+        config_line(&report.config),
     );
     let mut t = table(&[
         "TASK",
@@ -148,6 +150,58 @@ fn store_line(store: &StoreHealth) -> String {
         ),
         None => format!("{} ({})", store.health, store.path),
     }
+}
+
+/// "FILE, loaded 5m ago, 2 reloads; changed cleanup_interval 1m -> 5s; needs a restart:
+/// socket; last reload refused: ERROR".
+fn config_line(config: &ConfigStatus) -> String {
+    let changes = |list: &[ConfigChange]| {
+        list.iter()
+            .map(|c| {
+                let value = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                format!("{} {} -> {}", c.name, value(&c.from), value(&c.to))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut line = format!(
+        "{}{}, loaded {}, {} reload(s)",
+        config.file,
+        if config.found { "" } else { " (none there)" },
+        ago(config.loaded_at),
+        config.reloads
+    );
+    if !config.changed.is_empty() {
+        line.push_str(&format!("; changed {}", changes(&config.changed)));
+    }
+    if !config.needs_restart.is_empty() {
+        line.push_str(&format!(
+            "; needs a restart: {}",
+            changes(&config.needs_restart)
+        ));
+    }
+    if let Some(error) = &config.last_error {
+        line.push_str(&format!("; last reload refused: {error}"));
+    }
+    line
+}
+
+/// The effective settings: NAME VALUE SOURCE under the file they were read from.
+pub fn config(report: &ConfigReport) -> String {
+    let mut t = table(&["NAME", "VALUE", "SOURCE"]);
+    for setting in &report.settings {
+        t.add_row(vec![
+            setting.name.clone(),
+            setting.value.clone().unwrap_or_else(|| "-".into()),
+            setting.source.to_string(),
+        ]);
+    }
+    let file = if report.found {
+        report.file.clone()
+    } else {
+        format!("{} (not there; none read)", report.file)
+    };
+    format!("config file: {file}\n{}", lines(&t))
 }
 
 pub fn health(report: &HealthReport, paint: Paint) -> String {

@@ -5,6 +5,7 @@
 
 use msb_proto::{ErrorBody, ErrorCode};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The group whose members may use the socket.
@@ -27,7 +28,8 @@ pub struct Creds {
 pub struct Admission {
     own_uid: u32,
     group: Option<SocketGroup>,
-    per_uid: usize,
+    /// A reload may change it; connections already open stay.
+    per_uid: AtomicUsize,
     open: Mutex<HashMap<u32, usize>>,
 }
 
@@ -54,9 +56,14 @@ impl Admission {
         Arc::new(Self {
             own_uid: nix::unistd::geteuid().as_raw(),
             group,
-            per_uid,
+            per_uid: AtomicUsize::new(per_uid),
             open: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Takes a reload's limit for connections admitted from now on.
+    pub fn set_per_uid(&self, per_uid: usize) {
+        self.per_uid.store(per_uid, Ordering::Relaxed);
     }
 
     fn open(&self) -> std::sync::MutexGuard<'_, HashMap<u32, usize>> {
@@ -82,12 +89,12 @@ impl Admission {
         }
         let mut open = self.open();
         let count = open.entry(uid).or_default();
-        if *count >= self.per_uid {
+        let per_uid = self.per_uid.load(Ordering::Relaxed);
+        if *count >= per_uid {
             return Err(ErrorBody::new(
                 ErrorCode::LimitReached,
                 format!(
-                    "uid {uid} already has {} connections open to msbd, its limit (msbd --max-connections-per-uid)",
-                    self.per_uid
+                    "uid {uid} already has {count} connections open to msbd, its limit is {per_uid} (msbd --max-connections-per-uid)"
                 ),
             ));
         }

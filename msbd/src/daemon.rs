@@ -9,19 +9,19 @@
 use crate::backend::process::{Isolation, ProcessBackend};
 use crate::backend::{Backend, BackendError};
 use crate::config::Config;
-use crate::context::{Context, ShutdownOrder};
+use crate::context::{self, Context, ShutdownOrder};
 use crate::deadline::{Deadline, Hurry};
-use crate::resources::{Descriptors, Limits, OrphanCleanup, ResourceManager};
+use crate::resources::{Descriptors, OrphanCleanup, ResourceManager};
 use crate::sessions::{SessionCleanup, SessionManager};
 use crate::socket::{self, ClaimError};
 use crate::store::{Change, Store, StoreError, StoredPause};
 use crate::supervisor::{Lease, LeaseError, LeaseHook, Supervisor, Task, TaskSpec};
-use crate::templates::Templates;
 use crate::{clock, fds, ids, server};
 use msb_proto::{Response, SessionFate, StopReport};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+use tokio::signal::unix::{Signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
@@ -53,7 +53,7 @@ pub enum StartError {
 
 /// Waits for SIGTERM or SIGINT.
 pub async fn termination() {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::signal;
     match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -80,11 +80,40 @@ async fn blocking<T: Send + 'static>(
         .map_err(|err| StartError::Startup(err.to_string()))
 }
 
-/// Runs the daemon until a shutdown order or `signal`, then shuts down gracefully.
+/// Reloads the configuration on every SIGHUP, logging what changed, or why nothing did.
+async fn reload_on_hangup(ctx: Arc<Context>, mut hangups: Signal) {
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP received: reloading the configuration");
+        match ctx.reload().await {
+            Ok(reloaded) => {
+                for change in &reloaded.changed {
+                    tracing::info!(setting = %change.name, from = ?change.from, to = ?change.to, "setting changed");
+                }
+                for change in &reloaded.needs_restart {
+                    tracing::warn!(setting = %change.name, from = ?change.from, to = ?change.to, "setting needs a restart; it keeps its value until then");
+                }
+                tracing::info!(
+                    changed = reloaded.changed.len(),
+                    needs_restart = reloaded.needs_restart.len(),
+                    "configuration reloaded"
+                );
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "configuration not reloaded; the one in effect is kept")
+            }
+        }
+    }
+}
+
+/// Runs the daemon until a shutdown order or `signal`, then shuts down gracefully; SIGHUP
+/// reloads the configuration.
 pub async fn run(
     config: Config,
     signal: impl Future<Output = ()>,
 ) -> Result<StopReport, StartError> {
+    // From here on a SIGHUP reloads instead of ending msbd.
+    let hangups = tokio::signal::unix::signal(SignalKind::hangup())
+        .map_err(|err| StartError::Startup(format!("cannot watch for SIGHUP: {err}")))?;
     let state = |source| StartError::State {
         path: config.state_dir.display().to_string(),
         source,
@@ -103,11 +132,7 @@ pub async fn run(
     let isolation = blocking(move || Isolation::detect(mode, uids, &id))
         .await?
         .map_err(StartError::Isolation)?;
-    let templates = Templates::new(&config.templates, &config.template_options);
-    let isolation_report = match templates.exceptions() {
-        Some(exceptions) => format!("{}; {exceptions}", isolation.describe()),
-        None => isolation.describe(),
-    };
+    let isolation_report = isolation.describe();
     let (exits, mut exited) = mpsc::unbounded_channel();
     let backend: Arc<dyn Backend> = Arc::new(
         ProcessBackend::new(instance, &config.state_dir, exits, isolation).map_err(state)?,
@@ -116,10 +141,7 @@ pub async fn run(
     let sessions = Arc::new(SessionManager::new(
         store.clone(),
         backend.clone(),
-        templates,
-        config.session_timeout,
-        config.busy_timeout,
-        config.stop_grace,
+        context::session_settings(&config),
         hurry.clone(),
     ));
     // Adopt what the previous daemon left running before anything can take it for an orphan.
@@ -134,23 +156,16 @@ pub async fn run(
         socket::share_with(&config.socket, group.gid)?;
     }
 
-    let limits = Limits {
-        max_sessions: config.max_sessions,
-        max_memory_mb: config.max_total_memory_mb,
-        lru_eviction: config.lru_eviction,
-        default_flavor: config.default_flavor,
-    };
     let descriptors = Descriptors {
         limit: fd_limit,
         reserved: fds::open_now() + server::MAX_CONNECTIONS as u64 + FD_SPARE,
         per_sandbox: backend.fds_per_sandbox(),
     };
     let resources = Arc::new(ResourceManager::new(
-        limits,
+        context::limits(&config),
         descriptors,
         sessions.clone(),
         backend.clone(),
-        config.stop_grace,
         hurry.clone(),
         isolation_report,
     ));
@@ -166,29 +181,26 @@ pub async fn run(
         }),
         tokio::spawn(sessions.clone().write_touches()),
     ];
-    let task = |task: Arc<dyn Task>, interval| TaskSpec {
-        pause: pauses
-            .iter()
-            .find(|(name, _)| name == task.name())
-            .map(|(_, lease)| lease.clone()),
-        task,
-        interval,
-        stall_after: config.stall_after,
-        policy: config.restart_policy,
-    };
-    let supervisor = Supervisor::start(
-        vec![
-            task(
-                Arc::new(SessionCleanup(sessions.clone())),
-                config.cleanup_interval,
-            ),
-            task(
-                Arc::new(OrphanCleanup(resources.clone())),
-                config.orphan_cleanup_interval,
-            ),
-        ],
-        lease_keeper(store.clone()),
-    );
+    let tunings = context::task_tunings(&config);
+    let tasks: [Arc<dyn Task>; 2] = [
+        Arc::new(SessionCleanup(sessions.clone())),
+        Arc::new(OrphanCleanup(resources.clone())),
+    ];
+    let specs = tasks
+        .into_iter()
+        .filter_map(|task| {
+            let (_, tuning) = tunings.iter().find(|(name, _)| *name == task.name())?;
+            Some(TaskSpec {
+                pause: pauses
+                    .iter()
+                    .find(|(name, _)| name == task.name())
+                    .map(|(_, lease)| lease.clone()),
+                tuning: *tuning,
+                task,
+            })
+        })
+        .collect();
+    let supervisor = Supervisor::start(specs, lease_keeper(store.clone()));
     let (orders, mut order_rx) = mpsc::channel(1);
     let backend_name = backend.name();
     let ctx = Arc::new(Context::new(
@@ -201,9 +213,12 @@ pub async fn run(
         orders,
     ));
     let server = tokio::spawn(server::serve(listener, ctx.clone()));
+    let reloader = tokio::spawn(reload_on_hangup(ctx.clone(), hangups));
+    let config = ctx.config();
     tracing::info!(
-        socket = %ctx.config.socket.display(),
-        state_dir = %ctx.config.state_dir.display(),
+        config = %config.file().display(),
+        socket = %config.socket.display(),
+        state_dir = %config.state_dir.display(),
         backend = backend_name,
         fd_limit,
         "msbd is ready"
@@ -212,11 +227,12 @@ pub async fn run(
     let order = tokio::select! {
         Some(order) = order_rx.recv() => order,
         () = signal => ShutdownOrder {
-            timeout: ctx.config.shutdown_timeout,
+            timeout: ctx.config().shutdown_timeout,
             keep_sandboxes: false,
             reply: None,
         },
     };
+    reloader.abort();
     let report = shutdown(&ctx, &hurry, &backend, &order).await;
     ctx.sessions.flush_touches();
     ctx.store.close().await;

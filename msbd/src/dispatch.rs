@@ -104,6 +104,7 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             | Request::SessionShow(_)
             | Request::Orphans
             | Request::Logs(_)
+            | Request::Config
     );
     let answer = if ctx.is_stopping() && !read_only {
         Err(Error::ShuttingDown)
@@ -198,6 +199,7 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
                 Ok(()) => return,
                 Err(err) => Err(err.into()),
             },
+            Request::Config => Ok(Response::Config(ctx.config().report())),
         }
     };
     let response = answer.unwrap_or_else(|err| Response::Error(err.into()));
@@ -217,7 +219,7 @@ async fn shutdown(ctx: &Context, req: ShutdownRequest, reply: Reply) {
     let order = ShutdownOrder {
         timeout: req
             .timeout_ms
-            .map_or(ctx.config.shutdown_timeout, Duration::from_millis),
+            .map_or(ctx.config().shutdown_timeout, Duration::from_millis),
         keep_sandboxes: req.keep_sandboxes,
         reply: Some(reply.clone()),
     };
@@ -233,6 +235,7 @@ fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
     let store = ctx.store.health();
     let overall = overall(all.iter().map(|t| t.health).chain([store.health]));
     let (adopted, lost_at_start) = ctx.sessions.restored();
+    let config = ctx.config();
     let tasks = match req.task {
         Some(name) => vec![ctx.supervisor.status_of(&name)?],
         None => all,
@@ -244,8 +247,8 @@ fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
             pid: std::process::id(),
             uptime_secs: ctx.uptime().as_secs(),
             backend: ctx.backend.name().to_string(),
-            socket: ctx.config.socket.display().to_string(),
-            state_dir: ctx.config.state_dir.display().to_string(),
+            socket: config.socket.display().to_string(),
+            state_dir: config.state_dir.display().to_string(),
         },
         tasks,
         sessions: SessionsSummary {
@@ -256,6 +259,7 @@ fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
         },
         resources: ctx.resources.report(),
         store,
+        config: ctx.config_status(),
     })
 }
 
@@ -313,7 +317,7 @@ async fn pause(ctx: &Context, peer: Peer, req: PauseRequest) -> Result<Vec<TaskA
 }
 
 fn inject(ctx: &Context, req: FaultRequest) -> Result<String, Error> {
-    if !ctx.config.enable_fault_injection {
+    if !ctx.config().enable_fault_injection {
         return Err(Error::FaultsOff);
     }
     let FaultRequest { task, fault } = req;

@@ -2,10 +2,10 @@
 //! `python` (`python3 -`), `node` (`node -`) and `shell` (`sh -s`); operators add or
 //! override them with `--language NAME=COMMAND` (the command split on whitespace).
 
-use crate::templates::parse_named;
 use std::collections::BTreeMap;
 
-const BUILT_IN: [(&str, &str); 3] = [
+/// The languages every msbd knows; a `--language` of the same name replaces one.
+pub const BUILT_IN: [(&str, &str); 3] = [
     ("python", "python3 -"),
     ("node", "node -"),
     ("shell", "sh -s"),
@@ -43,20 +43,16 @@ impl Languages {
     }
 }
 
-/// Parses `NAME=COMMAND` as given to `--language`.
-pub fn parse_language(text: &str) -> Result<(String, String), String> {
-    parse_named("language", text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::templates::parse_named;
 
     #[test]
     fn built_ins_can_be_overridden_and_extended() {
         let languages = Languages::new(&[
-            parse_language("python=python3.12 -u -").expect("parse"),
-            parse_language("ruby=ruby").expect("parse"),
+            parse_named("language", "python=python3.12 -u -").expect("parse"),
+            parse_named("language", "ruby=ruby").expect("parse"),
         ]);
         assert_eq!(
             languages.get("python"),
@@ -68,6 +64,6 @@ mod tests {
         );
         assert_eq!(languages.get("cobol"), None);
         assert_eq!(languages.names(), "node, python, ruby, shell");
-        assert!(parse_language("bad name=x").is_err());
+        assert!(parse_named("language", "bad name=x").is_err());
     }
 }

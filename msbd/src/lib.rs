@@ -27,7 +27,7 @@ pub mod work;
 
 use clap::error::ErrorKind;
 use clap::Parser;
-use config::{Cli, Config, Hidden, EXIT_CONFIG};
+use config::{Cli, Hidden, Sources, EXIT_CONFIG};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -71,17 +71,22 @@ pub fn main() -> ExitCode {
     // A panicking cycle is caught and reported by the supervisor; its message and place go
     // to the log like everything else rather than raw to stderr.
     std::panic::set_hook(Box::new(|info| tracing::error!(%info, "panic")));
-    let config = match Config::from_args(
-        cli.daemon,
-        std::env::var("MSB_TEMPLATES").ok(),
-        std::env::var("MSB_TEMPLATE_OPTIONS").ok(),
-    ) {
-        Ok(config) => config,
+    let var = |name: &str| std::env::var(name).ok();
+    let config = match Sources::new(cli.config, &cli.daemon, &var).and_then(|s| s.load()) {
+        Ok(loaded) => loaded,
         Err(err) => {
             eprintln!("msbd: {err}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if cli.check_config {
+        // Nothing more to do if nobody reads it (`| head`).
+        let _ = std::io::Write::write_all(
+            &mut std::io::stdout(),
+            config::render(&config.report()).as_bytes(),
+        );
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -14,12 +14,11 @@ use crate::supervisor::{CycleContext, CycleError, CycleResult, Task};
 use msb_proto::{CreateSession, FdBudget, Flavor, OrphanInfo, ResourceReport, SessionInfo, Usage};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// How many orphans one cycle stops side by side.
 const ORPHAN_CONCURRENCY: usize = 16;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_sessions: u64,
     /// `None`: memory is not limited.
@@ -87,6 +86,17 @@ impl Descriptors {
         self.limit.saturating_sub(self.reserved) / self.per_sandbox.max(1)
     }
 
+    fn warn_if_short(&self, limits: &Limits) {
+        if limits.max_sessions > self.max_sandboxes() {
+            tracing::warn!(
+                max_sessions = limits.max_sessions,
+                fd_limit = self.limit,
+                allows = self.max_sandboxes(),
+                "max_sessions is more than the open-file limit allows; creates beyond it are refused"
+            );
+        }
+    }
+
     /// An error when one more sandbox would not fit; checked before anything is made.
     fn check(&self, sandboxes: u64) -> Result<(), SessionError> {
         let max = self.max_sandboxes();
@@ -102,11 +112,11 @@ impl Descriptors {
 }
 
 pub struct ResourceManager {
-    limits: Limits,
+    /// A plain mutex around a copy: a reload replaces it, a create copies it out.
+    limits: Mutex<Limits>,
     fds: Descriptors,
     sessions: Arc<SessionManager>,
     backend: Arc<dyn Backend>,
-    stop_grace: Duration,
     hurry: Arc<Hurry>,
     /// How sandboxes are isolated on this host, for the report.
     isolation: String,
@@ -120,24 +130,15 @@ impl ResourceManager {
         fds: Descriptors,
         sessions: Arc<SessionManager>,
         backend: Arc<dyn Backend>,
-        stop_grace: Duration,
         hurry: Arc<Hurry>,
         isolation: String,
     ) -> Self {
-        if limits.max_sessions > fds.max_sandboxes() {
-            tracing::warn!(
-                max_sessions = limits.max_sessions,
-                fd_limit = fds.limit,
-                allows = fds.max_sandboxes(),
-                "max_sessions is more than the open-file limit allows; creates beyond it are refused"
-            );
-        }
+        fds.warn_if_short(&limits);
         Self {
-            limits,
+            limits: Mutex::new(limits),
             fds,
             sessions,
             backend,
-            stop_grace,
             hurry,
             isolation,
             suspects: Mutex::new(HashSet::new()),
@@ -150,7 +151,7 @@ impl ResourceManager {
         request: CreateSession,
         owner: Option<u32>,
     ) -> Result<SessionInfo, SessionError> {
-        let (limits, fds) = (self.limits, self.fds);
+        let (limits, fds) = (self.limits(), self.fds);
         self.sessions
             .create(
                 request,
@@ -164,29 +165,43 @@ impl ResourceManager {
             .await
     }
 
+    fn limits(&self) -> Limits {
+        *self.limits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the limits of a reload; creates from now on must fit in them.
+    pub fn set_limits(&self, limits: Limits) {
+        self.fds.warn_if_short(&limits);
+        *self.limits.lock().unwrap_or_else(|e| e.into_inner()) = limits;
+    }
+
     pub fn max_sessions(&self) -> u64 {
-        self.limits.max_sessions
+        self.limits().max_sessions
     }
 
     pub fn report(&self) -> ResourceReport {
         let totals = self.sessions.totals();
+        let limits = self.limits();
         ResourceReport {
             sessions: Usage {
                 used: totals.sessions,
-                max: Some(self.limits.max_sessions),
+                max: Some(limits.max_sessions),
             },
             memory_mb: Usage {
                 used: totals.memory_mb,
-                max: self.limits.max_memory_mb,
+                max: limits.max_memory_mb,
             },
             cpus: Usage {
                 used: totals.cpus,
                 max: None,
             },
             by_flavor: totals.by_flavor,
-            lru_eviction: self.limits.lru_eviction,
+            lru_eviction: limits.lru_eviction,
             evictions: self.sessions.evictions(),
-            isolation: self.isolation.clone(),
+            isolation: match self.sessions.template_exceptions() {
+                Some(exceptions) => format!("{}; {exceptions}", self.isolation),
+                None => self.isolation.clone(),
+            },
             fds: FdBudget {
                 limit: self.fds.limit,
                 reserved: self.fds.reserved,
@@ -272,7 +287,7 @@ impl Task for OrphanCleanup {
                 .for_each_bounded(confirmed, ORPHAN_CONCURRENCY, |orphan| {
                     let resources = resources.clone();
                     async move {
-                        let deadline = resources.hurry.after(resources.stop_grace);
+                        let deadline = resources.hurry.after(resources.sessions.stop_grace());
                         let outcome = resources.backend.stop(&orphan.name, deadline).await;
                         (orphan, outcome)
                     }

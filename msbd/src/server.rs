@@ -158,7 +158,8 @@ async fn connection(mut stream: Stream, ctx: Arc<Context>) {
     let (requests_tx, mut requests) = mpsc::channel(1);
     let reader = tokio::spawn(read_requests(stream.clone(), requests_tx, gone_tx.clone()));
     loop {
-        let incoming = match tokio::time::timeout(ctx.config.idle_timeout, requests.recv()).await {
+        let incoming = match tokio::time::timeout(ctx.config().idle_timeout, requests.recv()).await
+        {
             Ok(Some(incoming)) => incoming,
             Ok(None) => break,
             Err(_) => {

@@ -111,8 +111,9 @@ impl std::fmt::Display for Mount {
     }
 }
 
-/// Parses `NAME:KEY=VALUE` as given to `--template-option`.
-pub fn parse_template_option(text: &str) -> Result<(String, TemplateOption), String> {
+/// Splits `NAME:KEY=VALUE` as given to `--template-option`; `TemplateOption::parse` checks
+/// the value.
+pub fn split_template_option(text: &str) -> Result<(String, String, String), String> {
     const FORM: &str = "expected NAME:KEY=VALUE with user=root|sandbox, \
         network=host|loopback or mount=HOST:INSIDE[:ro|:rw]";
     let (name, setting) = text.split_once(':').ok_or(FORM)?;
@@ -121,20 +122,50 @@ pub fn parse_template_option(text: &str) -> Result<(String, TemplateOption), Str
     if name.is_empty() {
         return Err(FORM.into());
     }
-    let option = match (key.trim(), value.trim()) {
-        ("user", "root") => TemplateOption::User { root: true },
-        ("user", "sandbox") => TemplateOption::User { root: false },
-        ("network", "host") => TemplateOption::Network { host: true },
-        ("network", "loopback") => TemplateOption::Network { host: false },
-        ("mount", spec) => TemplateOption::Mount(Mount::parse(spec)?),
-        _ => return Err(FORM.into()),
-    };
-    Ok((name.to_string(), option))
+    Ok((
+        name.to_string(),
+        key.trim().to_string(),
+        value.trim().to_string(),
+    ))
+}
+
+impl TemplateOption {
+    /// The option `key` (`user`, `network`, `mount`) set to `value`.
+    pub fn parse(key: &str, value: &str) -> Result<Self, String> {
+        Ok(match (key, value.trim()) {
+            ("user", "root") => Self::User { root: true },
+            ("user", "sandbox") => Self::User { root: false },
+            ("user", _) => return Err("expected root or sandbox".into()),
+            ("network", "host") => Self::Network { host: true },
+            ("network", "loopback") => Self::Network { host: false },
+            ("network", _) => return Err("expected host or loopback".into()),
+            ("mount", spec) => Self::Mount(Mount::parse(spec)?),
+            (other, _) => {
+                return Err(format!(
+                    "unknown option '{other}'; options are user, network and mount"
+                ))
+            }
+        })
+    }
+
+    /// Its value as `parse` takes it.
+    pub fn value(&self) -> String {
+        match self {
+            Self::User { root } => if *root { "root" } else { "sandbox" }.into(),
+            Self::Network { host } => if *host { "host" } else { "loopback" }.into(),
+            Self::Mount(mount) => mount.to_string(),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_template_option(text: &str) -> Result<(String, TemplateOption), String> {
+        let (name, key, value) = split_template_option(text)?;
+        Ok((name, TemplateOption::parse(&key, &value)?))
+    }
 
     #[test]
     fn parses_each_key() {

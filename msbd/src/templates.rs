@@ -87,30 +87,38 @@ fn command_of(line: &str) -> Command {
     }
 }
 
-/// Parses `NAME=COMMAND` as given to `--template`.
-pub fn parse_template(text: &str) -> Result<(String, String), String> {
-    parse_named("template", text)
-}
-
 /// Parses `NAME=COMMAND` for a `kind` of named command (`template`, `language`).
 pub fn parse_named(kind: &str, text: &str) -> Result<(String, String), String> {
     let (name, command) = text
         .split_once('=')
         .ok_or_else(|| format!("'{text}' is not NAME=COMMAND"))?;
     let name = name.trim();
-    if name.is_empty()
-        || !name
+    check_name(kind, name)?;
+    check_command(kind, name, command)?;
+    Ok((name.to_string(), command.to_string()))
+}
+
+/// A template's or a language's name: letters, digits, '-', '_' or '.'.
+pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(format!(
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
             "{kind} name '{name}' must be letters, digits, '-', '_' or '.'"
-        ));
+        ))
     }
+}
+
+/// A template's or a language's command: not empty.
+pub fn check_command(kind: &str, name: &str, command: &str) -> Result<(), String> {
     if command.trim().is_empty() {
         return Err(format!("{kind} '{name}' has an empty command"));
     }
-    Ok((name.to_string(), command.to_string()))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -121,8 +129,14 @@ mod tests {
     fn templates_jailed_less_are_named() {
         let plain = Templates::new(&[("a".into(), "sleep 1".into())], &[]);
         assert_eq!(plain.exceptions(), None);
-        let option =
-            |text: &str| crate::template_options::parse_template_option(text).expect("an option");
+        let option = |text: &str| {
+            let (name, key, value) =
+                crate::template_options::split_template_option(text).expect("an option");
+            (
+                name,
+                TemplateOption::parse(&key, &value).expect("an option"),
+            )
+        };
         let loose = Templates::new(
             &[
                 ("web".into(), "sleep 1".into()),
@@ -142,7 +156,7 @@ mod tests {
 
     #[test]
     fn parses_and_overrides() {
-        let custom = parse_template("stubborn=trap '' TERM; sleep 100").expect("parse");
+        let custom = parse_named("template", "stubborn=trap '' TERM; sleep 100").expect("parse");
         assert_eq!(custom.1, "trap '' TERM; sleep 100");
         let options = [(
             "stubborn".to_string(),
@@ -188,9 +202,9 @@ mod tests {
 
     #[test]
     fn refuses_malformed_templates() {
-        assert!(parse_template("no-equals").is_err());
-        assert!(parse_template("=cmd").is_err());
-        assert!(parse_template("x=  ").is_err());
-        assert!(parse_template("bad name=cmd").is_err());
+        assert!(parse_named("template", "no-equals").is_err());
+        assert!(parse_named("template", "=cmd").is_err());
+        assert!(parse_named("template", "x=  ").is_err());
+        assert!(parse_named("template", "bad name=cmd").is_err());
     }
 }

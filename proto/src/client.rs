@@ -177,6 +177,14 @@ impl Client {
         }
     }
 
+    /// The daemon's effective settings, each with its source.
+    pub async fn config(&mut self) -> Result<ConfigReport, ClientError> {
+        match self.call(Request::Config).await? {
+            Response::Config(report) => Ok(report),
+            other => Err(unexpected("config", &other)),
+        }
+    }
+
     pub async fn restart(
         &mut self,
         request: RestartRequest,

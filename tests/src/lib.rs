@@ -158,8 +158,30 @@ impl Daemon {
         });
     }
 
+    /// The config file this fixture's msbd reads (`MSB_CONFIG`), empty unless a test
+    /// writes it; so no host's own config file reaches a test.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("msbd.toml")
+    }
+
+    pub fn write_config(&self, text: &str) {
+        fs::write(self.config_file(), text).expect("write the config file");
+    }
+
+    /// Sends msbd SIGHUP, which reloads its configuration.
+    pub fn hangup(&self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid() as i32),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .expect("signal msbd");
+    }
+
     /// The msbd command for this fixture, for tests that want to watch it fail.
     pub fn command(&self, args: &[&str]) -> Command {
+        if !self.config_file().exists() {
+            self.write_config("");
+        }
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -172,6 +194,7 @@ impl Daemon {
             .arg(&self.state)
             .args(args)
             .env("MSBD_LOG", "debug")
+            .env("MSB_CONFIG", self.config_file())
             .env_remove("MSB_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -130,6 +130,11 @@ async fn answer(cli: Cli, socket: PathBuf, out: &Out) -> Result<u8, Failure> {
             out.show(orphans.as_slice(), render::orphans)?;
             Ok(exit::OK)
         }
+        Command::Config => {
+            let report = client.config().await?;
+            out.show(&report, render::config)?;
+            Ok(exit::OK)
+        }
         Command::Sessions(command) => sessions::run(&mut client, command, out).await,
         Command::Debug(DebugCommand::Fault { task, fault }) => {
             let fault = fault.into();

@@ -53,7 +53,7 @@ impl SessionManager {
         }
         match self.begin_stop(id, true) {
             Ok(Some(sandbox)) => {
-                let deadline = self.hurry.after(self.stop_grace);
+                let deadline = self.hurry.after(self.stop_grace());
                 match self.finish_stop(id, &sandbox, deadline).await {
                     Ok(_) => Outcome::Stopped,
                     Err(err) => Outcome::Failed(err.to_string()),

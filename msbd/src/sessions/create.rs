@@ -28,13 +28,16 @@ impl SessionManager {
         let template = request
             .template
             .unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
-        let chosen =
-            self.templates
+        let chosen = {
+            let tunables = self.tunables();
+            tunables
+                .templates
                 .get(&template)
                 .ok_or_else(|| SessionError::UnknownTemplate {
                     name: template.clone(),
-                    known: self.templates.names(),
-                })?;
+                    known: tunables.templates.names(),
+                })?
+        };
         let flavor = request.flavor.unwrap_or(default_flavor);
         let id = match request.id {
             Some(id) if valid_session_id(&id) => id,
@@ -153,7 +156,7 @@ impl SessionManager {
         let mut evictions = tokio::task::JoinSet::new();
         for (victim, sandbox) in victims {
             let manager = self.clone();
-            let deadline = self.hurry.after(self.stop_grace);
+            let deadline = self.hurry.after(self.stop_grace());
             evictions.spawn(async move {
                 let stopped = manager.stop_sandbox(&victim, &sandbox, deadline).await;
                 (victim, stopped)

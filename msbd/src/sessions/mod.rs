@@ -44,6 +44,24 @@ use tokio::sync::{mpsc, Notify};
 pub type Admit<'a> =
     dyn FnOnce(&Registry, msb_proto::Flavor) -> Result<Vec<String>, SessionError> + Send + 'a;
 
+/// The session settings a reload may change.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub templates: Templates,
+    /// Idle time after which a session expires.
+    pub timeout: Duration,
+    /// Time after which a busy mark nobody lifted lapses.
+    pub busy_timeout: Duration,
+    /// How long a sandbox gets between SIGTERM and SIGKILL when its session is stopped.
+    pub stop_grace: Duration,
+}
+
+/// What `SessionSettings` sets beside the registry's timeouts.
+struct Tunables {
+    templates: Templates,
+    stop_grace: Duration,
+}
+
 /// What the registry lock guards.
 struct State {
     registry: Registry,
@@ -70,9 +88,8 @@ pub struct SessionManager {
     /// (adopted, lost) when the registry was restored at start-up.
     restored: Mutex<(u64, u64)>,
     backend: Arc<dyn Backend>,
-    templates: Templates,
-    /// How long a sandbox gets between SIGTERM and SIGKILL when its session is stopped.
-    stop_grace: Duration,
+    /// What a reload may change (the timeouts live in the registry).
+    tunables: Mutex<Tunables>,
     /// Brings every stop's deadline forward when the daemon shuts down.
     hurry: Arc<Hurry>,
     evictions: AtomicU64,
@@ -82,17 +99,14 @@ impl SessionManager {
     pub fn new(
         store: Store,
         backend: Arc<dyn Backend>,
-        templates: Templates,
-        timeout: Duration,
-        busy_timeout: Duration,
-        stop_grace: Duration,
+        settings: SessionSettings,
         hurry: Arc<Hurry>,
     ) -> Self {
         Self {
             state: Mutex::new(State {
                 registry: Registry::new(
-                    timeout.as_millis() as u64,
-                    busy_timeout.as_millis() as u64,
+                    settings.timeout.as_millis() as u64,
+                    settings.busy_timeout.as_millis() as u64,
                 ),
                 closing: None,
                 ended_while_creating: HashMap::new(),
@@ -104,11 +118,40 @@ impl SessionManager {
             touch_pending: Notify::new(),
             restored: Mutex::new((0, 0)),
             backend,
-            templates,
-            stop_grace,
+            tunables: Mutex::new(Tunables {
+                templates: settings.templates,
+                stop_grace: settings.stop_grace,
+            }),
             hurry,
             evictions: AtomicU64::new(0),
         }
+    }
+
+    /// Takes the settings of a reload: new sessions get the new templates, every session's
+    /// deadline follows the new timeouts, stops from now on the new grace.
+    pub fn retune(&self, settings: SessionSettings) {
+        self.lock().registry.set_timeouts(
+            settings.timeout.as_millis() as u64,
+            settings.busy_timeout.as_millis() as u64,
+        );
+        *self.tunables() = Tunables {
+            templates: settings.templates,
+            stop_grace: settings.stop_grace,
+        };
+    }
+
+    fn tunables(&self) -> MutexGuard<'_, Tunables> {
+        self.tunables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long a sandbox gets between SIGTERM and SIGKILL when it is stopped.
+    pub fn stop_grace(&self) -> Duration {
+        self.tunables().stop_grace
+    }
+
+    /// The templates jailed less than the rest, for `status` (see `Templates::exceptions`).
+    pub fn template_exceptions(&self) -> Option<String> {
+        self.tunables().templates.exceptions()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

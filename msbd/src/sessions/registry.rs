@@ -67,6 +67,21 @@ impl Registry {
         }
     }
 
+    /// Takes new timeouts, re-filing every session under its new deadline.
+    pub fn set_timeouts(&mut self, timeout_ms: u64, busy_timeout_ms: u64) {
+        if (timeout_ms, busy_timeout_ms) == (self.timeout_ms, self.busy_timeout_ms) {
+            return;
+        }
+        self.timeout_ms = timeout_ms;
+        self.busy_timeout_ms = busy_timeout_ms;
+        let index = self
+            .sessions
+            .values()
+            .filter_map(|s| Some((self.deadline(s)?, s.id.clone())))
+            .collect();
+        self.index = index;
+    }
+
     /// When the session expires (idle) or its busy mark lapses (`processing`); `None` while
     /// it is being created or stopped, or while work runs in it.
     pub fn deadline(&self, s: &Session) -> Option<u64> {
@@ -250,6 +265,19 @@ mod tests {
         assert_eq!(r.due(2000), vec!["early".to_string(), "late".to_string()]);
         r.update("early", |s| s.last_accessed_ms = 900);
         assert_eq!(r.due(1600), vec!["late".to_string()]);
+    }
+
+    #[test]
+    fn new_timeouts_move_every_deadline() {
+        let mut r = Registry::new(1000, 5000);
+        r.insert(session("a", Flavor::Small, 100));
+        r.insert(session("b", Flavor::Small, 200));
+        assert_eq!(r.due(1050), Vec::<String>::new());
+        r.set_timeouts(50, 5000);
+        assert_eq!(r.due(1050), vec!["a".to_string(), "b".to_string()]);
+        r.set_timeouts(10_000, 5000);
+        assert_eq!(r.due(1050), Vec::<String>::new());
+        assert_eq!(r.evictable().count(), 2, "still filed");
     }
 
     #[test]

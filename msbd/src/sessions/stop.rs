@@ -133,7 +133,7 @@ impl SessionManager {
             }
             begun => begun?.ok_or_else(|| unknown(id))?,
         };
-        let deadline = self.hurry.after(self.stop_grace);
+        let deadline = self.hurry.after(self.stop_grace());
         Ok(self.finish_stop(id, &sandbox, deadline).await?.0)
     }
 

@@ -35,11 +35,17 @@ use tokio::time::Instant;
 /// How one task is run.
 pub struct TaskSpec {
     pub task: Arc<dyn Task>,
+    pub tuning: Tuning,
+    /// A pause lease to start under, kept from before a restart.
+    pub pause: Option<Lease>,
+}
+
+/// The settings of a task that a reload may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
     pub interval: Duration,
     pub stall_after: Duration,
     pub policy: RestartPolicy,
-    /// A pause lease to start under, kept from before a restart.
-    pub pause: Option<Lease>,
 }
 
 struct Handle {
@@ -59,13 +65,20 @@ impl Supervisor {
             .map(|spec| {
                 let shared = Arc::new(Shared::new(
                     spec.task.name(),
-                    spec.interval,
-                    spec.stall_after,
+                    spec.tuning.interval,
+                    spec.tuning.stall_after,
                     spec.pause,
                 ));
                 let (control, rx) = mpsc::channel(32);
                 tokio::spawn(
-                    Runner::new(shared.clone(), on_lease.clone(), spec.task, spec.policy, rx).run(),
+                    Runner::new(
+                        shared.clone(),
+                        on_lease.clone(),
+                        spec.task,
+                        spec.tuning.policy,
+                        rx,
+                    )
+                    .run(),
                 );
                 Handle { shared, control }
             })
@@ -177,6 +190,19 @@ impl Supervisor {
         answer.await.map_err(|_| gone(handle))?
     }
 
+    /// Gives task `name` new settings; returns once its runner has taken them (a cycle due
+    /// sooner under a shorter interval then runs at once).
+    pub async fn retune(&self, name: &str, tuning: Tuning) -> Result<(), TaskError> {
+        let handle = self.find(name)?;
+        let (reply, answer) = oneshot::channel();
+        handle
+            .control
+            .send(Control::Retune { tuning, reply })
+            .await
+            .map_err(|_| gone(handle))?;
+        answer.await.map_err(|_| gone(handle))
+    }
+
     pub fn inject(&self, name: &str, fault: Fault) -> Result<(), TaskError> {
         self.find(name)?.shared.inject(fault);
         Ok(())
@@ -237,9 +263,11 @@ mod tests {
         });
         let spec = TaskSpec {
             task: counter.clone(),
-            interval: Duration::from_secs(60),
-            stall_after: Duration::from_secs(600),
-            policy,
+            tuning: Tuning {
+                interval: Duration::from_secs(60),
+                stall_after: Duration::from_secs(600),
+                policy,
+            },
             pause: None,
         };
         let hook: LeaseHook = Arc::new(|_, _| Box::pin(async { Ok(()) }));
@@ -273,6 +301,29 @@ mod tests {
         settle().await;
         assert_eq!(counter.cycles.load(Ordering::SeqCst), 2);
         assert_eq!(state(&supervisor).health, Health::Healthy);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_interval_brings_the_next_cycle_forward() {
+        let (supervisor, counter) = start(0, RestartPolicy::Never);
+        settle().await;
+        tokio::time::advance(Duration::from_secs(20)).await;
+        let tuning = Tuning {
+            interval: Duration::from_secs(5),
+            stall_after: Duration::from_secs(600),
+            policy: RestartPolicy::Never,
+        };
+        supervisor.retune("counter", tuning).await.expect("retune");
+        settle().await;
+        assert_eq!(
+            counter.cycles.load(Ordering::SeqCst),
+            2,
+            "20s have passed since the last cycle: one is due at once"
+        );
+        assert_eq!(state(&supervisor).interval_secs, 5.0);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        settle().await;
+        assert_eq!(counter.cycles.load(Ordering::SeqCst), 3, "then every 5s");
     }
 
     #[tokio::test(start_paused = true)]

@@ -5,7 +5,7 @@
 use super::backoff::{Backoff, RestartPolicy};
 use super::state::{Lease, Record, Shared};
 use super::task::{CycleContext, CycleResult, Task};
-use super::{CycleError, LeaseHook, TaskError};
+use super::{CycleError, LeaseHook, TaskError, Tuning};
 use crate::clock::unix_secs;
 use msb_proto::{ActionResult, CycleOutcome, CycleReport, Fault, TaskAction, TaskState};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +39,11 @@ pub(crate) enum Control {
     },
     Stop {
         grace: Duration,
+        reply: oneshot::Sender<()>,
+    },
+    /// New settings from a reload; a cycle under way keeps its stall deadline.
+    Retune {
+        tuning: Tuning,
         reply: oneshot::Sender<()>,
     },
 }
@@ -194,8 +199,19 @@ impl Runner {
                 let _ = reply.send(());
                 return Flow::Exit;
             }
+            // The loop then waits for the cycle the new interval makes due.
+            Control::Retune { tuning, reply } => self.retune(tuning, reply),
         }
         Flow::Continue
+    }
+
+    fn retune(&mut self, tuning: Tuning, reply: oneshot::Sender<()>) {
+        self.policy = tuning.policy;
+        self.shared.update(|r| {
+            r.set_interval(tuning.interval);
+            r.stall_after = tuning.stall_after;
+        });
+        let _ = reply.send(());
     }
 
     /// Why a restart is skipped, or `None` to go ahead. Only unhealthy tasks restart unless
@@ -366,7 +382,8 @@ impl Runner {
             r.next_run = None;
         });
         let mut handle = self.spawn_cycle(CycleContext::new(cycle.interrupt.clone()));
-        let stall_at = started + self.shared.stall_after;
+        let stall_after = self.shared.lock().stall_after;
+        let stall_at = started + stall_after;
         let end = loop {
             let lease_end = self.shared.lock().lease_end();
             let stop_at = cycle.stop.as_ref().map(|(at, _)| *at);
@@ -375,7 +392,7 @@ impl Runner {
                 () = sleep_until(stall_at), if !cycle.stalled => {
                     cycle.stalled = true;
                     self.shared.update(|r| r.state = TaskState::Stalled);
-                    tracing::warn!(task = self.shared.name, after = ?self.shared.stall_after, "cycle stalled");
+                    tracing::warn!(task = self.shared.name, after = ?stall_after, "cycle stalled");
                     self.answer_pause_waiters(Some(STALLED_PAUSE.into()));
                     false
                 }
@@ -406,7 +423,7 @@ impl Runner {
                 r.state = TaskState::Running;
             }
             if r.state == TaskState::Running {
-                r.next_run = Some(Instant::now() + self.shared.interval);
+                r.next_run = Some(Instant::now() + r.interval);
             }
         });
         if let Some((_, reply)) = cycle.stop {
@@ -473,6 +490,7 @@ impl Runner {
                 cycle.interrupt.store(true, Ordering::SeqCst);
                 cycle.stop = Some((Instant::now() + grace, reply));
             }
+            Control::Retune { tuning, reply } => self.retune(tuning, reply),
         }
         false
     }

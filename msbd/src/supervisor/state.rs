@@ -35,6 +35,10 @@ pub struct Record {
     pub processed_total: u64,
     pub last_cycle: Option<CycleReport>,
     pub last_error: Option<String>,
+    /// How often the task runs; a reload may change it.
+    pub interval: Duration,
+    /// How long a cycle may run before the task is `stalled`; a reload may change it.
+    pub stall_after: Duration,
 }
 
 impl Record {
@@ -50,6 +54,21 @@ impl Record {
     pub fn lease_end(&self) -> Option<Instant> {
         self.pause.as_ref()?.until.map(|(at, _)| at)
     }
+
+    /// Takes a new interval: a cycle already scheduled moves to the last one's end plus the
+    /// new interval (at once, if that has passed).
+    pub fn set_interval(&mut self, interval: Duration) {
+        if let Some(next) = self.next_run {
+            let now = Instant::now();
+            let due = if interval < self.interval {
+                next.checked_sub(self.interval - interval).unwrap_or(now)
+            } else {
+                next + (interval - self.interval)
+            };
+            self.next_run = Some(due.max(now));
+        }
+        self.interval = interval;
+    }
 }
 
 /// Faults injected for tests: panic and hang fire once, error holds until cleared.
@@ -61,8 +80,6 @@ pub struct Faults {
 
 pub struct Shared {
     pub name: &'static str,
-    pub interval: Duration,
-    pub stall_after: Duration,
     record: Mutex<Record>,
     faults: Mutex<Faults>,
 }
@@ -78,8 +95,6 @@ impl Shared {
         let now = SystemTime::now();
         Self {
             name,
-            interval,
-            stall_after,
             record: Mutex::new(Record {
                 state: TaskState::Running,
                 reported: if pause.is_some() {
@@ -99,6 +114,8 @@ impl Shared {
                 processed_total: 0,
                 last_cycle: None,
                 last_error: None,
+                interval,
+                stall_after,
             }),
             faults: Mutex::new(Faults::default()),
         }
@@ -154,7 +171,7 @@ impl Shared {
             name: self.name.to_string(),
             state,
             health,
-            interval_secs: self.interval.as_secs_f64(),
+            interval_secs: record.interval.as_secs_f64(),
             cycles: record.cycles,
             failed_cycles: record.failed_cycles,
             consecutive_failures: record.consecutive_failures,
@@ -168,7 +185,7 @@ impl Shared {
                 .then_some(record.next_run)
                 .flatten()
                 .map(|at| at.saturating_duration_since(now).as_millis() as u64),
-            reason: reason(&record, state, health, pause.as_ref(), self.stall_after),
+            reason: reason(&record, state, health, pause.as_ref()),
             pause,
         }
     }
@@ -180,7 +197,6 @@ fn reason(
     state: TaskState,
     health: Health,
     pause: Option<&PauseInfo>,
-    stall_after: Duration,
 ) -> Option<String> {
     if health == Health::Healthy {
         return None;
@@ -207,7 +223,7 @@ fn reason(
         }
         TaskState::Stalled => format!(
             "cycle has run longer than {}",
-            msb_proto::units::format_duration(stall_after)
+            msb_proto::units::format_duration(record.stall_after)
         ),
         TaskState::Failed => format!("failed: {last_error}"),
         TaskState::Backoff => format!("restarting after: {last_error}"),

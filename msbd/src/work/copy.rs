@@ -72,7 +72,7 @@ pub async fn copy(
         session_created: false,
     };
     let _ = reply.send(Response::ExecStarted(started)).await;
-    let limit = ctx.config.work.copy_limit;
+    let limit = ctx.config().work.copy_limit;
     let outcome = Drive {
         reply,
         timeout: None,

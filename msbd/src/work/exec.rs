@@ -56,7 +56,7 @@ pub async fn exec(
     };
     // Should nobody be listening any more, the drive below notices and kills the command.
     let _ = reply.send(Response::ExecStarted(started)).await;
-    let limit = ctx.config.work.collect_limit;
+    let limit = ctx.config().work.collect_limit;
     let sink = match req.output {
         OutputMode::Stream => Sink::Send { limit: None },
         OutputMode::Collect => Sink::Keep(limit),
@@ -112,7 +112,7 @@ pub(super) async fn lease(
     id: &str,
     create: Option<CreateSession>,
 ) -> Result<(WorkLease, bool), WorkError> {
-    let limit = ctx.config.work.max_execs_per_session;
+    let limit = ctx.config().work.max_execs_per_session;
     let Some(create) = create else {
         return Ok((ctx.sessions.begin_work(id, limit, caller)?, false));
     };
@@ -138,16 +138,18 @@ fn command_line(ctx: &Context, command: &ExecCommand) -> Result<Vec<String>, Wor
     let argv = match command {
         ExecCommand::Argv(argv) => argv.clone(),
         ExecCommand::Shell(line) => vec!["/bin/sh".into(), "-c".into(), line.clone()],
-        ExecCommand::Code(language) => ctx
-            .languages
-            .get(language)
-            .ok_or_else(|| {
-                WorkError::Invalid(format!(
-                    "no language named '{language}'; languages are: {} (msbd --language NAME=COMMAND adds one)",
-                    ctx.languages.names()
-                ))
-            })?
-            .to_vec(),
+        ExecCommand::Code(language) => {
+            let languages = &ctx.config().languages;
+            languages
+                .get(language)
+                .ok_or_else(|| {
+                    WorkError::Invalid(format!(
+                        "no language named '{language}'; languages are: {} (msbd --language NAME=COMMAND adds one)",
+                        languages.names()
+                    ))
+                })?
+                .to_vec()
+        }
     };
     match argv.first() {
         None => Err(WorkError::Invalid("the command is empty".into())),

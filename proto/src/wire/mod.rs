@@ -6,6 +6,7 @@
 //! the encoding and bumps [`crate::PROTOCOL`]; the golden-byte tests fail when an encoding
 //! changes without that bump.
 
+mod config;
 mod errors;
 mod handshake;
 mod sessions;
@@ -14,6 +15,7 @@ mod status;
 mod tasks;
 mod work;
 
+pub use config::*;
 pub use errors::*;
 pub use handshake::*;
 pub use sessions::*;
@@ -56,6 +58,8 @@ pub enum Request {
     CopyOut(CopyRequest),
     /// The sandbox's own log: `Log` chunks, then `LogEnd`.
     Logs(LogsRequest),
+    /// The effective settings, each with its source: `Config`.
+    Config,
 }
 
 /// What the daemon answers. A request gets one frame, except the streams (`Shutdown`,
@@ -81,6 +85,7 @@ pub enum Response {
     Copied(CopyReport),
     Log(#[serde(with = "serde_bytes")] Vec<u8>),
     LogEnd(LogEnd),
+    Config(ConfigReport),
 }
 
 impl Response {
@@ -104,6 +109,7 @@ impl Response {
             Self::Copied(_) => "copied",
             Self::Log(_) => "log",
             Self::LogEnd(_) => "log end",
+            Self::Config(_) => "config",
         }
     }
 }

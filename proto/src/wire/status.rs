@@ -1,7 +1,7 @@
 //! The daemon-wide reports: `status` and `health`, with sessions, resources, the store and
 //! the file-descriptor budget.
 
-use super::{Health, TaskHealth, TaskStatus};
+use super::{ConfigStatus, Health, TaskHealth, TaskStatus};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,6 +12,7 @@ pub struct StatusReport {
     pub sessions: SessionsSummary,
     pub resources: ResourceReport,
     pub store: StoreHealth,
+    pub config: ConfigStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -76,6 +76,7 @@ pub fn request_name(request: &Request) -> &'static str {
         Request::CopyIn(_) => "copy_in",
         Request::CopyOut(_) => "copy_out",
         Request::Logs(_) => "logs",
+        Request::Config => "config",
     }
 }
 
@@ -98,6 +99,7 @@ pub fn response_name(response: &Response) -> &'static str {
         Response::Copied(_) => "copied",
         Response::Log(_) => "log",
         Response::LogEnd(_) => "log_end",
+        Response::Config(_) => "config",
     }
 }
 
@@ -329,6 +331,44 @@ fn status_report() -> StatusReport {
             },
         },
         store: store_health(Health::Degraded),
+        config: ConfigStatus {
+            file: s("/etc/msbd/msbd.toml"),
+            found: true,
+            loaded_at: 1_700_000_300,
+            reloads: 2,
+            changed: vec![config_change("cleanup_interval")],
+            needs_restart: vec![config_change("socket")],
+            last_error: Some(s(
+                "invalid /etc/msbd/msbd.toml: max_sessions '0': must be at least 1",
+            )),
+        },
+    }
+}
+
+fn config_change(name: &str) -> ConfigChange {
+    ConfigChange {
+        name: s(name),
+        from: Some(s("1m")),
+        to: Some(s("5s")),
+    }
+}
+
+fn config_report(source: SettingSource) -> ConfigReport {
+    ConfigReport {
+        file: s("/etc/msbd/msbd.toml"),
+        found: true,
+        settings: vec![
+            Setting {
+                name: s("session_timeout"),
+                value: Some(s("45s")),
+                source,
+            },
+            Setting {
+                name: s("socket_group"),
+                value: None,
+                source: SettingSource::Default,
+            },
+        ],
     }
 }
 
@@ -570,6 +610,8 @@ pub fn samples() -> Vec<Sample> {
         })),
         response(Response::Log(b"started\n".to_vec())),
         response(Response::LogEnd(LogEnd { ended: true })),
+        request(Request::Config),
+        response(Response::Config(config_report(SettingSource::File))),
     ];
     for command in [
         ExecCommand::Argv(vec![s("ls"), s("-l")]),
@@ -694,6 +736,9 @@ pub fn samples() -> Vec<Sample> {
             outcome,
             vec![session_fate(Fate::Failed)],
         )))
+    }));
+    out.extend(unit_family("setting_source", |source| {
+        Message::Response(Response::Config(config_report(source)))
     }));
     out.extend(unit_family("fate", |fate| {
         Message::Response(Response::Stopped(stop_report(

@@ -3,6 +3,7 @@
 //! is left when it ends.
 
 mod cli;
+mod config;
 mod contract;
 mod door;
 mod exec;
