@@ -22,11 +22,17 @@ _msbctl() {
             msbctl,debug)
                 cmd="msbctl__subcmd__debug"
                 ;;
+            msbctl,events)
+                cmd="msbctl__subcmd__events"
+                ;;
             msbctl,health)
                 cmd="msbctl__subcmd__health"
                 ;;
             msbctl,help)
                 cmd="msbctl__subcmd__help"
+                ;;
+            msbctl,metrics)
+                cmd="msbctl__subcmd__metrics"
                 ;;
             msbctl,orphans)
                 cmd="msbctl__subcmd__orphans"
@@ -73,11 +79,17 @@ _msbctl() {
             msbctl__subcmd__help,debug)
                 cmd="msbctl__subcmd__help__subcmd__debug"
                 ;;
+            msbctl__subcmd__help,events)
+                cmd="msbctl__subcmd__help__subcmd__events"
+                ;;
             msbctl__subcmd__help,health)
                 cmd="msbctl__subcmd__help__subcmd__health"
                 ;;
             msbctl__subcmd__help,help)
                 cmd="msbctl__subcmd__help__subcmd__help"
+                ;;
+            msbctl__subcmd__help,metrics)
+                cmd="msbctl__subcmd__help__subcmd__metrics"
                 ;;
             msbctl__subcmd__help,orphans)
                 cmd="msbctl__subcmd__help__subcmd__orphans"
@@ -221,7 +233,7 @@ _msbctl() {
 
     case "${cmd}" in
         msbctl)
-            opts="-h -V --socket --json --timeout --help --version status health restart pause resume run stop orphans sessions debug completions version help"
+            opts="-h -V --socket --json --timeout --help --version status health restart pause resume run stop orphans events metrics sessions debug completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -350,6 +362,28 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__events)
+            opts="-f -h --follow --socket --json --timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__health)
             opts="-h --socket --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -373,7 +407,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help)
-            opts="status health restart pause resume run stop orphans sessions debug completions version help"
+            opts="status health restart pause resume run stop orphans events metrics sessions debug completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -428,6 +462,20 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__help__subcmd__events)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__help__subcmd__health)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -443,6 +491,20 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -729,6 +791,28 @@ _msbctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__metrics)
+            opts="-h --socket --json --timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1369,12 +1453,16 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__status)
-            opts="-h --socket --json --timeout --help session-cleanup orphan-cleanup"
+            opts="-w -h --watch --interval --socket --json --timeout --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -12,6 +12,7 @@ use crate::templates::{parse_template, DEFAULT_TEMPLATE};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use msb_proto::units::parse_duration;
 use msb_proto::Flavor;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,6 +43,15 @@ pub enum Hidden {
 pub enum PolicyArg {
     OnFailure,
     Never,
+}
+
+/// How msbd's log lines are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event, coloured on a terminal (never with NO_COLOR set).
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -165,6 +175,29 @@ pub struct DaemonArgs {
     /// Accept `msbctl debug fault` (for tests only)
     #[arg(long, env = "MSB_ENABLE_FAULT_INJECTION")]
     pub enable_fault_injection: bool,
+    /// Serve the Prometheus metrics over HTTP at http://ADDR:PORT/metrics
+    #[arg(long, env = "MSB_METRICS_LISTEN", value_name = "ADDR:PORT", value_parser = parse_listen)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Events kept for `msbctl events` (and queued inside msbd for each follower)
+    #[arg(
+        long,
+        env = "MSB_EVENT_BUFFER",
+        value_name = "N",
+        default_value_t = 1024
+    )]
+    pub event_buffer: u64,
+    /// How the log is written on stderr
+    #[arg(long, env = "MSB_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Parses `--metrics-listen`: an IP address and a port.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        format!(
+            "'{text}' is not ADDR:PORT with an IP address, such as 127.0.0.1:9464 or [::1]:9464"
+        )
+    })
 }
 
 /// The checked settings.
@@ -195,6 +228,9 @@ pub struct Config {
     pub max_connections_per_uid: usize,
     pub idle_timeout: Duration,
     pub enable_fault_injection: bool,
+    pub metrics_listen: Option<SocketAddr>,
+    pub event_buffer: usize,
+    pub log_format: LogFormat,
 }
 
 /// Bounds on the work run in sessions.
@@ -214,6 +250,9 @@ pub struct ConfigError {
     pub value: String,
     pub allowed: String,
 }
+
+/// The most events `--event-buffer` keeps, in memory, and in each follower's queue.
+const MAX_EVENT_BUFFER: u64 = 65_536;
 
 /// The shortest interval or timeout accepted: below it the daemon would spin.
 const MIN_PERIOD: Duration = Duration::from_millis(100);
@@ -287,6 +326,13 @@ impl Config {
                 });
             }
         }
+        if !(1..=MAX_EVENT_BUFFER).contains(&args.event_buffer) {
+            return Err(ConfigError {
+                setting: "--event-buffer",
+                value: args.event_buffer.to_string(),
+                allowed: format!("must be from 1 to {MAX_EVENT_BUFFER}"),
+            });
+        }
         // Absolute, so status shows where they really are whatever the daemon's cwd was.
         let absolute = |setting, path: PathBuf| {
             std::path::absolute(&path).map_err(|e| ConfigError {
@@ -354,6 +400,9 @@ impl Config {
             max_connections_per_uid: args.max_connections_per_uid,
             idle_timeout: at_least("--idle-timeout", args.idle_timeout, Duration::from_secs(1))?,
             enable_fault_injection: args.enable_fault_injection,
+            metrics_listen: args.metrics_listen,
+            event_buffer: args.event_buffer as usize,
+            log_format: args.log_format,
         })
     }
 }
@@ -493,6 +542,25 @@ mod tests {
         assert_eq!(err.setting, "MSB_TEMPLATE_OPTIONS");
         let err = parse(&["--template-option", "default:user=admin"]).expect_err("refused");
         assert!(err.contains("--template-option"), "{err}");
+    }
+
+    #[test]
+    fn observability_settings_are_checked() {
+        let config =
+            parse(&["--metrics-listen", "127.0.0.1:9464", "--log-format", "json"]).expect("parse");
+        assert_eq!(config.metrics_listen, Some(([127, 0, 0, 1], 9464).into()));
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.event_buffer, 1024);
+        let err = parse(&["--metrics-listen", "localhost"]).expect_err("must be refused");
+        assert!(
+            err.contains("--metrics-listen") && err.contains("ADDR:PORT"),
+            "{err}"
+        );
+        let err = parse(&["--event-buffer", "0"]).expect_err("must be refused");
+        assert!(
+            err.contains("--event-buffer") && err.contains("from 1 to"),
+            "{err}"
+        );
     }
 
     #[test]

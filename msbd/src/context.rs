@@ -1,11 +1,12 @@
-//! The shared parts every request reaches: the supervisor, the managers, the store, and the
-//! facts about this daemon. It imports neither the server nor the daemon: the server hands
-//! requests to `dispatch` with a context, and the daemon builds the context and carries out
-//! the shutdowns it is handed through it.
+//! The shared parts every request reaches: the supervisor, the managers, the store, the
+//! event bus, and the facts about this daemon. It imports neither the server nor the daemon:
+//! the server hands requests to `dispatch` with a context, and the daemon builds the context
+//! and carries out the shutdowns it is handed through it.
 
 use crate::admission::Admission;
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::events::Events;
 use crate::languages::Languages;
 use crate::reply::Reply;
 use crate::resources::ResourceManager;
@@ -38,6 +39,8 @@ pub struct Context {
     pub languages: Languages,
     /// Who may use the socket, and how many connections each uid holds.
     pub admission: Arc<Admission>,
+    /// What happens, for `msbctl events` and the metrics.
+    pub events: Events,
     started_wall: SystemTime,
     started: Instant,
     /// The door: set once a shutdown begins, after which only reads are served.
@@ -60,16 +63,26 @@ impl Drop for Answering<'_> {
     }
 }
 
+/// What the daemon builds before the context, for the context to hold.
+pub struct Parts {
+    pub supervisor: Supervisor,
+    pub sessions: Arc<SessionManager>,
+    pub resources: Arc<ResourceManager>,
+    pub store: Store,
+    pub backend: Arc<dyn Backend>,
+    pub events: Events,
+}
+
 impl Context {
-    pub fn new(
-        config: Config,
-        supervisor: Supervisor,
-        sessions: Arc<SessionManager>,
-        resources: Arc<ResourceManager>,
-        store: Store,
-        backend: Arc<dyn Backend>,
-        orders: mpsc::Sender<ShutdownOrder>,
-    ) -> Self {
+    pub fn new(config: Config, parts: Parts, orders: mpsc::Sender<ShutdownOrder>) -> Self {
+        let Parts {
+            supervisor,
+            sessions,
+            resources,
+            store,
+            backend,
+            events,
+        } = parts;
         Self {
             languages: Languages::new(&config.languages),
             admission: Admission::new(config.socket_group.clone(), config.max_connections_per_uid),
@@ -79,6 +92,7 @@ impl Context {
             resources,
             store,
             backend,
+            events,
             started_wall: SystemTime::now(),
             started: Instant::now(),
             stopping: AtomicBool::new(false),

@@ -58,6 +58,7 @@ fn every_variant_has_a_sample() {
         family::<Input>("input"),
         family::<OutputMode>("output_mode"),
         family::<OutputStream>("output_stream"),
+        family::<EventKind>("event_kind"),
     ];
     let mut expected = BTreeSet::from([String::from("hello")]);
     for (family, variants) in families {

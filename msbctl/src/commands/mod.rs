@@ -1,6 +1,7 @@
 //! One module per command family; `run` connects and hands each command to its family.
 
 mod meta;
+mod observe;
 mod sessions;
 mod stop;
 mod tasks;
@@ -64,6 +65,8 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
         &cli.command,
         Command::Stop { .. }
             | Command::Pause { .. }
+            | Command::Status { watch: true, .. }
+            | Command::Events { follow: true }
             | Command::Sessions(
                 SessionsCommand::Exec { .. }
                     | SessionsCommand::Run { .. }
@@ -87,7 +90,15 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
 async fn answer(cli: Cli, socket: PathBuf, out: &Out) -> Result<u8, Failure> {
     let mut client = connect(&socket).await?;
     match cli.command {
-        Command::Status { task } => tasks::status(&mut client, task, out).await,
+        Command::Status {
+            task,
+            watch: true,
+            interval,
+        } => {
+            let limit = (cli.timeout, socket);
+            observe::watch_status(&mut client, task, interval, limit, out).await
+        }
+        Command::Status { task, .. } => tasks::status(&mut client, task, out).await,
         Command::Health => tasks::health(&mut client, out).await,
         Command::Restart { tasks, force } => {
             tasks::restart(&mut client, tasks.tasks, force, out).await
@@ -109,6 +120,8 @@ async fn answer(cli: Cli, socket: PathBuf, out: &Out) -> Result<u8, Failure> {
             out.show(orphans.as_slice(), render::orphans)?;
             Ok(exit::OK)
         }
+        Command::Events { follow } => observe::events(&mut client, follow, out).await,
+        Command::Metrics => observe::metrics(&mut client, out).await,
         Command::Sessions(command) => sessions::run(&mut client, command, out).await,
         Command::Debug(DebugCommand::Fault { task, fault }) => {
             let message = client.fault(task, fault.into()).await?;

@@ -26,6 +26,7 @@ pub use work::WorkLease;
 use crate::backend::Backend;
 use crate::clock::now_ms;
 use crate::deadline::Hurry;
+use crate::events::Events;
 use crate::session::Session;
 use crate::store::{Change, Store};
 use crate::templates::Templates;
@@ -43,6 +44,15 @@ use tokio::sync::{mpsc, Notify};
 /// it does. Called with the registry locked.
 pub type Admit<'a> =
     dyn FnOnce(&Registry, msb_proto::Flavor) -> Result<Vec<String>, SessionError> + Send + 'a;
+
+/// How long a session may idle, how long a busy mark holds, and how long a stopped
+/// session's sandbox gets between SIGTERM and SIGKILL.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub idle: Duration,
+    pub busy: Duration,
+    pub stop_grace: Duration,
+}
 
 /// What the registry lock guards.
 struct State {
@@ -76,6 +86,8 @@ pub struct SessionManager {
     /// Brings every stop's deadline forward when the daemon shuts down.
     hurry: Arc<Hurry>,
     evictions: AtomicU64,
+    /// Told of every session created, stopped, expired, evicted or ended.
+    events: Events,
 }
 
 impl SessionManager {
@@ -83,17 +95,18 @@ impl SessionManager {
         store: Store,
         backend: Arc<dyn Backend>,
         templates: Templates,
-        timeout: Duration,
-        busy_timeout: Duration,
-        stop_grace: Duration,
+        timeouts: Timeouts,
         hurry: Arc<Hurry>,
+        events: Events,
     ) -> Self {
+        let Timeouts {
+            idle,
+            busy,
+            stop_grace,
+        } = timeouts;
         Self {
             state: Mutex::new(State {
-                registry: Registry::new(
-                    timeout.as_millis() as u64,
-                    busy_timeout.as_millis() as u64,
-                ),
+                registry: Registry::new(idle.as_millis() as u64, busy.as_millis() as u64),
                 closing: None,
                 ended_while_creating: HashMap::new(),
                 ended: Ended::default(),
@@ -108,6 +121,7 @@ impl SessionManager {
             stop_grace,
             hurry,
             evictions: AtomicU64::new(0),
+            events,
         }
     }
 
@@ -145,6 +159,19 @@ impl SessionManager {
 
     pub fn totals(&self) -> Totals {
         self.lock().registry.totals()
+    }
+
+    /// How many sessions there are of each status, `ended` ones included.
+    pub fn by_status(&self) -> Vec<(SessionStatus, u64)> {
+        let state = self.lock();
+        state
+            .registry
+            .by_status()
+            .map(|(status, count)| match status {
+                SessionStatus::Ended => (status, state.ended.len() as u64),
+                _ => (status, count),
+            })
+            .collect()
     }
 
     pub fn evictions(&self) -> u64 {

@@ -7,6 +7,7 @@
 //! changes without that bump.
 
 mod errors;
+mod events;
 mod handshake;
 mod sessions;
 mod shutdown;
@@ -15,6 +16,7 @@ mod tasks;
 mod work;
 
 pub use errors::*;
+pub use events::*;
 pub use handshake::*;
 pub use sessions::*;
 pub use shutdown::*;
@@ -56,10 +58,15 @@ pub enum Request {
     CopyOut(CopyRequest),
     /// The sandbox's own log: `Log` chunks, then `LogEnd`.
     Logs(LogsRequest),
+    /// The daemon's recent events, then with `follow` the new ones: `Event` frames (and
+    /// `EventsMissed` when a follower fell behind), then a final `Ack`.
+    Events(EventsRequest),
+    /// The Prometheus text exposition of the daemon's metrics: `Metrics`.
+    Metrics,
 }
 
 /// What the daemon answers. A request gets one frame, except the streams (`Shutdown`,
-/// `Exec`, `CopyIn`, `CopyOut`, `Logs`), which get several and then a final one.
+/// `Exec`, `CopyIn`, `CopyOut`, `Logs`, `Events`), which get several and then a final one.
 // A response is built once and sent at once; boxing the status report would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +88,11 @@ pub enum Response {
     Copied(CopyReport),
     Log(#[serde(with = "serde_bytes")] Vec<u8>),
     LogEnd(LogEnd),
+    Event(Event),
+    /// A follower fell behind and missed this many events.
+    EventsMissed(u64),
+    /// Prometheus text exposition format 0.0.4.
+    Metrics(String),
 }
 
 impl Response {
@@ -104,6 +116,9 @@ impl Response {
             Self::Copied(_) => "copied",
             Self::Log(_) => "log",
             Self::LogEnd(_) => "log end",
+            Self::Event(_) => "event",
+            Self::EventsMissed(_) => "events missed",
+            Self::Metrics(_) => "metrics",
         }
     }
 }
