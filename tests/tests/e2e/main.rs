@@ -4,13 +4,16 @@
 
 mod cli;
 mod door;
+mod events;
 mod exec;
 mod exits;
 mod faults;
 mod hostile;
 mod isolation;
 mod jail;
+mod log_format;
 mod logs;
+mod metrics;
 mod orphans;
 mod protocol;
 mod resources;
@@ -21,3 +24,4 @@ mod stop;
 mod store;
 mod tasks;
 mod templates;
+mod watch;
