@@ -128,6 +128,18 @@ impl Lines {
         self.child.id()
     }
 
+    /// The next line, which must come within the deadline.
+    pub fn next(&self) -> String {
+        self.until("any", |_| true).remove(0)
+    }
+
+    /// Waits for the command to end by itself; returns how it ended.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        wait_until("the command to end", || {
+            self.child.try_wait().ok().flatten()
+        })
+    }
+
     /// Reads lines until one satisfies `wanted`; returns every line read, that one last.
     /// Panics, with what was read, if none comes within the deadline or the output ends.
     pub fn until(&self, what: &str, wanted: impl Fn(&str) -> bool) -> Vec<String> {

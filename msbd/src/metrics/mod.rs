@@ -55,6 +55,9 @@ struct BuildLabel {
     version: &'static str,
 }
 
+/// Reads one of a task's counts from its status.
+type Count = fn(&TaskStatus) -> u64;
+
 /// A counter that starts at `value`: what the daemon counted, read at this scrape.
 fn counter(value: u64) -> Counter {
     let counter = Counter::default();
@@ -98,7 +101,7 @@ fn tasks(registry: &mut Registry, ctx: &Context) {
     let status = ctx.supervisor.status();
     let states = Family::<TaskStateLabel, Gauge>::default();
     let healths = Family::<TaskHealthLabel, Gauge>::default();
-    let per_task = |read: fn(&TaskStatus) -> u64| {
+    let per_task = |read: Count| {
         let family = Family::<TaskLabel, Counter>::default();
         for task in &status {
             family
@@ -141,26 +144,31 @@ fn tasks(registry: &mut Registry, ctx: &Context) {
         "1 for the health of each background task, 0 for the others",
         healths,
     );
-    registry.register(
-        "task_cycles",
-        "Cycles each task ran, as status counts them",
-        per_task(|t| t.cycles),
-    );
-    registry.register(
-        "task_failed_cycles",
-        "Cycles that failed or panicked",
-        per_task(|t| t.failed_cycles),
-    );
-    registry.register(
-        "task_restarts",
-        "Restarts of each task, automatic and by operators",
-        per_task(|t| t.restarts),
-    );
-    registry.register(
-        "task_processed",
-        "Items each task processed (sessions expired, orphans stopped)",
-        per_task(|t| t.processed_total),
-    );
+    let counts: [(&str, &str, Count); 4] = [
+        (
+            "task_cycles",
+            "Cycles each task ran, as status counts them",
+            |t| t.cycles,
+        ),
+        (
+            "task_failed_cycles",
+            "Cycles that failed or panicked",
+            |t| t.failed_cycles,
+        ),
+        (
+            "task_restarts",
+            "Restarts of each task, automatic and by operators",
+            |t| t.restarts,
+        ),
+        (
+            "task_processed",
+            "Items each task processed (sessions expired, orphans stopped)",
+            |t| t.processed_total,
+        ),
+    ];
+    for (name, help, read) in counts {
+        registry.register(name, help, per_task(read));
+    }
     registry.register_with_unit(
         "task_cycle_duration",
         "How long each task's cycles took",
