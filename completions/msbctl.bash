@@ -25,11 +25,17 @@ _msbctl() {
             msbctl,debug)
                 cmd="msbctl__subcmd__debug"
                 ;;
+            msbctl,events)
+                cmd="msbctl__subcmd__events"
+                ;;
             msbctl,health)
                 cmd="msbctl__subcmd__health"
                 ;;
             msbctl,help)
                 cmd="msbctl__subcmd__help"
+                ;;
+            msbctl,metrics)
+                cmd="msbctl__subcmd__metrics"
                 ;;
             msbctl,orphans)
                 cmd="msbctl__subcmd__orphans"
@@ -79,11 +85,17 @@ _msbctl() {
             msbctl__subcmd__help,debug)
                 cmd="msbctl__subcmd__help__subcmd__debug"
                 ;;
+            msbctl__subcmd__help,events)
+                cmd="msbctl__subcmd__help__subcmd__events"
+                ;;
             msbctl__subcmd__help,health)
                 cmd="msbctl__subcmd__help__subcmd__health"
                 ;;
             msbctl__subcmd__help,help)
                 cmd="msbctl__subcmd__help__subcmd__help"
+                ;;
+            msbctl__subcmd__help,metrics)
+                cmd="msbctl__subcmd__help__subcmd__metrics"
                 ;;
             msbctl__subcmd__help,orphans)
                 cmd="msbctl__subcmd__help__subcmd__orphans"
@@ -227,7 +239,7 @@ _msbctl() {
 
     case "${cmd}" in
         msbctl)
-            opts="-h -V --socket --json --timeout --color --help --version status health restart pause resume run stop orphans config sessions debug completions version help"
+            opts="-h -V --socket --json --timeout --color --help --version status health restart pause resume run stop orphans config events metrics sessions debug completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -398,6 +410,32 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__events)
+            opts="-f -h --follow --socket --json --timeout --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__health)
             opts="-h --socket --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -425,7 +463,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help)
-            opts="status health restart pause resume run stop orphans config sessions debug completions version help"
+            opts="status health restart pause resume run stop orphans config events metrics sessions debug completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -494,6 +532,20 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__help__subcmd__events)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__help__subcmd__health)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -509,6 +561,20 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -795,6 +861,32 @@ _msbctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__metrics)
+            opts="-h --socket --json --timeout --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1503,12 +1595,16 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__status)
-            opts="-h --socket --json --timeout --color --help session-cleanup orphan-cleanup"
+            opts="-w -h --watch --interval --socket --json --timeout --color --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

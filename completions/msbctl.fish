@@ -41,16 +41,20 @@ complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "run" -d 'Run one cycl
 complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "stop" -d 'Stop msbd gracefully: stop tasks and sandboxes, kill what is left at the deadline'
 complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "orphans" -d 'List the sandboxes orphan-cleanup would stop, without stopping them'
 complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "config" -d 'Show msbd\'s effective settings, each with where it came from (default, file, env, flag)'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "events" -d 'Print what happened in msbd lately (task states, cycles, sessions, commands, pauses); with --json, one JSON object per line'
+complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "metrics" -d 'Print msbd\'s metrics in the Prometheus text format'
 complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "sessions" -d 'The session registry'
 complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "debug" -d 'Tools for testing msbd itself'
 complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "completions" -d 'Print a completion script for SHELL'
 complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "version" -d 'Print the versions of msbctl and of the running msbd'
 complete -c msbctl -n "__fish_msbctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand status" -l interval -d 'How often --watch asks msbd (at least 100ms)' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand status" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand status" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand status" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Also when piped, and with NO_COLOR'
 never\t'Never'"
+complete -c msbctl -n "__fish_msbctl_using_subcommand status" -s w -l watch -d 'Show it again every --interval, until Ctrl-C'
 complete -c msbctl -n "__fish_msbctl_using_subcommand status" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand health" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
@@ -114,6 +118,21 @@ always\t'Also when piped, and with NO_COLOR'
 never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand config" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand config" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c msbctl -n "__fish_msbctl_using_subcommand events" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand events" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand events" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
+complete -c msbctl -n "__fish_msbctl_using_subcommand events" -s f -l follow -d 'Then print each new event as it happens, until Ctrl-C'
+complete -c msbctl -n "__fish_msbctl_using_subcommand events" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand events" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c msbctl -n "__fish_msbctl_using_subcommand metrics" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
+complete -c msbctl -n "__fish_msbctl_using_subcommand metrics" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand metrics" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Also when piped, and with NO_COLOR'
+never\t'Never'"
+complete -c msbctl -n "__fish_msbctl_using_subcommand metrics" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
+complete -c msbctl -n "__fish_msbctl_using_subcommand metrics" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -l color -d 'Colour states in tables: on a terminal unless NO_COLOR is set (auto), always, never' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
@@ -286,20 +305,22 @@ always\t'Also when piped, and with NO_COLOR'
 never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand version" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand version" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "status" -d 'Show the tasks, their health and a summary of sessions'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "health" -d 'Print overall health in one line; the exit code says it too'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "restart" -d 'Restart unhealthy tasks (every named task with --force); never lifts a pause'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "pause" -d 'Pause tasks at a safe point, as a lease that ends at --for or when CMD exits'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "resume" -d 'Resume paused tasks'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "run" -d 'Run one cycle of a task now (also while paused) and print its report'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "stop" -d 'Stop msbd gracefully: stop tasks and sandboxes, kill what is left at the deadline'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "orphans" -d 'List the sandboxes orphan-cleanup would stop, without stopping them'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "config" -d 'Show msbd\'s effective settings, each with where it came from (default, file, env, flag)'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "sessions" -d 'The session registry'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "debug" -d 'Tools for testing msbd itself'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "completions" -d 'Print a completion script for SHELL'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "version" -d 'Print the versions of msbctl and of the running msbd'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config sessions debug completions version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "status" -d 'Show the tasks, their health and a summary of sessions'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "health" -d 'Print overall health in one line; the exit code says it too'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "restart" -d 'Restart unhealthy tasks (every named task with --force); never lifts a pause'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "pause" -d 'Pause tasks at a safe point, as a lease that ends at --for or when CMD exits'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "resume" -d 'Resume paused tasks'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "run" -d 'Run one cycle of a task now (also while paused) and print its report'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "stop" -d 'Stop msbd gracefully: stop tasks and sandboxes, kill what is left at the deadline'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "orphans" -d 'List the sandboxes orphan-cleanup would stop, without stopping them'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "config" -d 'Show msbd\'s effective settings, each with where it came from (default, file, env, flag)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "events" -d 'Print what happened in msbd lately (task states, cycles, sessions, commands, pauses); with --json, one JSON object per line'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "metrics" -d 'Print msbd\'s metrics in the Prometheus text format'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "sessions" -d 'The session registry'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "debug" -d 'Tools for testing msbd itself'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "completions" -d 'Print a completion script for SHELL'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "version" -d 'Print the versions of msbctl and of the running msbd'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "list" -d 'List sessions, least recently accessed first'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "show" -d 'Show one session (an ended one with its exit and last lines)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "create" -d 'Create a session and its sandbox'

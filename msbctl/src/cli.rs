@@ -50,10 +50,21 @@ pub struct TaskList {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the tasks, their health and a summary of sessions
+    #[command(
+        after_help = "With --watch on a terminal the screen is redrawn in place until Ctrl-C; \
+                      otherwise each snapshot is printed after the last (with --json, one \
+                      document per line)."
+    )]
     Status {
         /// Show only this task
         #[arg(value_parser = TASK_NAMES)]
         task: Option<String>,
+        /// Show it again every --interval, until Ctrl-C
+        #[arg(long, short)]
+        watch: bool,
+        /// How often --watch asks msbd (at least 100ms)
+        #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_interval, requires = "watch")]
+        interval: Duration,
     },
     /// Print overall health in one line; the exit code says it too
     Health,
@@ -114,6 +125,15 @@ pub enum Command {
     Orphans,
     /// Show msbd's effective settings, each with where it came from (default, file, env, flag)
     Config,
+    /// Print what happened in msbd lately (task states, cycles, sessions, commands, pauses);
+    /// with --json, one JSON object per line
+    Events {
+        /// Then print each new event as it happens, until Ctrl-C
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Print msbd's metrics in the Prometheus text format
+    Metrics,
     /// The session registry
     #[command(subcommand)]
     Sessions(SessionsCommand),
@@ -258,6 +278,15 @@ fn parse_pause_for(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(duration)
+}
+
+/// Parses `--interval`: a duration of at least 100ms, so a watch cannot flood msbd.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_duration(text)?;
+    if interval < Duration::from_millis(100) {
+        return Err(format!("'{text}' is shorter than 100ms"));
+    }
+    Ok(interval)
 }
 
 /// Parses `NAME=VALUE` for `-e`.

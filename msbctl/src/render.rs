@@ -393,3 +393,179 @@ pub fn copied(report: &msb_proto::CopyReport) -> String {
         report.bytes, report.session_id, report.path
     )
 }
+
+/// `2025-05-04 13:02:07.123` in the local time zone (UTC where it cannot be told).
+pub fn local_time(at: SystemTime) -> String {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = libc::time_t::try_from(since.as_secs()).unwrap_or(libc::time_t::MAX);
+    // SAFETY: an all-zero `tm` is a valid value (its zone pointer is null), and
+    // localtime_r only writes into the `tm` it is given, which lives on this stack.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let known = !unsafe { libc::localtime_r(&secs, &mut tm) }.is_null();
+    if !known {
+        // SAFETY: as above; gmtime_r cannot fail for a time that fits in a time_t.
+        unsafe { libc::gmtime_r(&secs, &mut tm) };
+    }
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        since.subsec_millis()
+    )
+}
+
+fn uid(uid: Option<u32>) -> String {
+    uid.map_or_else(|| "an unknown uid".into(), |uid| format!("uid {uid}"))
+}
+
+/// One line per event: its local time, then what happened.
+pub fn event(event: &Event) -> String {
+    let at = UNIX_EPOCH + Duration::from_millis(event.at_ms);
+    let text = match &event.kind {
+        EventKind::TaskState {
+            task,
+            state,
+            reason,
+        } => match reason {
+            Some(reason) if *reason != state.to_string() => {
+                format!("task {task} is {state}: {reason}")
+            }
+            _ => format!("task {task} is {state}"),
+        },
+        EventKind::Cycle { report } => {
+            let counts: Vec<String> = report
+                .counts
+                .iter()
+                .map(|(name, n)| format!("{name} {n}"))
+                .collect();
+            let mut text = format!(
+                "task {} ran a cycle: {}",
+                report.task,
+                cycle_summary(report)
+            );
+            if !counts.is_empty() {
+                text.push_str(&format!(" ({})", counts.join(", ")));
+            }
+            if let Some(error) = &report.error {
+                text.push_str(&format!(": {error}"));
+            }
+            text
+        }
+        EventKind::TaskRestarted { task, by_operator } => format!(
+            "task {task} restarted {}",
+            if *by_operator {
+                "by an operator"
+            } else {
+                "after its backoff"
+            }
+        ),
+        EventKind::TaskPaused {
+            task,
+            by_uid,
+            reason,
+            until,
+        } => {
+            let mut text = format!("task {task} paused by {}", uid(*by_uid));
+            if let Some(reason) = reason {
+                text.push_str(&format!(" ({reason})"));
+            }
+            match until {
+                Some(until) => text.push_str(&format!(
+                    " until {}",
+                    local_time(UNIX_EPOCH + Duration::from_secs(*until))
+                )),
+                None => text.push_str(" until resumed"),
+            }
+            text
+        }
+        EventKind::TaskResumed {
+            task,
+            by_uid,
+            lease_ended,
+        } => {
+            if *lease_ended {
+                format!("task {task} resumed: its pause ended")
+            } else {
+                format!("task {task} resumed by {}", uid(*by_uid))
+            }
+        }
+        EventKind::SessionCreated {
+            session_id,
+            template,
+            flavor,
+            owner,
+        } => format!(
+            "session {session_id} created (template {template}, {flavor}, for {})",
+            uid(*owner)
+        ),
+        EventKind::SessionExpired { session_id, fate } => {
+            format!("session {session_id} expired: its sandbox was {fate}")
+        }
+        EventKind::SessionEvicted {
+            session_id,
+            for_session,
+            fate,
+        } => format!(
+            "session {session_id} evicted to make room for {for_session}: its sandbox was {fate}"
+        ),
+        EventKind::SessionStopped { session_id, fate } => {
+            format!("session {session_id} stopped: its sandbox was {fate}")
+        }
+        EventKind::SessionEnded {
+            session_id,
+            code,
+            signal,
+        } => {
+            let how = match (code, signal) {
+                (Some(code), _) => format!("exited with code {code}"),
+                (None, Some(signal)) => format!("was killed by signal {signal}"),
+                (None, None) => "ended".into(),
+            };
+            format!("session {session_id} ended: its sandbox {how}")
+        }
+        EventKind::ExecStarted {
+            session_id,
+            program,
+            by_uid,
+        } => format!(
+            "command {program} started in session {session_id} by {}",
+            uid(*by_uid)
+        ),
+        EventKind::ExecEnded {
+            session_id,
+            exit_code,
+            timed_out,
+            duration_ms,
+        } => {
+            let how = if *timed_out {
+                "timed out".to_string()
+            } else {
+                format!("exited with status {exit_code}")
+            };
+            format!(
+                "command in session {session_id} {how} after {}",
+                ms(*duration_ms)
+            )
+        }
+        EventKind::ConfigReloaded { changed } => {
+            if changed.is_empty() {
+                "configuration reloaded: nothing changed".into()
+            } else {
+                format!("configuration reloaded: {} changed", changed.join(", "))
+            }
+        }
+    };
+    format!("{}  {text}", local_time(at))
+}
+
+/// The line that says a follower fell behind.
+pub fn missed(missed: u64, at: SystemTime) -> String {
+    format!(
+        "{}  missed {missed} event(s): this reader fell behind (msbd --event-buffer sets how far it may)",
+        local_time(at)
+    )
+}

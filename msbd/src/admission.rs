@@ -5,7 +5,7 @@
 
 use msb_proto::{ErrorBody, ErrorCode};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The group whose members may use the socket.
@@ -31,6 +31,17 @@ pub struct Admission {
     /// A reload may change it; connections already open stay.
     per_uid: AtomicUsize,
     open: Mutex<HashMap<u32, usize>>,
+    /// Connections admitted and refused since start, for the metrics.
+    admitted: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// Connections: open now, admitted and refused since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Connections {
+    pub open: u64,
+    pub admitted: u64,
+    pub refused: u64,
 }
 
 /// An admitted connection; its uid's count goes down when it is dropped.
@@ -58,6 +69,8 @@ impl Admission {
             group,
             per_uid: AtomicUsize::new(per_uid),
             open: Mutex::new(HashMap::new()),
+            admitted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
         })
     }
 
@@ -66,12 +79,30 @@ impl Admission {
         self.per_uid.store(per_uid, Ordering::Relaxed);
     }
 
+    pub fn connections(&self) -> Connections {
+        Connections {
+            open: self.open().values().map(|&n| n as u64).sum(),
+            admitted: self.admitted.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+        }
+    }
+
     fn open(&self) -> std::sync::MutexGuard<'_, HashMap<u32, usize>> {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Admits a connection, or says why not in words that name the uid and the rule.
     pub fn admit(self: &Arc<Self>, creds: &Creds) -> Result<Ticket, ErrorBody> {
+        let admitted = self.decide(creds);
+        let counter = match admitted {
+            Ok(_) => &self.admitted,
+            Err(_) => &self.refused,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        admitted
+    }
+
+    fn decide(self: &Arc<Self>, creds: &Creds) -> Result<Ticket, ErrorBody> {
         let Some(uid) = creds.uid else {
             return Err(ErrorBody::new(
                 ErrorCode::PermissionDenied,

@@ -1,12 +1,13 @@
-//! The shared parts every request reaches: the supervisor, the managers, the store, and the
-//! facts about this daemon. It imports neither the server nor the daemon: the server hands
-//! requests to `dispatch` with a context, and the daemon builds the context and carries out
-//! the shutdowns it is handed through it. It also holds the configuration in effect and
-//! carries out a reload: every part takes the settings it may change at run time.
+//! The shared parts every request reaches: the supervisor, the managers, the store, the
+//! event bus, and the facts about this daemon. It imports neither the server nor the daemon:
+//! the server hands requests to `dispatch` with a context, and the daemon builds the context
+//! and carries out the shutdowns it is handed through it. It also holds the configuration in
+//! effect and carries out a reload: every part takes the settings it may change at run time.
 
 use crate::admission::Admission;
 use crate::backend::Backend;
 use crate::config::{Config, ConfigError};
+use crate::events::Events;
 use crate::reply::Reply;
 use crate::resources::{Limits, ResourceManager};
 use crate::sessions::{SessionManager, SessionSettings};
@@ -57,6 +58,8 @@ pub struct Context {
     pub backend: Arc<dyn Backend>,
     /// Who may use the socket, and how many connections each uid holds.
     pub admission: Arc<Admission>,
+    /// What happens, for `msbctl events` and the metrics.
+    pub events: Events,
     started_wall: SystemTime,
     started: Instant,
     /// The door: set once a shutdown begins, after which only reads are served.
@@ -79,16 +82,26 @@ impl Drop for Answering<'_> {
     }
 }
 
+/// What the daemon builds before the context, for the context to hold.
+pub struct Parts {
+    pub supervisor: Supervisor,
+    pub sessions: Arc<SessionManager>,
+    pub resources: Arc<ResourceManager>,
+    pub store: Store,
+    pub backend: Arc<dyn Backend>,
+    pub events: Events,
+}
+
 impl Context {
-    pub fn new(
-        config: Config,
-        supervisor: Supervisor,
-        sessions: Arc<SessionManager>,
-        resources: Arc<ResourceManager>,
-        store: Store,
-        backend: Arc<dyn Backend>,
-        orders: mpsc::Sender<ShutdownOrder>,
-    ) -> Self {
+    pub fn new(config: Config, parts: Parts, orders: mpsc::Sender<ShutdownOrder>) -> Self {
+        let Parts {
+            supervisor,
+            sessions,
+            resources,
+            store,
+            backend,
+            events,
+        } = parts;
         Self {
             admission: Admission::new(config.socket_group.clone(), config.max_connections_per_uid),
             config: RwLock::new(Arc::new(config)),
@@ -106,6 +119,7 @@ impl Context {
             resources,
             store,
             backend,
+            events,
             started_wall: SystemTime::now(),
             started: Instant::now(),
             stopping: AtomicBool::new(false),
@@ -168,6 +182,10 @@ impl Context {
         loads.reloads += 1;
         loads.last = reloaded.clone();
         loads.last_error = None;
+        drop(loads);
+        self.events.emit(msb_proto::EventKind::ConfigReloaded {
+            changed: reloaded.changed.iter().map(|c| c.name.clone()).collect(),
+        });
         Ok(reloaded)
     }
 

@@ -9,18 +9,20 @@
 use crate::backend::process::{Isolation, ProcessBackend};
 use crate::backend::{Backend, BackendError};
 use crate::config::Config;
-use crate::context::{self, Context, ShutdownOrder};
+use crate::context::{self, Context, Parts, ShutdownOrder};
 use crate::deadline::{Deadline, Hurry};
+use crate::events::Events;
 use crate::resources::{Descriptors, OrphanCleanup, ResourceManager};
 use crate::sessions::{SessionCleanup, SessionManager};
 use crate::socket::{self, ClaimError};
 use crate::store::{Change, Store, StoreError, StoredPause};
 use crate::supervisor::{Lease, LeaseError, LeaseHook, Supervisor, Task, TaskSpec};
-use crate::{clock, fds, ids, server};
+use crate::{clock, fds, ids, metrics, server};
 use msb_proto::{Response, SessionFate, StopReport};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
@@ -49,6 +51,11 @@ pub enum StartError {
     },
     #[error("start-up failed: {0}")]
     Startup(String),
+    #[error("cannot listen for metrics on {addr} (--metrics-listen): {source}")]
+    Metrics {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// Waits for SIGTERM or SIGINT.
@@ -138,11 +145,13 @@ pub async fn run(
         ProcessBackend::new(instance, &config.state_dir, exits, isolation).map_err(state)?,
     );
     let hurry = Arc::new(Hurry::default());
+    let events = Events::new(config.event_buffer);
     let sessions = Arc::new(SessionManager::new(
         store.clone(),
         backend.clone(),
         context::session_settings(&config),
         hurry.clone(),
+        events.clone(),
     ));
     // Adopt what the previous daemon left running before anything can take it for an orphan.
     let running = backend.list().await?;
@@ -151,6 +160,20 @@ pub async fn run(
         tracing::info!(adopted, lost, "restored the session registry");
     }
     let pauses = restore_pauses(&store, loaded.pauses);
+    // Before the socket, so that a port already taken leaves nothing bound.
+    let metrics = match config.metrics_listen {
+        Some(addr) => {
+            Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Metrics {
+                        addr: addr.to_string(),
+                        source,
+                    })?,
+            )
+        }
+        None => None,
+    };
     let listener = socket::bind(&config.socket)?;
     if let Some(group) = &config.socket_group {
         socket::share_with(&config.socket, group.gid)?;
@@ -200,19 +223,30 @@ pub async fn run(
             })
         })
         .collect();
-    let supervisor = Supervisor::start(specs, lease_keeper(store.clone()));
+    let supervisor = Supervisor::start(specs, lease_keeper(store.clone()), &events);
     let (orders, mut order_rx) = mpsc::channel(1);
     let backend_name = backend.name();
     let ctx = Arc::new(Context::new(
         config,
-        supervisor,
-        sessions,
-        resources,
-        store,
-        backend.clone(),
+        Parts {
+            supervisor,
+            sessions,
+            resources,
+            store,
+            backend: backend.clone(),
+            events,
+        },
         orders,
     ));
     let server = tokio::spawn(server::serve(listener, ctx.clone()));
+    let metrics = metrics.map(|listener| {
+        let local = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        tracing::info!(address = %local, "serving metrics at http://{local}/metrics");
+        tokio::spawn(metrics::http::serve(listener, ctx.clone()))
+    });
     let reloader = tokio::spawn(reload_on_hangup(ctx.clone(), hangups));
     let config = ctx.config();
     tracing::info!(
@@ -234,6 +268,8 @@ pub async fn run(
     };
     reloader.abort();
     let report = shutdown(&ctx, &hurry, &backend, &order).await;
+    // Every stop has been told: followers end once they have read it.
+    ctx.events.close();
     ctx.sessions.flush_touches();
     ctx.store.close().await;
     if let Some(reply) = order.reply {
@@ -249,6 +285,9 @@ pub async fn run(
     // Requests that were under way when the door closed (a stop, a create) get their
     // answers too.
     server.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     ctx.answered(REPORT_WAIT).await;
     for helper in helpers {
         helper.abort();

@@ -105,6 +105,8 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             | Request::Orphans
             | Request::Logs(_)
             | Request::Config
+            | Request::Events(_)
+            | Request::Metrics
     );
     let answer = if ctx.is_stopping() && !read_only {
         Err(Error::ShuttingDown)
@@ -121,7 +123,7 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             Request::Pause(req) => pause(ctx, peer, req).await.map(Response::Tasks),
             Request::Resume(req) => ctx
                 .supervisor
-                .resume(&req.tasks)
+                .resume(&req.tasks, peer.uid)
                 .await
                 .map(Response::Tasks)
                 .map_err(Error::from),
@@ -200,6 +202,8 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
                 Err(err) => Err(err.into()),
             },
             Request::Config => Ok(Response::Config(ctx.config().report())),
+            Request::Events(req) => return crate::event_stream::events(ctx, req, &reply).await,
+            Request::Metrics => Ok(Response::Metrics(crate::metrics::render(ctx))),
         }
     };
     let response = answer.unwrap_or_else(|err| Response::Error(err.into()));

@@ -9,10 +9,13 @@ pub mod context;
 pub mod daemon;
 pub mod deadline;
 pub mod dispatch;
+pub mod event_stream;
+pub mod events;
 pub mod fds;
 pub mod ids;
 pub mod languages;
 pub mod logs;
+pub mod metrics;
 pub mod reply;
 pub mod resources;
 pub mod server;
@@ -27,7 +30,7 @@ pub mod work;
 
 use clap::error::ErrorKind;
 use clap::Parser;
-use config::{Cli, Hidden, Sources, EXIT_CONFIG};
+use config::{Cli, Hidden, LogFormat, Sources, EXIT_CONFIG};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -63,14 +66,6 @@ pub fn main() -> ExitCode {
         }
         Err(_) => LevelFilter::INFO,
     };
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    // A panicking cycle is caught and reported by the supervisor; its message and place go
-    // to the log like everything else rather than raw to stderr.
-    std::panic::set_hook(Box::new(|info| tracing::error!(%info, "panic")));
     let var = |name: &str| std::env::var(name).ok();
     let config = match Sources::new(cli.config, &cli.daemon, &var).and_then(|s| s.load()) {
         Ok(loaded) => loaded,
@@ -87,6 +82,10 @@ pub fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    start_log(level, config.log_format);
+    // A panicking cycle is caught and reported by the supervisor; its message and place go
+    // to the log like everything else rather than raw to stderr.
+    std::panic::set_hook(Box::new(|info| tracing::error!(%info, "panic")));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -104,5 +103,21 @@ pub fn main() -> ExitCode {
             eprintln!("msbd: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to stderr: text, coloured only on a terminal and never with `NO_COLOR` set (to
+/// anything but nothing, as no-color.org asks), or one JSON object per line.
+fn start_log(level: LevelFilter, format: LogFormat) {
+    let log = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            log.with_ansi(std::io::stderr().is_terminal() && !no_color)
+                .init()
+        }
+        LogFormat::Json => log.json().flatten_event(true).init(),
     }
 }

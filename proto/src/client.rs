@@ -4,7 +4,7 @@
 //! Running code in a session and printing its output:
 //!
 //! ```no_run
-//! use msb_proto::{Client, Event, ExecCommand, ExecRequest, ExecStdin, OutputMode};
+//! use msb_proto::{Client, ExecCommand, ExecEvent, ExecRequest, ExecStdin, OutputMode};
 //! # async fn demo(session_id: String) -> Result<(), msb_proto::ClientError> {
 //! let mut client = Client::connect(&msb_proto::paths::default_socket(), "example").await?;
 //! let execution = client
@@ -21,9 +21,9 @@
 //!     .await?;
 //! loop {
 //!     match execution.next().await? {
-//!         Event::Output(chunk) => print!("{}", String::from_utf8_lossy(&chunk.data)),
-//!         Event::Exit(exit) => break println!("exit status {}", exit.status()),
-//!         Event::Copied(_) => unreachable!("an exec does not copy"),
+//!         ExecEvent::Output(chunk) => print!("{}", String::from_utf8_lossy(&chunk.data)),
+//!         ExecEvent::Exit(exit) => break println!("exit status {}", exit.status()),
+//!         ExecEvent::Copied(_) => unreachable!("an exec does not copy"),
 //!     }
 //! }
 //! # Ok(())
@@ -323,14 +323,14 @@ impl Client {
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         loop {
             match execution.next().await? {
-                Event::Output(chunk) => {
+                ExecEvent::Output(chunk) => {
                     on_output(&chunk);
                     match chunk.stream {
                         OutputStream::Stdout => stdout.extend_from_slice(&chunk.data),
                         OutputStream::Stderr => stderr.extend_from_slice(&chunk.data),
                     }
                 }
-                Event::Exit(exit) => {
+                ExecEvent::Exit(exit) => {
                     return Ok(ExecResult {
                         session_id: execution.started.session_id.clone(),
                         exit_code: exit.status(),
@@ -344,7 +344,7 @@ impl Client {
                         session_created: execution.started.session_created,
                     })
                 }
-                Event::Copied(_) => {
+                ExecEvent::Copied(_) => {
                     return Err(ClientError::Unexpected {
                         request: "exec",
                         got: "copied",
@@ -397,6 +397,21 @@ impl Client {
         }
     }
 
+    /// Starts reading the daemon's events: its recent ones, then with `follow` every new
+    /// one until the daemon stops or this client goes away.
+    pub async fn events(&mut self, request: EventsRequest) -> Result<EventStream<'_>, ClientError> {
+        self.send(&Request::Events(request)).await?;
+        Ok(EventStream { client: self })
+    }
+
+    /// The daemon's metrics in the Prometheus text format.
+    pub async fn metrics(&mut self) -> Result<String, ClientError> {
+        match self.call(Request::Metrics).await? {
+            Response::Metrics(text) => Ok(text),
+            other => Err(unexpected("metrics", &other)),
+        }
+    }
+
     pub async fn fault(&mut self, task: String, fault: Fault) -> Result<String, ClientError> {
         match self
             .call(Request::Fault(FaultRequest { task, fault }))
@@ -434,9 +449,9 @@ fn unexpected(request: &'static str, got: &Response) -> ClientError {
     }
 }
 
-/// What a running stream yields.
+/// What a running command or copy yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum ExecEvent {
     Output(ExecOutput),
     /// The command ended; nothing follows.
     Exit(ExecExit),
@@ -453,12 +468,12 @@ pub struct Execution<'a> {
 
 impl Execution<'_> {
     /// The next output chunk, or the end.
-    pub async fn next(&self) -> Result<Event, ClientError> {
+    pub async fn next(&self) -> Result<ExecEvent, ClientError> {
         let mut recv = self.stream;
         match read_frame(&mut recv, MAX_FRAME).await? {
-            Some(Response::ExecOutput(chunk)) => Ok(Event::Output(chunk)),
-            Some(Response::ExecExit(exit)) => Ok(Event::Exit(exit)),
-            Some(Response::Copied(report)) => Ok(Event::Copied(report)),
+            Some(Response::ExecOutput(chunk)) => Ok(ExecEvent::Output(chunk)),
+            Some(Response::ExecExit(exit)) => Ok(ExecEvent::Exit(exit)),
+            Some(Response::Copied(report)) => Ok(ExecEvent::Copied(report)),
             Some(Response::Error(body)) => Err(ClientError::Daemon(body)),
             Some(other) => Err(unexpected("exec", &other)),
             None => Err(ClientError::Closed),
@@ -470,5 +485,30 @@ impl Execution<'_> {
         let mut send = self.stream;
         write_frame(&mut send, &Request::Input(input)).await?;
         Ok(())
+    }
+}
+
+/// What an events stream yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventFrame {
+    Event(Event),
+    /// The daemon could not keep up with this reader, which missed this many events.
+    Missed(u64),
+}
+
+/// The daemon's events, as they come.
+pub struct EventStream<'a> {
+    client: &'a mut Client,
+}
+
+impl EventStream<'_> {
+    /// The next event (or how many were missed); `None` once the stream has ended.
+    pub async fn next(&mut self) -> Result<Option<EventFrame>, ClientError> {
+        match self.client.receive().await? {
+            Response::Event(event) => Ok(Some(EventFrame::Event(event))),
+            Response::EventsMissed(missed) => Ok(Some(EventFrame::Missed(missed))),
+            Response::Ack(_) => Ok(None),
+            other => Err(unexpected("events", &other)),
+        }
     }
 }

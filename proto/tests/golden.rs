@@ -59,6 +59,7 @@ fn every_variant_has_a_sample() {
         family::<OutputMode>("output_mode"),
         family::<OutputStream>("output_stream"),
         family::<SettingSource>("setting_source"),
+        family::<EventKind>("event_kind"),
     ];
     let mut expected = BTreeSet::from([String::from("hello")]);
     for (family, variants) in families {

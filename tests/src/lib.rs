@@ -6,8 +6,10 @@
 pub use msbd::backend::procfs;
 use serde_json::Value;
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -92,6 +94,77 @@ pub fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
             "timed out after {DEADLINE:?} waiting for {what}"
         );
         std::thread::sleep(POLL);
+    }
+}
+
+/// A command that runs on (a follow, a watch), its stdout read line by line as it comes;
+/// killed when dropped.
+pub struct Lines {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Lines {
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the command");
+        let stdout = child.stdout.take().expect("its stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line, which must come within the deadline.
+    pub fn next(&self) -> String {
+        self.until("any", |_| true).remove(0)
+    }
+
+    /// Waits for the command to end by itself; returns how it ended.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        wait_until("the command to end", || {
+            self.child.try_wait().ok().flatten()
+        })
+    }
+
+    /// Reads lines until one satisfies `wanted`; returns every line read, that one last.
+    /// Panics, with what was read, if none comes within the deadline or the output ends.
+    pub fn until(&self, what: &str, wanted: impl Fn(&str) -> bool) -> Vec<String> {
+        let start = Instant::now();
+        let mut read = Vec::new();
+        loop {
+            let left = DEADLINE.saturating_sub(start.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let done = wanted(&line);
+                    read.push(line);
+                    if done {
+                        return read;
+                    }
+                }
+                Err(err) => panic!("no line with {what} ({err:?}); read: {read:#?}"),
+            }
+        }
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

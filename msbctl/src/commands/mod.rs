@@ -2,6 +2,7 @@
 
 mod completions;
 mod maintenance;
+mod observe;
 mod sessions;
 mod stop;
 mod tasks;
@@ -85,6 +86,8 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
         &cli.command,
         Command::Stop { .. }
             | Command::Pause { .. }
+            | Command::Status { watch: true, .. }
+            | Command::Events { follow: true }
             | Command::Sessions(
                 SessionsCommand::Exec { .. }
                     | SessionsCommand::Run { .. }
@@ -108,7 +111,15 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
 async fn answer(cli: Cli, socket: PathBuf, out: &Out) -> Result<u8, Failure> {
     let mut client = connect(&socket).await?;
     match cli.command {
-        Command::Status { task } => tasks::status(&mut client, task, out).await,
+        Command::Status {
+            task,
+            watch: true,
+            interval,
+        } => {
+            let limit = (cli.timeout, socket);
+            observe::watch_status(&mut client, task, interval, limit, out).await
+        }
+        Command::Status { task, .. } => tasks::status(&mut client, task, out).await,
         Command::Health => tasks::health(&mut client, out).await,
         Command::Restart { tasks, force } => {
             tasks::restart(&mut client, tasks.tasks, force, out).await
@@ -135,6 +146,8 @@ async fn answer(cli: Cli, socket: PathBuf, out: &Out) -> Result<u8, Failure> {
             out.show(&report, render::config)?;
             Ok(exit::OK)
         }
+        Command::Events { follow } => observe::events(&mut client, follow, out).await,
+        Command::Metrics => observe::metrics(&mut client, out).await,
         Command::Sessions(command) => sessions::run(&mut client, command, out).await,
         Command::Debug(DebugCommand::Fault { task, fault }) => {
             let fault = fault.into();

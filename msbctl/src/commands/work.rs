@@ -6,7 +6,7 @@ use crate::cli::RunArgs;
 use crate::output::{written, Failure, Out};
 use crate::{exit, render};
 use msb_proto::{
-    Client, CopyRequest, CreateSession, EnvVar, Event, ExecCommand, ExecExit, ExecRequest,
+    Client, CopyRequest, CreateSession, EnvVar, ExecCommand, ExecEvent, ExecExit, ExecRequest,
     ExecStdin, Execution, Input, OutputMode, OutputStream,
 };
 use std::io::{Read, Write};
@@ -104,9 +104,9 @@ async fn live(execution: &Execution<'_>, interactive: bool) -> Result<u8, Failur
     let output = async {
         loop {
             match execution.next().await? {
-                Event::Output(chunk) => write_chunk(chunk.stream, &chunk.data)?,
-                Event::Exit(exit) => return Ok::<ExecExit, Failure>(exit),
-                Event::Copied(_) => {
+                ExecEvent::Output(chunk) => write_chunk(chunk.stream, &chunk.data)?,
+                ExecEvent::Exit(exit) => return Ok::<ExecExit, Failure>(exit),
+                ExecEvent::Copied(_) => {
                     return Err(Failure::Local("msbd answered an exec with a copy".into()))
                 }
             }
@@ -249,9 +249,9 @@ async fn upload(
     }
     loop {
         match execution.next().await? {
-            Event::Copied(report) => return Ok(report),
-            Event::Output(_) => {}
-            Event::Exit(_) => {
+            ExecEvent::Copied(report) => return Ok(report),
+            ExecEvent::Output(_) => {}
+            ExecEvent::Exit(_) => {
                 return Err(Failure::Local("msbd answered a copy with an exit".into()))
             }
         }
@@ -272,12 +272,12 @@ async fn download(
     let received = async {
         loop {
             match execution.next().await? {
-                Event::Output(chunk) => {
+                ExecEvent::Output(chunk) => {
                     // An unpacker that stopped has its error to tell below.
                     let _ = tx.send(Ok(chunk.data));
                 }
-                Event::Copied(report) => return Ok(report),
-                Event::Exit(_) => {
+                ExecEvent::Copied(report) => return Ok(report),
+                ExecEvent::Exit(_) => {
                     return Err(Failure::Local("msbd answered a copy with an exit".into()))
                 }
             }

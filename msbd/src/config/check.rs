@@ -13,12 +13,15 @@ use crate::templates::{Templates, DEFAULT_TEMPLATE};
 use clap::ValueEnum;
 use msb_proto::units::DURATION_FORMS;
 use msb_proto::{Setting, SettingSource};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// The shortest interval or timeout accepted where a shorter one would make the daemon spin.
 const MIN_PERIOD: Duration = Duration::from_millis(100);
 const SECOND: Duration = Duration::from_secs(1);
+/// The most events `--event-buffer` keeps, in memory, and in each follower's queue.
+const MAX_EVENT_BUFFER: u64 = 65_536;
 
 /// What happens when a task's cycle panics, as `--restart-policy` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,6 +72,9 @@ pub fn check(merged: &Layer, sources: Sources, file_found: bool) -> Result<Confi
     let max_execs_per_session = r.number(&s::MAX_EXECS_PER_SESSION, 1, u32::MAX.into())?;
     let collect_limit_kb = r.number(&s::COLLECT_LIMIT_KB, 1, u64::MAX)?;
     let copy_limit_mb = r.number(&s::COPY_LIMIT_MB, 1, u64::MAX)?;
+    let metrics_listen = r.get(&s::METRICS_LISTEN, listen_address, |a| a.to_string())?;
+    let event_buffer = r.number(&s::EVENT_BUFFER, 1, MAX_EVENT_BUFFER)?;
+    let log_format = r.require(&s::LOG_FORMAT, choice, name_of)?;
     let enable_fault_injection = r.require(&s::ENABLE_FAULT_INJECTION, boolean, bool::to_string)?;
     let templates = r.templates()?;
     let languages = r.languages();
@@ -99,6 +105,9 @@ pub fn check(merged: &Layer, sources: Sources, file_found: bool) -> Result<Confi
         socket_group,
         max_connections_per_uid: max_connections_per_uid as usize,
         idle_timeout,
+        metrics_listen,
+        event_buffer: event_buffer as usize,
+        log_format,
         enable_fault_injection,
         settings: r.settings,
         sources,
@@ -265,6 +274,13 @@ fn name_of<T: ValueEnum>(value: &T) -> String {
         .to_possible_value()
         .map(|p| p.get_name().to_string())
         .unwrap_or_default()
+}
+
+/// `--metrics-listen`: an IP address and a port.
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    text.trim().parse().map_err(|_| {
+        "expected ADDR:PORT with an IP address, such as 127.0.0.1:9464 or [::1]:9464".into()
+    })
 }
 
 /// Absolute, so that status shows where it really is whatever the daemon's working

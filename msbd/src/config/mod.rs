@@ -20,6 +20,7 @@ use crate::supervisor::RestartPolicy;
 use crate::templates::Templates;
 use layers::Layer;
 use msb_proto::{ConfigChange, ConfigReport, Flavor, Setting};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -51,6 +52,9 @@ pub struct Config {
     pub socket_group: Option<SocketGroup>,
     pub max_connections_per_uid: usize,
     pub idle_timeout: Duration,
+    pub metrics_listen: Option<SocketAddr>,
+    pub event_buffer: usize,
+    pub log_format: LogFormat,
     pub enable_fault_injection: bool,
     /// Every effective setting with its source, for `msbctl config` and for telling what a
     /// reload changed.
@@ -59,6 +63,15 @@ pub struct Config {
     pub sources: Sources,
     /// Whether the config file was there.
     pub file_found: bool,
+}
+
+/// How msbd's log lines are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event, coloured on a terminal (never with NO_COLOR set).
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// Bounds on the work run in sessions.
@@ -303,6 +316,29 @@ mod tests {
             (None, SettingSource::Default)
         );
         assert!(config.file_found);
+    }
+
+    #[test]
+    fn observability_settings_are_checked() {
+        let args = ["--metrics-listen", "127.0.0.1:9464", "--log-format", "json"];
+        let config = load(&args, &[], "").expect("parse");
+        assert_eq!(config.metrics_listen, Some(([127, 0, 0, 1], 9464).into()));
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.event_buffer, 1024);
+        let err = load(&["--metrics-listen", "localhost"], &[], "")
+            .expect_err("must be refused")
+            .to_string();
+        assert!(
+            err.contains("--metrics-listen") && err.contains("ADDR:PORT"),
+            "{err}"
+        );
+        let err = load(&[], &[("MSB_EVENT_BUFFER", "0")], "")
+            .expect_err("must be refused")
+            .to_string();
+        assert!(
+            err.contains("MSB_EVENT_BUFFER") && err.contains("from 1 to 65536"),
+            "{err}"
+        );
     }
 
     #[test]

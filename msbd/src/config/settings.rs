@@ -219,6 +219,24 @@ pub static COPY_LIMIT_MB: Spec = setting(
     "Largest archive one copy into or out of a session may move, in MiB",
     Fallback::Text("1024"),
 );
+pub static METRICS_LISTEN: Spec = at_start(
+    "metrics-listen",
+    "ADDR:PORT",
+    "Serve the Prometheus metrics over HTTP at http://ADDR:PORT/metrics",
+    Fallback::Unset,
+);
+pub static EVENT_BUFFER: Spec = at_start(
+    "event-buffer",
+    "N",
+    "Events kept for `msbctl events` (and queued inside msbd for each follower)",
+    Fallback::Text("1024"),
+);
+pub static LOG_FORMAT: Spec = at_start(
+    "log-format",
+    "FORMAT",
+    "How the log is written on stderr: text (coloured on a terminal, never with NO_COLOR) or json (one object a line)",
+    Fallback::Text("text"),
+);
 pub static ENABLE_FAULT_INJECTION: Spec = Spec {
     flag: "enable-fault-injection",
     value_name: None,
@@ -228,7 +246,7 @@ pub static ENABLE_FAULT_INJECTION: Spec = Spec {
 };
 
 /// Every setting, in the order `--help`, `msbctl config` and the README show them.
-pub static ALL: [&Spec; 24] = [
+pub static ALL: [&Spec; 27] = [
     &SOCKET,
     &STATE_DIR,
     &BACKEND,
@@ -252,6 +270,9 @@ pub static ALL: [&Spec; 24] = [
     &MAX_EXECS_PER_SESSION,
     &COLLECT_LIMIT_KB,
     &COPY_LIMIT_MB,
+    &METRICS_LISTEN,
+    &EVENT_BUFFER,
+    &LOG_FORMAT,
     &ENABLE_FAULT_INJECTION,
 ];
 

@@ -2,6 +2,7 @@
 //! busy marks that have lapsed (a client that crashed mid-work), and forgets ended sessions
 //! kept long enough.
 
+use super::stop::Cause;
 use super::SessionManager;
 use crate::backend::BoxFuture;
 use crate::clock::now_ms;
@@ -54,7 +55,10 @@ impl SessionManager {
         match self.begin_stop(id, true) {
             Ok(Some(sandbox)) => {
                 let deadline = self.hurry.after(self.stop_grace());
-                match self.finish_stop(id, &sandbox, deadline).await {
+                match self
+                    .finish_stop(id, &sandbox, deadline, Cause::Expired)
+                    .await
+                {
                     Ok(_) => Outcome::Stopped,
                     Err(err) => Outcome::Failed(err.to_string()),
                 }

@@ -2,6 +2,7 @@
 //! sandbox, and taking everything back when a step fails.
 
 use super::ended::describe;
+use super::stop::Cause;
 use super::{owned_by, under_way, unknown, Admit, SessionError, SessionManager};
 use crate::backend::SandboxSpec;
 use crate::clock::now_ms;
@@ -9,7 +10,7 @@ use crate::ids::{random_hex, valid_session_id};
 use crate::session::Session;
 use crate::store::{Change, StoreError};
 use crate::templates::DEFAULT_TEMPLATE;
-use msb_proto::{CreateSession, Flavor, SessionInfo, SessionStatus};
+use msb_proto::{CreateSession, EventKind, Flavor, SessionInfo, SessionStatus};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -136,7 +137,7 @@ impl SessionManager {
             }
         }
         tracing::info!(session = id, "replacing an expired session");
-        self.stop(id).await?;
+        self.stop_for(id, Cause::Expired).await?;
         Ok(None)
     }
 
@@ -157,8 +158,13 @@ impl SessionManager {
         for (victim, sandbox) in victims {
             let manager = self.clone();
             let deadline = self.hurry.after(self.stop_grace());
+            let cause = Cause::Evicted {
+                for_session: id.clone(),
+            };
             evictions.spawn(async move {
-                let stopped = manager.stop_sandbox(&victim, &sandbox, deadline).await;
+                let stopped = manager
+                    .stop_sandbox(&victim, &sandbox, deadline, cause)
+                    .await;
                 (victim, stopped)
             });
         }
@@ -206,6 +212,12 @@ impl SessionManager {
                     .update(id, |s| s.status = SessionStatus::Ready);
                 let row = state.registry.get(id).cloned().ok_or_else(|| unknown(id))?;
                 let info = Self::info_in(&state.registry, id)?;
+                self.events.emit(EventKind::SessionCreated {
+                    session_id: row.id.clone(),
+                    template: row.template.clone(),
+                    flavor: row.flavor,
+                    owner: row.owner,
+                });
                 drop(self.store.keep(Change::Put(row)));
                 drop(state);
                 self.settled.notify_waiters();

@@ -9,7 +9,7 @@ use crate::backend::Exited;
 use crate::clock::now_ms;
 use crate::session::Session;
 use crate::store::Change;
-use msb_proto::{Fate, SandboxExit, SessionFate, SessionInfo, SessionStatus};
+use msb_proto::{EventKind, Fate, SandboxExit, SessionFate, SessionInfo, SessionStatus};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -47,6 +47,10 @@ impl Ended {
 
     pub fn iter(&self) -> impl Iterator<Item = &EndedSession> {
         self.by_id.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
     }
 
     /// Keeps `ended`; returns the sandbox of the oldest one, forgotten to make room.
@@ -149,6 +153,11 @@ impl SessionManager {
                 last_lines = ?exit.log_tail,
                 "the sandbox ended on its own; session ended"
             );
+            self.events.emit(EventKind::SessionEnded {
+                session_id: session_id.clone(),
+                code: exit.code,
+                signal: exit.signal,
+            });
             drop(self.store.keep(Change::Delete(session_id.clone())));
             if let Some(fates) = &state.closing {
                 let _ = fates.send(SessionFate {

@@ -26,6 +26,7 @@ pub use work::WorkLease;
 use crate::backend::Backend;
 use crate::clock::now_ms;
 use crate::deadline::Hurry;
+use crate::events::Events;
 use crate::session::Session;
 use crate::store::{Change, Store};
 use crate::templates::Templates;
@@ -93,6 +94,8 @@ pub struct SessionManager {
     /// Brings every stop's deadline forward when the daemon shuts down.
     hurry: Arc<Hurry>,
     evictions: AtomicU64,
+    /// Told of every session created, stopped, expired, evicted or ended.
+    events: Events,
 }
 
 impl SessionManager {
@@ -101,6 +104,7 @@ impl SessionManager {
         backend: Arc<dyn Backend>,
         settings: SessionSettings,
         hurry: Arc<Hurry>,
+        events: Events,
     ) -> Self {
         Self {
             state: Mutex::new(State {
@@ -124,6 +128,7 @@ impl SessionManager {
             }),
             hurry,
             evictions: AtomicU64::new(0),
+            events,
         }
     }
 
@@ -191,6 +196,19 @@ impl SessionManager {
 
     pub fn totals(&self) -> Totals {
         self.lock().registry.totals()
+    }
+
+    /// How many sessions there are of each status, `ended` ones included.
+    pub fn by_status(&self) -> Vec<(SessionStatus, u64)> {
+        let state = self.lock();
+        state
+            .registry
+            .by_status()
+            .map(|(status, count)| match status {
+                SessionStatus::Ended => (status, state.ended.len() as u64),
+                _ => (status, count),
+            })
+            .collect()
     }
 
     pub fn evictions(&self) -> u64 {

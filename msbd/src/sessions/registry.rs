@@ -49,6 +49,8 @@ pub struct Registry {
     freeing: Totals,
     /// Sessions being created or stopped right now.
     in_flight: usize,
+    /// Sessions by the status clients see, indexed by `SessionStatus as usize`.
+    by_status: [u64; SessionStatus::ALL.len()],
     timeout_ms: u64,
     busy_timeout_ms: u64,
 }
@@ -62,6 +64,7 @@ impl Registry {
             totals: Totals::default(),
             freeing: Totals::default(),
             in_flight: 0,
+            by_status: [0; SessionStatus::ALL.len()],
             timeout_ms,
             busy_timeout_ms,
         }
@@ -132,6 +135,13 @@ impl Registry {
         planned
     }
 
+    /// How many sessions there are of each status, as clients see it.
+    pub fn by_status(&self) -> impl Iterator<Item = (SessionStatus, u64)> + '_ {
+        SessionStatus::ALL
+            .into_iter()
+            .map(|status| (status, self.by_status[status as usize]))
+    }
+
     /// How many sessions are being created or stopped.
     pub fn in_flight(&self) -> usize {
         self.in_flight
@@ -148,6 +158,12 @@ impl Registry {
             }
         }
         self.totals.apply(s.flavor, add);
+        let by_status = &mut self.by_status[s.shown_status() as usize];
+        if add {
+            *by_status += 1;
+        } else {
+            *by_status -= 1;
+        }
         if s.stopping {
             self.freeing.apply(s.flavor, add);
         }
@@ -237,9 +253,18 @@ mod tests {
         r.insert(session("a", Flavor::Medium, 0));
         r.insert(session("b", Flavor::Small, 0));
         assert_eq!(r.totals().memory_mb, 3072);
+        r.update("b", |s| s.working = 1);
+        let count = |r: &Registry, status| {
+            r.by_status()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| n)
+        };
+        assert_eq!(count(&r, SessionStatus::Processing), 1, "work shows");
+        assert_eq!(count(&r, SessionStatus::Ready), 1);
         assert_eq!(r.totals().cpus, 3);
         assert_eq!(r.totals().by_flavor.medium, 1);
         r.remove("a");
+        assert_eq!(count(&r, SessionStatus::Ready), 0);
         assert_eq!(
             r.totals(),
             Totals {

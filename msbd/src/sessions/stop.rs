@@ -5,7 +5,7 @@ use super::{under_way, unknown, SessionError, SessionManager};
 use crate::backend::Stopped;
 use crate::deadline::Deadline;
 use crate::store::Change;
-use msb_proto::{Fate, SessionFate, SessionInfo, SessionStatus};
+use msb_proto::{EventKind, Fate, SessionFate, SessionInfo, SessionStatus};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,31 @@ use tokio::time::{sleep_until, Instant};
 
 /// How long after its deadline a shutdown still waits for creates and stops under way.
 const SETTLE_AFTER_DEADLINE: Duration = Duration::from_secs(6);
+
+/// Why a session is stopped, as the event of its stop says.
+#[derive(Debug, Clone)]
+pub(super) enum Cause {
+    /// On request, or by a shutdown.
+    Asked,
+    Expired,
+    Evicted {
+        for_session: String,
+    },
+}
+
+impl Cause {
+    fn event(self, session_id: String, fate: Fate) -> EventKind {
+        match self {
+            Self::Asked => EventKind::SessionStopped { session_id, fate },
+            Self::Expired => EventKind::SessionExpired { session_id, fate },
+            Self::Evicted { for_session } => EventKind::SessionEvicted {
+                session_id,
+                for_session,
+                fate,
+            },
+        }
+    }
+}
 
 /// `Stopped` as the fate a client sees.
 fn fate_of(how: Stopped) -> Fate {
@@ -58,10 +83,11 @@ impl SessionManager {
         id: &str,
         sandbox: &str,
         deadline: Deadline,
+        cause: Cause,
     ) -> Result<(SessionInfo, Stopped), SessionError> {
         let manager = self.clone();
         let (id, sandbox) = (id.to_string(), sandbox.to_string());
-        tokio::spawn(async move { manager.stop_sandbox(&id, &sandbox, deadline).await })
+        tokio::spawn(async move { manager.stop_sandbox(&id, &sandbox, deadline, cause).await })
             .await
             .map_err(|err| SessionError::Internal {
                 what: "stop a session",
@@ -75,6 +101,7 @@ impl SessionManager {
         id: &str,
         sandbox: &str,
         deadline: Deadline,
+        cause: Cause,
     ) -> Result<(SessionInfo, Stopped), SessionError> {
         let result = self.backend.stop(sandbox, deadline).await;
         let outcome = {
@@ -84,6 +111,7 @@ impl SessionManager {
                     let mut session = state.registry.remove(id).ok_or_else(|| unknown(id))?;
                     session.status = SessionStatus::Stopped;
                     tracing::info!(session = %id, sandbox, ?how, "session stopped");
+                    self.events.emit(cause.event(id.to_string(), fate_of(how)));
                     let mut info = Self::info(&state.registry, &session);
                     info.fate = Some(fate_of(how));
                     // The sandbox is gone whatever the disk says: kept, and written as soon
@@ -127,6 +155,15 @@ impl SessionManager {
     /// Stops a session's sandbox and removes the session; the answer says how it ended. An
     /// ended session is forgotten, with its log.
     pub async fn stop(self: &Arc<Self>, id: &str) -> Result<SessionInfo, SessionError> {
+        self.stop_for(id, Cause::Asked).await
+    }
+
+    /// `stop`, for `cause`.
+    pub(super) async fn stop_for(
+        self: &Arc<Self>,
+        id: &str,
+        cause: Cause,
+    ) -> Result<SessionInfo, SessionError> {
         let sandbox = match self.begin_stop(id, false) {
             Err(SessionError::Unknown { .. }) => {
                 return self.forget(id).await.ok_or_else(|| unknown(id));
@@ -134,7 +171,7 @@ impl SessionManager {
             begun => begun?.ok_or_else(|| unknown(id))?,
         };
         let deadline = self.hurry.after(self.stop_grace());
-        Ok(self.finish_stop(id, &sandbox, deadline).await?.0)
+        Ok(self.finish_stop(id, &sandbox, deadline, cause).await?.0)
     }
 
     /// Closes the registry for a shutdown: no session is admitted from now on, and the fate
@@ -193,7 +230,9 @@ impl SessionManager {
                 let manager = self.clone();
                 let deadline = self.hurry.at(until);
                 ours.spawn(async move {
-                    let _ = manager.stop_sandbox(&id, &sandbox, deadline).await;
+                    let _ = manager
+                        .stop_sandbox(&id, &sandbox, deadline, Cause::Asked)
+                        .await;
                 });
             }
             if busy == 0 && !started && ledger.is_empty() {

@@ -101,6 +101,8 @@ pub struct Loaded {
 struct Condition {
     error: Option<String>,
     since_ms: Option<u64>,
+    /// Writes (and retries) that failed since start, for the metrics.
+    errors: u64,
 }
 
 /// A handle to the store; cheap to clone.
@@ -204,13 +206,21 @@ impl Store {
         }
     }
 
-    pub fn health(&self) -> StoreHealth {
-        let condition = self
-            .inner
+    fn condition(&self) -> Condition {
+        self.inner
             .condition
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
+            .clone()
+    }
+
+    /// How many writes (and retries) failed since start.
+    pub fn errors(&self) -> u64 {
+        self.condition().errors
+    }
+
+    pub fn health(&self) -> StoreHealth {
+        let condition = self.condition();
         StoreHealth {
             health: if condition.error.is_some() {
                 Health::Degraded

@@ -348,6 +348,7 @@ impl Writer {
         }
         condition.error = Some(message);
         condition.since_ms.get_or_insert_with(now_ms);
+        condition.errors += 1;
     }
 
     fn healthy(&self) {

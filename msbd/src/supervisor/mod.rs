@@ -24,6 +24,7 @@ pub type LeaseHook = Arc<
 >;
 
 use crate::backend::BoxFuture;
+use crate::events::Events;
 use msb_proto::{CycleReport, Fault, TaskAction, TaskSelection, TaskStatus};
 use runner::{Control, Runner};
 use state::Shared;
@@ -59,7 +60,8 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Starts a runner per task; each runs its first cycle at once unless it starts paused.
-    pub fn start(specs: Vec<TaskSpec>, on_lease: LeaseHook) -> Self {
+    /// What the tasks do is told to `events`.
+    pub fn start(specs: Vec<TaskSpec>, on_lease: LeaseHook, events: &Events) -> Self {
         let tasks = specs
             .into_iter()
             .map(|spec| {
@@ -68,6 +70,7 @@ impl Supervisor {
                     spec.tuning.interval,
                     spec.tuning.stall_after,
                     spec.pause,
+                    events.clone(),
                 ));
                 let (control, rx) = mpsc::channel(32);
                 tokio::spawn(
@@ -165,8 +168,13 @@ impl Supervisor {
         .collect()
     }
 
-    pub async fn resume(&self, selection: &TaskSelection) -> Result<Vec<TaskAction>, TaskError> {
-        self.ask_all(selection, |reply| Control::Resume { reply })
+    /// Ends the pauses now; `by_uid` asked.
+    pub async fn resume(
+        &self,
+        selection: &TaskSelection,
+        by_uid: Option<u32>,
+    ) -> Result<Vec<TaskAction>, TaskError> {
+        self.ask_all(selection, |reply| Control::Resume { by_uid, reply })
             .await
     }
 
@@ -271,7 +279,10 @@ mod tests {
             pause: None,
         };
         let hook: LeaseHook = Arc::new(|_, _| Box::pin(async { Ok(()) }));
-        (Supervisor::start(vec![spec], hook), counter)
+        (
+            Supervisor::start(vec![spec], hook, &Events::new(16)),
+            counter,
+        )
     }
 
     /// Lets every task that can run do so, without moving the clock.

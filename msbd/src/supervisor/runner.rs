@@ -7,7 +7,7 @@ use super::state::{Lease, Record, Shared};
 use super::task::{CycleContext, CycleResult, Task};
 use super::{CycleError, LeaseHook, TaskError, Tuning};
 use crate::clock::unix_secs;
-use msb_proto::{ActionResult, CycleOutcome, CycleReport, Fault, TaskAction, TaskState};
+use msb_proto::{ActionResult, CycleOutcome, CycleReport, EventKind, Fault, TaskAction, TaskState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -28,6 +28,7 @@ pub(crate) enum Control {
         reply: PauseReply,
     },
     Resume {
+        by_uid: Option<u32>,
         reply: oneshot::Sender<TaskAction>,
     },
     Restart {
@@ -168,8 +169,8 @@ impl Runner {
                 };
                 let _ = reply.send(action);
             }
-            Control::Resume { reply } => {
-                let _ = reply.send(self.resume().await);
+            Control::Resume { by_uid, reply } => {
+                let _ = reply.send(self.resume(by_uid).await);
             }
             Control::Restart { force, reply } => {
                 let state = self.shared.lock().state;
@@ -226,9 +227,18 @@ impl Runner {
         (!force).then(|| format!("{state} and not unhealthy; use --force to restart it anyway"))
     }
 
+    /// Tells of a restart, before the state it leads to.
+    fn restarted(&self, by_operator: bool) {
+        self.shared.events.emit(EventKind::TaskRestarted {
+            task: self.shared.name.to_string(),
+            by_operator,
+        });
+    }
+
     fn restart(&mut self) -> TaskAction {
         self.backoff.reset();
         self.backoff_until = None;
+        self.restarted(true);
         self.shared.update(|r| {
             r.state = TaskState::Running;
             r.restarts += 1;
@@ -250,17 +260,30 @@ impl Runner {
         (self.on_lease)(name, Some(&lease))
             .await
             .map_err(|source| TaskError::Lease { name, source })?;
+        self.shared.events.emit(EventKind::TaskPaused {
+            task: name.to_string(),
+            by_uid: lease.by_uid,
+            reason: lease.reason.clone(),
+            until: lease.until.map(|(_, wall)| unix_secs(wall)),
+        });
         self.shared.update(|r| r.pause = Some(lease));
         Ok(())
     }
 
-    /// Ends the pause; returns whether there was one, and a note when its end is not stored
-    /// yet (it stands anyway, and is written once the store recovers).
-    async fn end_pause(&self) -> (bool, Option<String>) {
-        let had = self.shared.update(|r| r.pause.take()).is_some();
-        if !had {
+    /// Ends the pause, lifted by `by_uid` or at the end of its lease; returns whether there
+    /// was one, and a note when its end is not stored yet (it stands anyway, and is written
+    /// once the store recovers).
+    async fn end_pause(&self, by_uid: Option<u32>, lease_ended: bool) -> (bool, Option<String>) {
+        // Only this runner changes the lease, so what it sees here still holds below.
+        if self.shared.lock().pause.is_none() {
             return (false, None);
         }
+        self.shared.events.emit(EventKind::TaskResumed {
+            task: self.shared.name.to_string(),
+            by_uid,
+            lease_ended,
+        });
+        self.shared.update(|r| r.pause = None);
         let note = (self.on_lease)(self.shared.name, None)
             .await
             .err()
@@ -272,8 +295,8 @@ impl Runner {
         (true, note)
     }
 
-    async fn resume(&mut self) -> TaskAction {
-        match self.end_pause().await {
+    async fn resume(&mut self, by_uid: Option<u32>) -> TaskAction {
+        match self.end_pause(by_uid, false).await {
             (true, note) => {
                 tracing::info!(task = self.shared.name, "task resumed");
                 self.action(ActionResult::Resumed, note)
@@ -283,13 +306,14 @@ impl Runner {
     }
 
     async fn end_lease(&mut self) {
-        self.end_pause().await;
+        self.end_pause(None, true).await;
         tracing::info!(task = self.shared.name, "pause lease ended; task resumed");
     }
 
     fn finish_backoff(&mut self) {
         self.backoff_until = None;
         self.backoff.record_restart(Instant::now());
+        self.restarted(false);
         self.shared.update(|r| {
             r.state = TaskState::Running;
             r.restarts += 1;
@@ -460,9 +484,9 @@ impl Runner {
                     }
                 }
             }
-            Control::Resume { reply } => {
+            Control::Resume { by_uid, reply } => {
                 cycle.keep_going_unless_stopping();
-                let action = self.resume().await;
+                let action = self.resume(by_uid).await;
                 self.answer_pause_waiters(Some("resumed before the pause took effect".into()));
                 let _ = reply.send(action);
             }
@@ -569,6 +593,10 @@ impl Runner {
                 Default::default(),
             ),
         };
+        // Told before the state the cycle leads to (a backoff, a failure).
+        self.shared.events.emit(EventKind::Cycle {
+            report: report.clone(),
+        });
         let next_state = (report.outcome == CycleOutcome::Panicked).then(|| self.after_panic());
         self.shared.update(|r: &mut Record| {
             r.cycles += 1;

@@ -4,7 +4,8 @@
 
 use super::health::health_of;
 use crate::clock::unix_secs;
-use msb_proto::{CycleReport, Fault, Health, PauseInfo, TaskState, TaskStatus};
+use crate::events::Events;
+use msb_proto::{CycleReport, EventKind, Fault, Health, PauseInfo, TaskState, TaskStatus};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -82,6 +83,8 @@ pub struct Shared {
     pub name: &'static str,
     record: Mutex<Record>,
     faults: Mutex<Faults>,
+    /// Told of every change of the reported state.
+    pub events: Events,
 }
 
 impl Shared {
@@ -91,6 +94,7 @@ impl Shared {
         interval: Duration,
         stall_after: Duration,
         pause: Option<Lease>,
+        events: Events,
     ) -> Self {
         let now = SystemTime::now();
         Self {
@@ -118,6 +122,7 @@ impl Shared {
                 stall_after,
             }),
             faults: Mutex::new(Faults::default()),
+            events,
         }
     }
 
@@ -126,14 +131,28 @@ impl Shared {
         self.record.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Applies `change` and keeps `state_since` in step with the reported state.
+    /// Applies `change` and keeps `state_since` in step with the reported state; a new
+    /// reported state is an event. Only the task's runner calls it, so the status read
+    /// after the change is still that change's.
     pub fn update<T>(&self, change: impl FnOnce(&mut Record) -> T) -> T {
-        let mut record = self.lock();
-        let out = change(&mut record);
-        let reported = record.reported_state();
-        if reported != record.reported {
-            record.reported = reported;
-            record.state_since = SystemTime::now();
+        let (out, changed) = {
+            let mut record = self.lock();
+            let out = change(&mut record);
+            let reported = record.reported_state();
+            let changed = reported != record.reported;
+            if changed {
+                record.reported = reported;
+                record.state_since = SystemTime::now();
+            }
+            (out, changed)
+        };
+        if changed {
+            let status = self.status();
+            self.events.emit(EventKind::TaskState {
+                task: status.name,
+                state: status.state,
+                reason: status.reason,
+            });
         }
         out
     }

@@ -8,8 +8,8 @@ use crate::context::Context;
 use crate::reply::{Inbox, Reply};
 use crate::sessions::WorkLease;
 use msb_proto::{
-    CreateSession, ExecCommand, ExecExit, ExecOutput, ExecRequest, ExecStarted, ExecStdin,
-    OutputMode, OutputStream, Response,
+    CreateSession, EventKind, ExecCommand, ExecExit, ExecOutput, ExecRequest, ExecStarted,
+    ExecStdin, OutputMode, OutputStream, Response,
 };
 use std::time::Duration;
 
@@ -35,6 +35,7 @@ pub async fn exec(
         ));
     }
     let (lease, session_created) = lease(ctx, caller, &req.session_id, req.create.clone()).await?;
+    let program = argv[0].clone();
     let spec = ExecSpec {
         work: Work::Command(argv),
         env,
@@ -50,6 +51,12 @@ pub async fn exec(
             id: lease.id.clone(),
             source,
         })?;
+    let session_id = lease.id.clone();
+    ctx.events.emit(EventKind::ExecStarted {
+        session_id: session_id.clone(),
+        program,
+        by_uid: caller,
+    });
     let started = ExecStarted {
         session_id: lease.id.clone(),
         session_created,
@@ -100,6 +107,12 @@ pub async fn exec(
         truncated: outcome.dropped > 0,
         dropped_bytes: outcome.dropped,
     };
+    ctx.events.emit(EventKind::ExecEnded {
+        session_id,
+        exit_code: exit.status(),
+        timed_out: exit.timed_out,
+        duration_ms: exit.duration_ms,
+    });
     let _ = reply.send(Response::ExecExit(exit)).await;
     Ok(())
 }

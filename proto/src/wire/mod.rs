@@ -8,6 +8,7 @@
 
 mod config;
 mod errors;
+mod events;
 mod handshake;
 mod sessions;
 mod shutdown;
@@ -17,6 +18,7 @@ mod work;
 
 pub use config::*;
 pub use errors::*;
+pub use events::*;
 pub use handshake::*;
 pub use sessions::*;
 pub use shutdown::*;
@@ -60,10 +62,15 @@ pub enum Request {
     Logs(LogsRequest),
     /// The effective settings, each with its source: `Config`.
     Config,
+    /// The daemon's recent events, then with `follow` the new ones: `Event` frames (and
+    /// `EventsMissed` when a follower fell behind), then a final `Ack`.
+    Events(EventsRequest),
+    /// The Prometheus text exposition of the daemon's metrics: `Metrics`.
+    Metrics,
 }
 
 /// What the daemon answers. A request gets one frame, except the streams (`Shutdown`,
-/// `Exec`, `CopyIn`, `CopyOut`, `Logs`), which get several and then a final one.
+/// `Exec`, `CopyIn`, `CopyOut`, `Logs`, `Events`), which get several and then a final one.
 // A response is built once and sent at once; boxing the status report would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +93,11 @@ pub enum Response {
     Log(#[serde(with = "serde_bytes")] Vec<u8>),
     LogEnd(LogEnd),
     Config(ConfigReport),
+    Event(Event),
+    /// A follower fell behind and missed this many events.
+    EventsMissed(u64),
+    /// Prometheus text exposition format 0.0.4.
+    Metrics(String),
 }
 
 impl Response {
@@ -110,6 +122,9 @@ impl Response {
             Self::Log(_) => "log",
             Self::LogEnd(_) => "log end",
             Self::Config(_) => "config",
+            Self::Event(_) => "event",
+            Self::EventsMissed(_) => "events missed",
+            Self::Metrics(_) => "metrics",
         }
     }
 }

@@ -77,6 +77,8 @@ pub fn request_name(request: &Request) -> &'static str {
         Request::CopyOut(_) => "copy_out",
         Request::Logs(_) => "logs",
         Request::Config => "config",
+        Request::Events(_) => "events",
+        Request::Metrics => "metrics",
     }
 }
 
@@ -100,6 +102,9 @@ pub fn response_name(response: &Response) -> &'static str {
         Response::Log(_) => "log",
         Response::LogEnd(_) => "log_end",
         Response::Config(_) => "config",
+        Response::Event(_) => "event",
+        Response::EventsMissed(_) => "events_missed",
+        Response::Metrics(_) => "metrics",
     }
 }
 
@@ -482,6 +487,73 @@ fn orphan_info() -> OrphanInfo {
     }
 }
 
+/// One event of every kind.
+fn event_kinds() -> Vec<EventKind> {
+    vec![
+        EventKind::TaskState {
+            task: s("session-cleanup"),
+            state: TaskState::Backoff,
+            reason: Some(s("restarting after: cycle panicked")),
+        },
+        EventKind::Cycle {
+            report: cycle_report(CycleOutcome::Ok),
+        },
+        EventKind::TaskRestarted {
+            task: s("orphan-cleanup"),
+            by_operator: true,
+        },
+        EventKind::TaskPaused {
+            task: s("session-cleanup"),
+            by_uid: Some(1000),
+            reason: Some(s("backup")),
+            until: Some(1_700_000_900),
+        },
+        EventKind::TaskResumed {
+            task: s("session-cleanup"),
+            by_uid: Some(1001),
+            lease_ended: true,
+        },
+        EventKind::SessionCreated {
+            session_id: s("sb-1"),
+            template: s("python"),
+            flavor: Flavor::Large,
+            owner: Some(1002),
+        },
+        EventKind::SessionExpired {
+            session_id: s("sb-2"),
+            fate: Fate::Stopped,
+        },
+        EventKind::SessionEvicted {
+            session_id: s("sb-3"),
+            for_session: s("sb-4"),
+            fate: Fate::Killed,
+        },
+        EventKind::SessionStopped {
+            session_id: s("sb-5"),
+            fate: Fate::Stopped,
+        },
+        EventKind::SessionEnded {
+            session_id: s("sb-6"),
+            code: Some(3),
+            signal: Some(9),
+        },
+        EventKind::ExecStarted {
+            session_id: s("sb-8"),
+            program: s("python3"),
+            by_uid: Some(1003),
+        },
+        EventKind::ExecEnded {
+            session_id: s("sb-8"),
+            exit_code: 124,
+            timed_out: true,
+            duration_ms: 5_001,
+        },
+        EventKind::ConfigReloaded {
+            changed: vec![s("cleanup_interval"), s("session_timeout")],
+        },
+    ]
+}
+
 /// Every sample, with unique names, in a stable order.
 pub fn samples() -> Vec<Sample> {
     let mut out = vec![
@@ -612,7 +684,30 @@ pub fn samples() -> Vec<Sample> {
         response(Response::LogEnd(LogEnd { ended: true })),
         request(Request::Config),
         response(Response::Config(config_report(SettingSource::File))),
+        request(Request::Events(EventsRequest { follow: true })),
+        request(Request::Metrics),
+        response(Response::Event(Event {
+            at_ms: 1_700_000_000_123,
+            kind: EventKind::SessionExpired {
+                session_id: s("sb-1"),
+                fate: Fate::Killed,
+            },
+        })),
+        response(Response::EventsMissed(1_024)),
+        response(Response::Metrics(s(
+            "# TYPE msbd_evictions_total counter\nmsbd_evictions_total 2\n",
+        ))),
     ];
+    for kind in event_kinds() {
+        out.push(named(
+            "event_kind",
+            kind.name(),
+            Message::Response(Response::Event(Event {
+                at_ms: 1_700_000_000_456,
+                kind,
+            })),
+        ));
+    }
     for command in [
         ExecCommand::Argv(vec![s("ls"), s("-l")]),
         ExecCommand::Shell(s("echo out; exit 7")),

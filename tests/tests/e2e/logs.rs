@@ -2,11 +2,8 @@
 //! cannot start fails its create and leaves nothing; a sandbox that ends by itself leaves an
 //! `ended` session with its exit and last lines.
 
-use msb_tests::{bin, wait_until, Daemon, DEADLINE};
+use msb_tests::{wait_until, Daemon, Lines};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 
 const BAD: &str = "bad=no-such-command-xyz";
 const FAILS: &str = "fails=echo oops >&2; sleep 1; exit 3";
@@ -167,27 +164,11 @@ fn a_follower_sees_what_is_written_after_it_started_and_ends_with_the_sandbox() 
         .state
         .join("work")
         .join(created["sandbox"].as_str().expect("sandbox"));
-    let mut follower = Command::new(bin("msbctl"))
-        .arg("--socket")
-        .arg(&daemon.socket)
-        .args(["sessions", "logs", "w", "--follow"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run msbctl sessions logs --follow");
-    let stdout = follower.stdout.take().expect("stdout");
-    let (lines_tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    assert_eq!(lines.recv_timeout(DEADLINE).as_deref(), Ok("before"));
+    let mut follower = Lines::spawn(daemon.ctl_command(&["sessions", "logs", "w", "--follow"]));
+    assert_eq!(follower.next(), "before");
     std::fs::write(workdir.join("go"), "").expect("tell the sandbox to go on");
-    assert_eq!(lines.recv_timeout(DEADLINE).as_deref(), Ok("after"));
-    let status = wait_until("the follower to end with the sandbox", || {
-        follower.try_wait().ok().flatten()
-    });
+    assert_eq!(follower.next(), "after");
+    let status = follower.wait_exit();
     assert!(status.success(), "{status:?}");
     assert_eq!(
         listed(&daemon, "w").map(|s| s["status"].clone()),
