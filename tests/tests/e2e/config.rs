@@ -309,7 +309,15 @@ fn the_sample_config_documents_every_setting_with_its_default() {
             "the sample does not show {name}"
         );
         // The host's own defaults are shown by example.
-        if ["socket", "state_dir", "max_total_memory_mb", "socket_group"].contains(&name.as_str()) {
+        if [
+            "socket",
+            "state_dir",
+            "max_total_memory_mb",
+            "socket_group",
+            "metrics_listen",
+        ]
+        .contains(&name.as_str())
+        {
             continue;
         }
         assert_eq!(source, "default");
