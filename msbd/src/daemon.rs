@@ -17,7 +17,7 @@ use crate::socket::{self, ClaimError};
 use crate::store::{Change, Store, StoreError, StoredPause};
 use crate::supervisor::{Lease, LeaseError, LeaseHook, Supervisor, Task, TaskSpec};
 use crate::templates::Templates;
-use crate::{clock, fds, ids, server};
+use crate::{clock, fds, ids, notify, server};
 use msb_proto::{Response, SessionFate, StopReport};
 use std::future::Future;
 use std::sync::Arc;
@@ -82,9 +82,17 @@ async fn blocking<T: Send + 'static>(
 
 /// Runs the daemon until a shutdown order or `signal`, then shuts down gracefully.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     signal: impl Future<Output = ()>,
 ) -> Result<StopReport, StartError> {
+    // Under socket activation msbd serves on the socket it was handed, wherever that is.
+    let passed = socket::passed()?;
+    if let Some((_, path)) = &passed {
+        if *path != config.socket {
+            tracing::info!(socket = %path.display(), configured = %config.socket.display(), "serving on the socket the service manager passed");
+        }
+        config.socket = path.clone();
+    }
     let state = |source| StartError::State {
         path: config.state_dir.display().to_string(),
         source,
@@ -129,10 +137,17 @@ pub async fn run(
         tracing::info!(adopted, lost, "restored the session registry");
     }
     let pauses = restore_pauses(&store, loaded.pauses);
-    let listener = socket::bind(&config.socket)?;
-    if let Some(group) = &config.socket_group {
-        socket::share_with(&config.socket, group.gid)?;
-    }
+    // A passed socket has the mode and group its socket unit gave it.
+    let listener = match passed {
+        Some((listener, _)) => listener,
+        None => {
+            let listener = socket::bind(&config.socket)?;
+            if let Some(group) = &config.socket_group {
+                socket::share_with(&config.socket, group.gid)?;
+            }
+            listener
+        }
+    };
 
     let limits = Limits {
         max_sessions: config.max_sessions,
@@ -208,6 +223,8 @@ pub async fn run(
         fd_limit,
         "msbd is ready"
     );
+    notify::ready(&ctx);
+    let alive = tokio::spawn(notify::keep_alive(ctx.clone()));
 
     let order = tokio::select! {
         Some(order) = order_rx.recv() => order,
@@ -217,6 +234,9 @@ pub async fn run(
             reply: None,
         },
     };
+    // The watchdog ends with the running state; a stale status line must not follow.
+    alive.abort();
+    notify::stopping();
     let report = shutdown(&ctx, &hurry, &backend, &order).await;
     ctx.sessions.flush_touches();
     ctx.store.close().await;

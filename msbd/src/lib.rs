@@ -13,6 +13,7 @@ pub mod fds;
 pub mod ids;
 pub mod languages;
 pub mod logs;
+pub mod notify;
 pub mod reply;
 pub mod resources;
 pub mod server;

@@ -19,5 +19,6 @@ mod sessions;
 mod socket;
 mod stop;
 mod store;
+mod systemd;
 mod tasks;
 mod templates;
