@@ -22,6 +22,9 @@ _msbctl() {
             msbctl,debug)
                 cmd="msbctl__subcmd__debug"
                 ;;
+            msbctl,dial-stdio)
+                cmd="msbctl__subcmd__dial__subcmd__stdio"
+                ;;
             msbctl,health)
                 cmd="msbctl__subcmd__health"
                 ;;
@@ -55,6 +58,9 @@ _msbctl() {
             msbctl,version)
                 cmd="msbctl__subcmd__version"
                 ;;
+            msbctl,wait)
+                cmd="msbctl__subcmd__wait"
+                ;;
             msbctl__subcmd__debug,fault)
                 cmd="msbctl__subcmd__debug__subcmd__fault"
                 ;;
@@ -72,6 +78,9 @@ _msbctl() {
                 ;;
             msbctl__subcmd__help,debug)
                 cmd="msbctl__subcmd__help__subcmd__debug"
+                ;;
+            msbctl__subcmd__help,dial-stdio)
+                cmd="msbctl__subcmd__help__subcmd__dial__subcmd__stdio"
                 ;;
             msbctl__subcmd__help,health)
                 cmd="msbctl__subcmd__help__subcmd__health"
@@ -105,6 +114,9 @@ _msbctl() {
                 ;;
             msbctl__subcmd__help,version)
                 cmd="msbctl__subcmd__help__subcmd__version"
+                ;;
+            msbctl__subcmd__help,wait)
+                cmd="msbctl__subcmd__help__subcmd__wait"
                 ;;
             msbctl__subcmd__help__subcmd__debug,fault)
                 cmd="msbctl__subcmd__help__subcmd__debug__subcmd__fault"
@@ -221,13 +233,21 @@ _msbctl() {
 
     case "${cmd}" in
         msbctl)
-            opts="-h -V --socket --json --timeout --help --version status health restart pause resume run stop orphans sessions debug completions version help"
+            opts="-H -h -V --socket --host --json --timeout --help --version status health restart pause resume run stop orphans sessions debug completions version wait dial-stdio help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -243,13 +263,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__completions)
-            opts="-h --socket --json --timeout --help bash elvish fish powershell zsh"
+            opts="-H -h --socket --host --json --timeout --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -265,13 +293,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__debug)
-            opts="-h --socket --json --timeout --help fault help"
+            opts="-H -h --socket --host --json --timeout --help fault help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -287,13 +323,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__debug__subcmd__fault)
-            opts="-h --socket --json --timeout --help session-cleanup orphan-cleanup panic hang error clear"
+            opts="-H -h --socket --host --json --timeout --help session-cleanup orphan-cleanup panic hang error clear"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -350,14 +394,52 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        msbctl__subcmd__health)
-            opts="-h --socket --json --timeout --help"
+        msbctl__subcmd__dial__subcmd__stdio)
+            opts="-H -h --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__health)
+            opts="-H -h --socket --host --json --timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -373,7 +455,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help)
-            opts="status health restart pause resume run stop orphans sessions debug completions version help"
+            opts="status health restart pause resume run stop orphans sessions debug completions version wait dial-stdio help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -417,6 +499,20 @@ _msbctl() {
         msbctl__subcmd__help__subcmd__debug__subcmd__fault)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__help__subcmd__dial__subcmd__stdio)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -736,14 +832,36 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__help__subcmd__wait)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__orphans)
-            opts="-h --socket --json --timeout --help"
+            opts="-H -h --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -759,7 +877,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__pause)
-            opts="-h --for --reason --socket --json --timeout --help session-cleanup orphan-cleanup"
+            opts="-H -h --for --reason --socket --host --json --timeout --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -777,6 +895,14 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -789,13 +915,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__restart)
-            opts="-h --force --socket --json --timeout --help session-cleanup orphan-cleanup"
+            opts="-H -h --force --socket --host --json --timeout --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -811,13 +945,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__resume)
-            opts="-h --socket --json --timeout --help session-cleanup orphan-cleanup"
+            opts="-H -h --socket --host --json --timeout --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -833,13 +975,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__run)
-            opts="-h --socket --json --timeout --help session-cleanup orphan-cleanup"
+            opts="-H -h --socket --host --json --timeout --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -855,13 +1005,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions)
-            opts="-h --socket --json --timeout --help list show create touch stop busy idle exec run cp logs help"
+            opts="-H -h --socket --host --json --timeout --help list show create touch stop busy idle exec run cp logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -877,13 +1035,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__busy)
-            opts="-h --socket --json --timeout --help"
+            opts="-H -h --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -899,13 +1065,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__cp)
-            opts="-h --socket --json --timeout --help"
+            opts="-H -h --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -921,7 +1095,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__create)
-            opts="-h --template --flavor --id --socket --json --timeout --help"
+            opts="-H -h --template --flavor --id --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -943,6 +1117,14 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -955,7 +1137,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__exec)
-            opts="-e -w -i -h --timeout --create --template --flavor --env --workdir --interactive --socket --json --help"
+            opts="-e -w -i -H -h --timeout --create --template --flavor --env --workdir --interactive --socket --host --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -990,6 +1172,14 @@ _msbctl() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1183,13 +1373,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__idle)
-            opts="-h --socket --json --timeout --help"
+            opts="-H -h --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1205,7 +1403,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__list)
-            opts="-h --status --template --idle-longer-than --ended --socket --json --timeout --help"
+            opts="-H -h --status --template --idle-longer-than --ended --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1227,6 +1425,14 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1239,7 +1445,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__logs)
-            opts="-f -h --follow --tail --socket --json --timeout --help"
+            opts="-f -H -h --follow --tail --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1250,6 +1456,14 @@ _msbctl() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1265,7 +1479,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__run)
-            opts="-l -h --timeout --create --template --flavor --language --socket --json --help"
+            opts="-l -H -h --timeout --create --template --flavor --language --socket --host --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1295,6 +1509,14 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1303,13 +1525,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__show)
-            opts="-h --socket --json --timeout --help"
+            opts="-H -h --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1325,13 +1555,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__stop)
-            opts="-h --socket --json --timeout --help"
+            opts="-H -h --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1347,13 +1585,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__touch)
-            opts="-h --socket --json --timeout --help"
+            opts="-H -h --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1369,13 +1615,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__status)
-            opts="-h --socket --json --timeout --help session-cleanup orphan-cleanup"
+            opts="-H -h --socket --host --json --timeout --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1391,7 +1645,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__stop)
-            opts="-h --timeout --keep-sandboxes --socket --json --help"
+            opts="-H -h --timeout --keep-sandboxes --socket --host --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1402,6 +1656,14 @@ _msbctl() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1413,7 +1675,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__version)
-            opts="-h --socket --json --timeout --help"
+            opts="-H -h --socket --host --json --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1423,7 +1685,45 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__wait)
+            opts="-H -h --timeout --socket --host --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -4,9 +4,10 @@ pub mod cli;
 mod commands;
 mod output;
 mod render;
+pub mod target;
 
 use clap::Parser;
-use cli::Cli;
+use cli::{Cli, Command};
 use output::{Failure, Out};
 use std::process::ExitCode;
 
@@ -30,6 +31,11 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    let target = target::Target::new(cli.host.clone(), cli.socket.clone());
+    // A bridge of bytes, for a client on another host: no runtime needed.
+    if let Command::DialStdio = cli.command {
+        return ExitCode::from(commands::dial::dial_stdio(&target.local_socket()));
+    }
     // One thread is all a single round trip needs, and it starts faster.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -41,8 +47,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
-    let out = Out::new(cli.json);
-    match runtime.block_on(commands::run(cli, &out)) {
+    let out = Out::new(cli.json, target.clone());
+    match runtime.block_on(commands::run(cli, &target, &out)) {
         Ok(code) => ExitCode::from(code),
         Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
         Err(failure) => ExitCode::from(out.fail(&failure)),

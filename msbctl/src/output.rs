@@ -1,23 +1,24 @@
 //! Where results and errors go: tables or JSON on stdout, messages on stderr, and the exit
-//! code each failure maps to. A closed pipe (`msbctl status | head`) ends quietly.
+//! code each failure maps to. A closed pipe (`msbctl status | head`) ends quietly. Every
+//! failure that came from msbd, or from the way to it, names the socket.
 
 use crate::exit;
+use crate::target::Target;
 use msb_proto::{ClientError, ErrorCode};
 use serde::Serialize;
 use std::io::Write;
-use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug)]
 pub enum Failure {
     /// The daemon could not be reached (exit 3).
-    Unreachable { socket: PathBuf, error: ClientError },
+    Unreachable { error: ClientError },
     /// msbd refused this user (exit 3).
-    Refused { socket: PathBuf, message: String },
+    Refused { message: String },
     /// msbd did not answer in time (exit 3).
-    TimedOut {
-        socket: PathBuf,
-        after: std::time::Duration,
-    },
+    TimedOut { after: Duration },
+    /// msbd was not ready by the deadline of `wait`, for the reason given (exit 3).
+    NotReady { after: Duration, why: String },
     /// The request failed or the answer made no sense (exit 1).
     Client(ClientError),
     /// Something on this side failed (exit 1).
@@ -49,6 +50,9 @@ struct JsonError {
 struct JsonErrorBody {
     code: Code,
     message: String,
+    /// The socket msbctl talked to, when msbd or the way to it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    socket: Option<String>,
 }
 
 /// The daemon's own error code, or one of msbctl's (`unreachable`, `client`).
@@ -61,11 +65,13 @@ enum Code {
 
 pub struct Out {
     pub json: bool,
+    /// The msbd this run talks to, which failures name.
+    target: Target,
 }
 
 impl Out {
-    pub fn new(json: bool) -> Self {
-        Self { json }
+    pub fn new(json: bool, target: Target) -> Self {
+        Self { json, target }
     }
 
     /// Writes `text` (a newline is added) to stdout.
@@ -97,38 +103,55 @@ impl Out {
 
     /// Reports a failure on stderr (and as JSON on stdout with `--json`); returns its exit code.
     pub fn fail(&self, failure: &Failure) -> u8 {
+        let at = &self.target;
+        let within = |after: &Duration| msb_proto::units::format_duration(*after);
         let (code, message, status) = match failure {
-            Failure::Unreachable { socket, error } => (
+            Failure::Unreachable { error } => (
                 Code::Client("unreachable"),
-                format!(
-                    "{error}\nis msbd running? start it with `msbd --socket {}`, or point msbctl at the right socket with --socket or MSB_SOCKET",
-                    socket.display()
-                ),
+                format!("{error}\n{}", at.unreachable_hint()),
                 exit::UNREACHABLE,
             ),
-            Failure::Refused { socket, message } => (
+            Failure::Refused { message } => (
                 Code::Client("permission_denied"),
-                format!("{message} (socket {})", socket.display()),
+                format!("{message} (msbd at {at})"),
                 exit::UNREACHABLE,
             ),
-            Failure::TimedOut { socket, after } => (
+            Failure::TimedOut { after } => (
                 Code::Client("timeout"),
                 format!(
-                    "msbd at {} did not answer within {}; it may be overloaded or stuck (msbctl --timeout sets the wait)",
-                    socket.display(),
-                    msb_proto::units::format_duration(*after)
+                    "msbd at {at} did not answer within {}; it may be overloaded or stuck (msbctl --timeout sets the wait)",
+                    within(after)
                 ),
                 exit::UNREACHABLE,
             ),
-            Failure::Client(ClientError::Daemon(body)) => (Code::Daemon(body.code), body.message.clone(), exit::FAILED),
+            Failure::NotReady { after, why } => (
+                Code::Client("not_ready"),
+                format!("msbd at {at} was not ready within {}: {why}", within(after)),
+                exit::UNREACHABLE,
+            ),
+            Failure::Client(ClientError::Daemon(body)) => (
+                Code::Daemon(body.code),
+                body.message.clone(),
+                exit::FAILED,
+            ),
             Failure::Client(error) => (Code::Client("client"), error.to_string(), exit::FAILED),
             Failure::Local(message) => (Code::Client("client"), message.clone(), exit::FAILED),
             Failure::BrokenPipe => return exit::OK,
         };
-        eprintln!("msbctl: {message}");
+        // What msbd itself said is told as its words; the rest names the socket already.
+        let socket = (!matches!(failure, Failure::Local(_))).then(|| at.to_string());
+        match failure {
+            Failure::Client(ClientError::Daemon(_)) => eprintln!("msbctl: msbd at {at}: {message}"),
+            Failure::Client(_) => eprintln!("msbctl: {message} (msbd at {at})"),
+            _ => eprintln!("msbctl: {message}"),
+        }
         if self.json {
             let body = JsonError {
-                error: JsonErrorBody { code, message },
+                error: JsonErrorBody {
+                    code,
+                    message,
+                    socket,
+                },
             };
             if let Ok(text) = serde_json::to_string_pretty(&body) {
                 let _ = self.line(&text);

@@ -3,9 +3,9 @@
 use crate::cli::Cli;
 use crate::exit;
 use crate::output::{Failure, Out};
+use crate::target::Target;
 use clap::CommandFactory;
 use serde::Serialize;
-use std::path::Path;
 
 #[derive(Serialize)]
 struct Versions {
@@ -15,8 +15,8 @@ struct Versions {
 }
 
 /// Prints both versions; an unreachable daemon still shows the client's, and exits 3.
-pub async fn version(socket: &Path, out: &Out) -> Result<u8, Failure> {
-    let daemon = super::connect(socket).await;
+pub async fn version(target: &Target, out: &Out) -> Result<u8, Failure> {
+    let daemon = super::connect(target).await;
     let versions = Versions {
         client: msb_proto::VERSION.to_string(),
         protocol: msb_proto::PROTOCOL,

@@ -8,6 +8,8 @@ mod exec;
 mod exits;
 mod faults;
 mod hostile;
+mod hosts;
+mod install;
 mod isolation;
 mod jail;
 mod logs;

@@ -1,13 +1,16 @@
 //! msbd under a service manager, with the test in the service manager's place: sd_notify
 //! messages reach a datagram socket of the test's own (READY, STATUS, STOPPING, WATCHDOG),
 //! and a listening socket passed as fd 3 (socket activation) is the one msbd serves on.
+//! The units, tmpfiles and sysusers snippets in contrib/systemd pass systemd's own tools
+//! where they are installed.
 
-use msb_tests::{Daemon, DEADLINE};
+use msb_tests::{bin, Daemon, DEADLINE};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::mpsc;
 use tempfile::TempDir;
 
@@ -192,4 +195,94 @@ fn a_socket_passed_as_fd_3_is_served_and_left_in_place() {
         "the service manager's socket file is left in place"
     );
     daemon.assert_no_sandboxes();
+}
+
+fn contrib() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/systemd")
+}
+
+/// True when `tool` runs here; says why what needs it is skipped otherwise.
+fn have(tool: &str) -> bool {
+    let there = Command::new(tool).arg("--version").output().is_ok();
+    if !there {
+        eprintln!("skipped: {tool} is not installed on this host");
+    }
+    there
+}
+
+#[test]
+fn the_units_pass_systemd_analyze_verify() {
+    if !have("systemd-analyze") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unit = std::fs::read_to_string(contrib().join("msbd.service")).expect("msbd.service");
+    assert!(
+        unit.contains("\nExecStart=/usr/local/bin/msbd\n"),
+        "the line install.sh rewrites"
+    );
+    // verify checks that ExecStart= can be run: point it at the msbd just built.
+    let unit = unit.replace(
+        "ExecStart=/usr/local/bin/msbd",
+        &format!("ExecStart={}", bin("msbd").display()),
+    );
+    std::fs::write(dir.path().join("msbd.service"), unit).expect("write the unit");
+    std::fs::copy(
+        contrib().join("msbd.socket"),
+        dir.path().join("msbd.socket"),
+    )
+    .expect("copy the socket unit");
+    let output = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(dir.path().join("msbd.service"))
+        .arg(dir.path().join("msbd.socket"))
+        .output()
+        .expect("run systemd-analyze");
+    // Unknown keys and bad values are only warnings to systemd: any line about ours fails.
+    let said = String::from_utf8_lossy(&output.stderr);
+    let ours: Vec<&str> = said.lines().filter(|l| l.contains("msbd")).collect();
+    assert!(
+        output.status.success() && ours.is_empty(),
+        "systemd-analyze verify: {said}"
+    );
+}
+
+#[test]
+fn sysusers_and_tmpfiles_make_the_group_and_the_socket_dir() {
+    if !have("systemd-sysusers") || !have("systemd-tmpfiles") {
+        return;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: systemd-tmpfiles needs root to give /run/msbd its group");
+        return;
+    }
+    // An empty root of the test's own, so the host's users and /run stay untouched.
+    let root = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(root.path().join("etc")).expect("etc");
+    let made = Command::new("systemd-sysusers")
+        .arg(format!("--root={}", root.path().display()))
+        .arg(contrib().join("msbd.sysusers"))
+        .output()
+        .expect("run systemd-sysusers");
+    assert!(made.status.success(), "{made:?}");
+    let groups = std::fs::read_to_string(root.path().join("etc/group")).expect("etc/group");
+    let gid: u32 = groups
+        .lines()
+        .find_map(|l| l.strip_prefix("msbd:x:"))
+        .and_then(|rest| rest.split(':').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no group msbd: {groups}"));
+    let made = Command::new("systemd-tmpfiles")
+        .arg(format!("--root={}", root.path().display()))
+        .arg("--create")
+        .arg(contrib().join("msbd.tmpfiles"))
+        .output()
+        .expect("run systemd-tmpfiles");
+    assert!(made.status.success(), "{made:?}");
+    use std::os::unix::fs::MetadataExt;
+    let run = std::fs::metadata(root.path().join("run/msbd")).expect("/run/msbd");
+    assert_eq!(
+        (run.mode() & 0o7777, run.uid(), run.gid()),
+        (0o750, 0, gid),
+        "/run/msbd: 0750, root, group msbd"
+    );
 }
