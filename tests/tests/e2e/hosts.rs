@@ -5,6 +5,7 @@
 
 use msb_proto::{Client, Endpoint};
 use msb_tests::{bin, msbctl, wait_until, Daemon, Run};
+use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -46,17 +47,41 @@ impl Tools {
 
     /// `msbctl -H HOST --socket SOCKET ARGS` through the fake ssh.
     fn remote(&self, host: &str, socket: &Path, args: &[&str]) -> Command {
-        let mut cmd = Command::new(self.msbctl());
-        cmd.args(["-H", host, "--socket"])
-            .arg(socket)
-            .args(args)
-            .env("MSB_SSH_COMMAND", self.dir.path().join("fake-ssh"))
-            .env("MSB_REMOTE_MSBCTL", self.msbctl())
-            .env_remove("MSB_SOCKET")
-            .env_remove("MSB_HOST")
-            .stdin(Stdio::null());
-        cmd
+        let ssh = self.dir.path().join("fake-ssh");
+        remote(&self.msbctl(), host, socket, ssh.as_os_str(), args)
     }
+}
+
+/// `MSBCTL -H HOST --socket SOCKET ARGS`, with `ssh` as MSB_SSH_COMMAND and the same msbctl
+/// on the far side.
+fn remote(msbctl: &Path, host: &str, socket: &Path, ssh: &OsStr, args: &[&str]) -> Command {
+    let mut cmd = Command::new(msbctl);
+    cmd.args(["-H", host, "--socket"])
+        .arg(socket)
+        .args(args)
+        .env("MSB_SSH_COMMAND", ssh)
+        .env("MSB_REMOTE_MSBCTL", msbctl)
+        .env_remove("MSB_SOCKET")
+        .env_remove("MSB_HOST")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Status, and a command's output and exit status, come through `remote` as on the host.
+fn works_through(daemon: &Daemon, remote: impl Fn(&[&str]) -> Run) {
+    let status = remote(&["--json", "status"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    assert_eq!(status.json()["daemon"]["pid"], daemon.pid());
+    let exec = remote(&[
+        "sessions",
+        "exec",
+        "--create",
+        "--",
+        "sh",
+        "-c",
+        "echo far; exit 7",
+    ]);
+    assert_eq!((exec.code, exec.stdout.as_str()), (7, "far\n"), "{exec:?}");
 }
 
 fn run(mut cmd: Command) -> Run {
@@ -134,23 +159,9 @@ fn msbctl_h_runs_msbctl_on_the_far_side_and_speaks_through_it() {
     let daemon = Daemon::start(&[]);
     let tools = Tools::new();
     let host = "ssh://ops@far.example:2222";
-    let status = run(tools.remote(host, &daemon.socket, &["--json", "status"]));
-    assert_eq!(status.code, 0, "{status:?}");
-    assert_eq!(status.json()["daemon"]["pid"], daemon.pid());
-    let exec = run(tools.remote(
-        host,
-        &daemon.socket,
-        &[
-            "sessions",
-            "exec",
-            "--create",
-            "--",
-            "sh",
-            "-c",
-            "echo far; exit 7",
-        ],
-    ));
-    assert_eq!((exec.code, exec.stdout.as_str()), (7, "far\n"), "{exec:?}");
+    works_through(&daemon, |args| {
+        run(tools.remote(host, &daemon.socket, args))
+    });
     let missing = run(tools.remote(host, &daemon.socket, &["sessions", "show", "nope"]));
     assert!(
         missing.stderr.contains(&format!(
@@ -291,35 +302,18 @@ fn msbctl_h_ssh_reaches_msbd_through_a_real_sshd() {
     };
     let daemon = Daemon::start(&[]);
     let host = format!("ssh://root@127.0.0.1:{}", sshd.port);
-    let remote = |args: &[&str]| {
-        let mut cmd = Command::new(bin("msbctl"));
-        cmd.args(["-H", &host, "--socket"])
-            .arg(&daemon.socket)
-            .args(args)
-            .env("MSB_SSH_COMMAND", sshd.ssh_command())
-            .env("MSB_REMOTE_MSBCTL", bin("msbctl"))
-            .env_remove("MSB_SOCKET")
-            .stdin(Stdio::null());
-        run(cmd)
+    let ssh = sshd.ssh_command();
+    let through_ssh = |args: &[&str]| {
+        run(remote(
+            &bin("msbctl"),
+            &host,
+            &daemon.socket,
+            ssh.as_ref(),
+            args,
+        ))
     };
-    let status = remote(&["--json", "status"]);
-    assert_eq!(status.code, 0, "{status:?}");
-    assert_eq!(status.json()["daemon"]["pid"], daemon.pid());
-    let exec = remote(&[
-        "sessions",
-        "exec",
-        "--create",
-        "--",
-        "sh",
-        "-c",
-        "echo over ssh",
-    ]);
-    assert_eq!(
-        (exec.code, exec.stdout.as_str()),
-        (0, "over ssh\n"),
-        "{exec:?}"
-    );
-    let wait = remote(&["wait", "--timeout", "10s"]);
+    works_through(&daemon, through_ssh);
+    let wait = through_ssh(&["wait", "--timeout", "10s"]);
     assert_eq!(wait.code, 0, "{wait:?}");
     daemon.finish();
 }
