@@ -253,11 +253,6 @@ impl Client {
         }))
     }
 
-    /// Where this client reaches msbd.
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
     /// What the daemon said about itself in the handshake.
     pub fn daemon(&self) -> &Welcome {
         &self.welcome
