@@ -94,14 +94,15 @@ fn installed_msbd_and_msbctl_work_in_a_clean_shell() {
     ] {
         installed(&root, path, &repo.join(source));
     }
-    // Every man page there is, in its section.
+    // Every man page there is (NAME.1 to NAME.8), in its section.
     for page in std::fs::read_dir(repo.join("man"))
         .into_iter()
         .flatten()
         .flatten()
     {
         let name = page.file_name().to_string_lossy().into_owned();
-        if let Some((_, section)) = name.rsplit_once('.') {
+        let section = name.rsplit_once('.').map(|(_, s)| s).unwrap_or_default();
+        if matches!(section, "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8") {
             installed(
                 &root,
                 &format!("/usr/local/share/man/man{section}/{name}"),
