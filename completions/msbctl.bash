@@ -25,6 +25,9 @@ _msbctl() {
             msbctl,debug)
                 cmd="msbctl__subcmd__debug"
                 ;;
+            msbctl,dial-stdio)
+                cmd="msbctl__subcmd__dial__subcmd__stdio"
+                ;;
             msbctl,events)
                 cmd="msbctl__subcmd__events"
                 ;;
@@ -64,6 +67,9 @@ _msbctl() {
             msbctl,version)
                 cmd="msbctl__subcmd__version"
                 ;;
+            msbctl,wait)
+                cmd="msbctl__subcmd__wait"
+                ;;
             msbctl__subcmd__debug,fault)
                 cmd="msbctl__subcmd__debug__subcmd__fault"
                 ;;
@@ -84,6 +90,9 @@ _msbctl() {
                 ;;
             msbctl__subcmd__help,debug)
                 cmd="msbctl__subcmd__help__subcmd__debug"
+                ;;
+            msbctl__subcmd__help,dial-stdio)
+                cmd="msbctl__subcmd__help__subcmd__dial__subcmd__stdio"
                 ;;
             msbctl__subcmd__help,events)
                 cmd="msbctl__subcmd__help__subcmd__events"
@@ -123,6 +132,9 @@ _msbctl() {
                 ;;
             msbctl__subcmd__help,version)
                 cmd="msbctl__subcmd__help__subcmd__version"
+                ;;
+            msbctl__subcmd__help,wait)
+                cmd="msbctl__subcmd__help__subcmd__wait"
                 ;;
             msbctl__subcmd__help__subcmd__debug,fault)
                 cmd="msbctl__subcmd__help__subcmd__debug__subcmd__fault"
@@ -239,13 +251,21 @@ _msbctl() {
 
     case "${cmd}" in
         msbctl)
-            opts="-h -V --socket --json --timeout --color --help --version status health restart pause resume run stop orphans config events metrics sessions debug completions version help"
+            opts="-H -h -V --socket --host --json --timeout --color --help --version status health restart pause resume run stop orphans config events metrics sessions debug completions version wait dial-stdio help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -265,13 +285,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__completions)
-            opts="-h --socket --json --timeout --color --help bash elvish fish powershell zsh"
+            opts="-H -h --socket --host --json --timeout --color --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -291,13 +319,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__config)
-            opts="-h --socket --json --timeout --color --help"
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -317,13 +353,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__debug)
-            opts="-h --socket --json --timeout --color --help fault help"
+            opts="-H -h --socket --host --json --timeout --color --help fault help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -343,13 +387,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__debug__subcmd__fault)
-            opts="-h --socket --json --timeout --color --help session-cleanup orphan-cleanup panic hang error clear"
+            opts="-H -h --socket --host --json --timeout --color --help session-cleanup orphan-cleanup panic hang error clear"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -410,14 +462,56 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        msbctl__subcmd__events)
-            opts="-f -h --follow --socket --json --timeout --color --help"
+        msbctl__subcmd__dial__subcmd__stdio)
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__events)
+            opts="-f -H -h --follow --socket --host --json --timeout --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -437,13 +531,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__health)
-            opts="-h --socket --json --timeout --color --help"
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -463,7 +565,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__help)
-            opts="status health restart pause resume run stop orphans config events metrics sessions debug completions version help"
+            opts="status health restart pause resume run stop orphans config events metrics sessions debug completions version wait dial-stdio help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -521,6 +623,20 @@ _msbctl() {
         msbctl__subcmd__help__subcmd__debug__subcmd__fault)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__help__subcmd__dial__subcmd__stdio)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -868,14 +984,36 @@ _msbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        msbctl__subcmd__help__subcmd__wait)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         msbctl__subcmd__metrics)
-            opts="-h --socket --json --timeout --color --help"
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -895,13 +1033,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__orphans)
-            opts="-h --socket --json --timeout --color --help"
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -921,7 +1067,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__pause)
-            opts="-h --for --reason --require-pause --socket --json --timeout --color --help session-cleanup orphan-cleanup"
+            opts="-H -h --for --reason --require-pause --socket --host --json --timeout --color --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -936,6 +1082,14 @@ _msbctl() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -955,13 +1109,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__restart)
-            opts="-h --force --socket --json --timeout --color --help session-cleanup orphan-cleanup"
+            opts="-H -h --force --socket --host --json --timeout --color --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -981,13 +1143,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__resume)
-            opts="-h --socket --json --timeout --color --help session-cleanup orphan-cleanup"
+            opts="-H -h --socket --host --json --timeout --color --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1007,13 +1177,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__run)
-            opts="-h --socket --json --timeout --color --help session-cleanup orphan-cleanup"
+            opts="-H -h --socket --host --json --timeout --color --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1033,13 +1211,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions)
-            opts="-h --socket --json --timeout --color --help list show create touch stop busy idle exec run cp logs help"
+            opts="-H -h --socket --host --json --timeout --color --help list show create touch stop busy idle exec run cp logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1059,13 +1245,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__busy)
-            opts="-h --socket --json --timeout --color --help"
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1085,13 +1279,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__cp)
-            opts="-h --socket --json --timeout --color --help"
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1111,7 +1313,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__create)
-            opts="-h --template --flavor --id --socket --json --timeout --color --help"
+            opts="-H -h --template --flavor --id --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1133,6 +1335,14 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1149,7 +1359,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__exec)
-            opts="-e -w -i -h --timeout --create --template --flavor --env --workdir --interactive --socket --json --color --help"
+            opts="-e -w -i -H -h --timeout --create --template --flavor --env --workdir --interactive --socket --host --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1184,6 +1394,14 @@ _msbctl() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1381,13 +1599,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__idle)
-            opts="-h --socket --json --timeout --color --help"
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1407,7 +1633,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__list)
-            opts="-q -h --status --template --idle-longer-than --ended --quiet --socket --json --timeout --color --help"
+            opts="-q -H -h --status --template --idle-longer-than --ended --quiet --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1429,6 +1655,14 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1445,7 +1679,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__logs)
-            opts="-f -h --follow --tail --socket --json --timeout --color --help"
+            opts="-f -H -h --follow --tail --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1456,6 +1690,14 @@ _msbctl() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1475,7 +1717,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__run)
-            opts="-l -h --timeout --create --template --flavor --language --socket --json --color --help"
+            opts="-l -H -h --timeout --create --template --flavor --language --socket --host --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1505,6 +1747,14 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1517,13 +1767,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__show)
-            opts="-h --socket --json --timeout --color --help"
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1543,13 +1801,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__stop)
-            opts="-h --socket --json --timeout --color --help"
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1569,13 +1835,21 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__touch)
-            opts="-h --socket --json --timeout --color --help"
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1595,7 +1869,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__status)
-            opts="-w -h --watch --interval --socket --json --timeout --color --help session-cleanup orphan-cleanup"
+            opts="-w -H -h --watch --interval --socket --host --json --timeout --color --help session-cleanup orphan-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1606,6 +1880,14 @@ _msbctl() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1625,7 +1907,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__stop)
-            opts="-h --timeout --keep-sandboxes --socket --json --color --help"
+            opts="-H -h --timeout --keep-sandboxes --socket --host --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1636,6 +1918,14 @@ _msbctl() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1651,7 +1941,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__version)
-            opts="-h --socket --json --timeout --color --help"
+            opts="-H -h --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1661,7 +1951,49 @@ _msbctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        msbctl__subcmd__wait)
+            opts="-H -h --timeout --socket --host --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1695,7 +2027,7 @@ _msbctl_live() {
         case "$word" in
             --socket) socket=(--socket "${COMP_WORDS[i + 1]}"); i=$((i + 1)); continue ;;
             --socket=*) socket=("$word"); continue ;;
-            --color|--env|--flavor|--id|--idle-longer-than|--language|--status|--tail|--template|--timeout|--workdir|-e|-l|-w) i=$((i + 1)); continue ;;
+            --color|--env|--flavor|--host|--id|--idle-longer-than|--language|--status|--tail|--template|--timeout|--workdir|-H|-e|-l|-w) i=$((i + 1)); continue ;;
             -*) continue ;;
         esac
         if [[ -n $sub ]]; then

@@ -1,6 +1,7 @@
 //! The command line, defined once: parsing, help and the completion scripts all come from it.
 
 use crate::paint::ColorWhen;
+use crate::target::SshHost;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use msb_proto::units::parse_duration;
 use msb_proto::{Fault, Flavor, SessionStatus, MAX_PAUSE, TASK_NAMES};
@@ -16,9 +17,14 @@ use std::time::Duration;
                   `health` exits 0 healthy, 1 degraded, 2 unhealthy, 3 unreachable."
 )]
 pub struct Cli {
-    /// Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]
+    /// Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime
+    /// dir]; with --host, the socket on that host
     #[arg(long, global = true, env = "MSB_SOCKET", value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// Reach msbd on another host through ssh, which runs msbctl there (MSB_SSH_COMMAND
+    /// replaces `ssh`, MSB_REMOTE_MSBCTL the remote `msbctl`)
+    #[arg(short = 'H', long, global = true, env = "MSB_HOST", value_name = "ssh://[USER@]HOST[:PORT]", value_parser = SshHost::parse)]
+    pub host: Option<SshHost>,
     /// Print machine-readable JSON (a stable contract) instead of tables
     #[arg(long, global = true)]
     pub json: bool,
@@ -147,6 +153,16 @@ pub enum Command {
     },
     /// Print the versions of msbctl and of the running msbd
     Version,
+    /// Wait until msbd answers and each task has run its first cycle (or is paused); exit
+    /// 3 at the deadline
+    Wait {
+        /// Give up after this long [default: msbctl's --timeout, 30s]
+        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+        timeout: Option<Duration>,
+    },
+    /// Join stdin and stdout to msbd's socket, for `msbctl -H ssh://…` on another host
+    #[command(hide = true)]
+    DialStdio,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,9 +6,10 @@ mod output;
 mod paint;
 mod render;
 mod table;
+pub mod target;
 
 use clap::Parser;
-use cli::Cli;
+use cli::{Cli, Command};
 use output::{Failure, Out};
 use paint::Paint;
 use std::process::ExitCode;
@@ -26,7 +27,12 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(usage(&err)),
     };
-    let out = Out::new(cli.json, Paint::new(cli.color));
+    let target = target::Target::new(cli.host.clone(), cli.socket.clone());
+    let out = Out::new(cli.json, Paint::new(cli.color), target.clone());
+    // A bridge of bytes, for a client on another host: no runtime needed.
+    if let Command::DialStdio = cli.command {
+        return ExitCode::from(commands::dial::dial_stdio(&target.local_socket()));
+    }
     // One thread is all a single round trip needs, and it starts faster.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -37,7 +43,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(out.fail(&Failure::Local(format!("cannot start: {err}"))))
         }
     };
-    match runtime.block_on(commands::run(cli, &out)) {
+    match runtime.block_on(commands::run(cli, &target, &out)) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => ExitCode::from(out.fail(&failure)),
     }
@@ -51,7 +57,9 @@ fn usage(err: &clap::Error) -> u8 {
         .skip(1)
         .take_while(|arg| arg != "--")
         .any(|arg| arg == "--json");
-    let out = Out::new(json, Paint::new(paint::ColorWhen::Never));
+    // No msbd is involved: the target is only named by failures that concern one.
+    let target = target::Target::new(None, None);
+    let out = Out::new(json, Paint::new(paint::ColorWhen::Never), target);
     if !err.use_stderr() {
         return match output::written(err.print()) {
             Ok(()) => exit::OK,

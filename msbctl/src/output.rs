@@ -1,25 +1,26 @@
 //! Where results and errors go: tables or JSON on stdout, messages on stderr, and the exit
 //! code each failure maps to. Nothing here panics on a stream that cannot be written: a
 //! closed pipe (`msbctl status | head`) ends quietly, a full disk is one line on stderr.
+//! Every failure that came from msbd, or from the way to it, names the socket.
 
 use crate::exit;
 use crate::paint::Paint;
+use crate::target::Target;
 use msb_proto::{ClientError, ErrorCode};
 use serde::Serialize;
 use std::io::Write;
-use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug)]
 pub enum Failure {
     /// The daemon could not be reached (exit 3).
-    Unreachable { socket: PathBuf, error: ClientError },
+    Unreachable { error: ClientError },
     /// msbd refused this user (exit 3).
-    Refused { socket: PathBuf, message: String },
+    Refused { message: String },
     /// msbd did not answer in time (exit 3).
-    TimedOut {
-        socket: PathBuf,
-        after: std::time::Duration,
-    },
+    TimedOut { after: Duration },
+    /// msbd was not ready by the deadline of `wait`, for the reason given (exit 3).
+    NotReady { after: Duration, why: String },
     /// The request failed or the answer made no sense (exit 1).
     Client(ClientError),
     /// Something on this side failed (exit 1).
@@ -38,29 +39,31 @@ impl From<ClientError> for Failure {
 
 impl Failure {
     /// What a script reads (the code), what a person reads, and the exit status; `None` for
-    /// a closed pipe, which is not reported.
-    fn parts(&self) -> Option<(JsonErrorBody, u8)> {
+    /// a closed pipe, which is not reported. `at` is the msbd this run talks to.
+    fn parts(&self, at: &Target) -> Option<(JsonErrorBody, u8)> {
+        let within = |after: &Duration| msb_proto::units::format_duration(*after);
         let (code, message, status) = match self {
-            Self::Unreachable { socket, error } => (
+            Self::Unreachable { error } => (
                 Code::Client("unreachable"),
-                format!(
-                    "{error}\nis msbd running? start it with `msbd --socket {}`, or point msbctl at the right socket with --socket or MSB_SOCKET",
-                    socket.display()
-                ),
+                format!("{error}\n{}", at.unreachable_hint()),
                 exit::UNREACHABLE,
             ),
-            Self::Refused { socket, message } => (
+            Self::Refused { message } => (
                 Code::Client("permission_denied"),
-                format!("{message} (socket {})", socket.display()),
+                format!("{message} (msbd at {at})"),
                 exit::UNREACHABLE,
             ),
-            Self::TimedOut { socket, after } => (
+            Self::TimedOut { after } => (
                 Code::Client("timeout"),
                 format!(
-                    "msbd at {} did not answer within {}; it may be overloaded or stuck (msbctl --timeout sets the wait)",
-                    socket.display(),
-                    msb_proto::units::format_duration(*after)
+                    "msbd at {at} did not answer within {}; it may be overloaded or stuck (msbctl --timeout sets the wait)",
+                    within(after)
                 ),
+                exit::UNREACHABLE,
+            ),
+            Self::NotReady { after, why } => (
+                Code::Client("not_ready"),
+                format!("msbd at {at} was not ready within {}: {why}", within(after)),
                 exit::UNREACHABLE,
             ),
             Self::Client(ClientError::Daemon(body)) => {
@@ -71,7 +74,15 @@ impl Failure {
             Self::Usage(message) => (Code::Client("usage"), message.clone(), exit::USAGE),
             Self::BrokenPipe => return None,
         };
-        Some((JsonErrorBody { code, message }, status))
+        let socket = (!matches!(self, Self::Local(_) | Self::Usage(_))).then(|| at.to_string());
+        Some((
+            JsonErrorBody {
+                code,
+                message,
+                socket,
+            },
+            status,
+        ))
     }
 }
 
@@ -116,6 +127,9 @@ struct JsonError {
 pub struct JsonErrorBody {
     code: Code,
     message: String,
+    /// The msbd msbctl talked to, when msbd or the way to it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    socket: Option<String>,
 }
 
 /// The daemon's own error code, or one of msbctl's (`unreachable`, `usage`, `client`, …).
@@ -130,11 +144,17 @@ pub struct Out {
     pub json: bool,
     /// How tables and states are coloured for people.
     pub paint: Paint,
+    /// The msbd this run talks to, which failures name.
+    target: Target,
 }
 
 impl Out {
-    pub fn new(json: bool, paint: Paint) -> Self {
-        Self { json, paint }
+    pub fn new(json: bool, paint: Paint, target: Target) -> Self {
+        Self {
+            json,
+            paint,
+            target,
+        }
     }
 
     /// Writes `text` (a newline is added) to stdout.
@@ -181,8 +201,17 @@ impl Out {
     /// Tells a person about `failure` on stderr and hands back what a document says of it,
     /// for commands that report a failure inside their own document (`version`).
     pub fn report(&self, failure: &Failure) -> Option<(JsonErrorBody, u8)> {
-        let (error, status) = failure.parts()?;
-        note(&format!("msbctl: {}", error.message));
+        let (error, status) = failure.parts(&self.target)?;
+        let at = &self.target;
+        // What msbd itself said is told as its words, after the socket that said it; the
+        // other messages that concern msbd name it already.
+        match failure {
+            Failure::Client(ClientError::Daemon(_)) => {
+                note(&format!("msbctl: msbd at {at}: {}", error.message))
+            }
+            Failure::Client(_) => note(&format!("msbctl: {} (msbd at {at})", error.message)),
+            _ => note(&format!("msbctl: {}", error.message)),
+        }
         Some((error, status))
     }
 }

@@ -17,7 +17,7 @@ use crate::sessions::{SessionCleanup, SessionManager};
 use crate::socket::{self, ClaimError};
 use crate::store::{Change, Store, StoreError, StoredPause};
 use crate::supervisor::{Lease, LeaseError, LeaseHook, Supervisor, Task, TaskSpec};
-use crate::{clock, fds, ids, metrics, server};
+use crate::{clock, fds, ids, metrics, notify, server};
 use msb_proto::{Response, SessionFate, StopReport};
 use std::future::Future;
 use std::sync::Arc;
@@ -115,12 +115,20 @@ async fn reload_on_hangup(ctx: Arc<Context>, mut hangups: Signal) {
 /// Runs the daemon until a shutdown order or `signal`, then shuts down gracefully; SIGHUP
 /// reloads the configuration.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     signal: impl Future<Output = ()>,
 ) -> Result<StopReport, StartError> {
     // From here on a SIGHUP reloads instead of ending msbd.
     let hangups = tokio::signal::unix::signal(SignalKind::hangup())
         .map_err(|err| StartError::Startup(format!("cannot watch for SIGHUP: {err}")))?;
+    // Under socket activation msbd serves on the socket it was handed, wherever that is.
+    let passed = socket::passed()?;
+    if let Some((_, path)) = &passed {
+        if *path != config.socket {
+            tracing::info!(socket = %path.display(), configured = %config.socket.display(), "serving on the socket the service manager passed");
+        }
+        config.socket = path.clone();
+    }
     let state = |source| StartError::State {
         path: config.state_dir.display().to_string(),
         source,
@@ -174,10 +182,17 @@ pub async fn run(
         }
         None => None,
     };
-    let listener = socket::bind(&config.socket)?;
-    if let Some(group) = &config.socket_group {
-        socket::share_with(&config.socket, group.gid)?;
-    }
+    // A passed socket has the mode and group its socket unit gave it.
+    let listener = match passed {
+        Some((listener, _)) => listener,
+        None => {
+            let listener = socket::bind(&config.socket)?;
+            if let Some(group) = &config.socket_group {
+                socket::share_with(&config.socket, group.gid)?;
+            }
+            listener
+        }
+    };
 
     let descriptors = Descriptors {
         limit: fd_limit,
@@ -257,6 +272,8 @@ pub async fn run(
         fd_limit,
         "msbd is ready"
     );
+    notify::ready(&ctx);
+    let alive = tokio::spawn(notify::keep_alive(ctx.clone()));
 
     let order = tokio::select! {
         Some(order) = order_rx.recv() => order,
@@ -267,6 +284,9 @@ pub async fn run(
         },
     };
     reloader.abort();
+    // The watchdog ends with the running state; a stale status line must not follow.
+    alive.abort();
+    notify::stopping();
     let report = shutdown(&ctx, &hurry, &backend, &order).await;
     // Every stop has been told: followers end once they have read it.
     ctx.events.close();

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod languages;
 pub mod logs;
 pub mod metrics;
+pub mod notify;
 pub mod reply;
 pub mod resources;
 pub mod server;

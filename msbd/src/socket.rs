@@ -1,7 +1,8 @@
 //! Claiming the socket and the state dir: locks make a second daemon on the same socket or
 //! state dir refuse to start, a socket file left by a dead daemon is replaced, and the socket
 //! is created 0600 in a 0700 directory before it listens. The state dir is locked as a
-//! directory, so no file deleted from it can let a second daemon in.
+//! directory, so no file deleted from it can let a second daemon in. Under socket activation
+//! the service manager's socket is taken as it is, and its file is left in place at exit.
 
 use interprocess::local_socket::tokio::{prelude::*, Listener};
 use interprocess::local_socket::{GenericFilePath, ListenerOptions};
@@ -27,6 +28,8 @@ pub enum ClaimError {
     },
     #[error("something already answers on {0}; it is not a stale socket, so msbd leaves it alone")]
     InUse(PathBuf),
+    #[error("the socket passed by the service manager (LISTEN_FDS) cannot be used: {0}")]
+    Passed(String),
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -172,4 +175,47 @@ pub fn bind(socket: &Path) -> Result<Listener, ClaimError> {
         .mode(0o600)
         .create_tokio()
         .map_err(io_err("listen on", socket))
+}
+
+/// The listening socket the service manager passed (socket activation: `LISTEN_FDS`, with
+/// `LISTEN_PID` naming this process), and the path it is bound to; `None` when none was
+/// passed. Its file is the service manager's: the listener never removes it.
+pub fn passed() -> Result<Option<(Listener, PathBuf)>, ClaimError> {
+    use nix::sys::socket::{getsockopt, sockopt, SockType};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let passed = |why: String| ClaimError::Passed(why);
+    let fds: Vec<_> = sd_notify::listen_fds()
+        .map_err(|err| passed(err.to_string()))?
+        .collect();
+    let fd = match fds[..] {
+        [] => return Ok(None),
+        [fd] => fd,
+        _ => {
+            return Err(passed(format!(
+                "it passed {} sockets; msbd listens on exactly one",
+                fds.len()
+            )))
+        }
+    };
+    // SAFETY: `listen_fds` names it only when LISTEN_PID is this process, which the service
+    // manager hands the descriptor to; nothing else in msbd has taken it.
+    let (raw, fd) = (fd, unsafe { OwnedFd::from_raw_fd(fd) });
+    let unusable = || passed(format!("fd {raw} is not a listening Unix stream socket"));
+    let stream = getsockopt(&fd, sockopt::SockType).map_err(|_| unusable())?;
+    let listening = getsockopt(&fd, sockopt::AcceptConn).map_err(|_| unusable())?;
+    if stream != SockType::Stream || !listening {
+        return Err(unusable());
+    }
+    let std = std::os::unix::net::UnixListener::from(fd);
+    let path = std
+        .local_addr()
+        .ok()
+        .and_then(|addr| addr.as_pathname().map(Path::to_path_buf))
+        .ok_or_else(|| {
+            passed("it is not bound to a path (ListenStream= must name a file)".into())
+        })?;
+    let listener =
+        interprocess::os::unix::uds_local_socket::tokio::Listener::try_from(OwnedFd::from(std))
+            .map_err(io_err("listen on", &path))?;
+    Ok(Some((Listener::from(listener), path)))
 }

@@ -1,5 +1,7 @@
 //! The async client: connects, shakes hands, and offers one method per request. `msbctl`
-//! uses it, and so can any upper-level server that leases sessions.
+//! uses it, and so can any upper-level server that leases sessions. It reaches msbd through
+//! its socket, or through a program whose stdin and stdout carry the connection (`ssh HOST
+//! msbctl dial-stdio`, as `docker -H ssh://` does).
 //!
 //! Running code in a session and printing its output:
 //!
@@ -33,16 +35,41 @@
 use crate::frame::{read_frame, write_frame, FrameError, MAX_FRAME};
 use crate::wire::*;
 use crate::PROTOCOL;
-use interprocess::local_socket::tokio::{prelude::*, Stream};
-use interprocess::local_socket::GenericFilePath;
+use std::ffi::OsString;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::sync::Mutex;
+
+/// Where msbd is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// msbd's socket on this host.
+    Socket(PathBuf),
+    /// A program and its arguments whose stdin and stdout carry the connection; one is
+    /// started for each connection and ends with it.
+    Command(Vec<OsString>),
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Socket(path) => write!(f, "at {}", path.display()),
+            Self::Command(argv) => {
+                let words: Vec<_> = argv.iter().map(|a| a.to_string_lossy()).collect();
+                write!(f, "through `{}`", words.join(" "))
+            }
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach msbd at {path}: {source}")]
+    #[error("cannot reach msbd {endpoint}: {source}")]
     Connect {
-        path: PathBuf,
+        endpoint: Endpoint,
         source: std::io::Error,
     },
     #[error(
@@ -70,11 +97,104 @@ impl ClientError {
     }
 }
 
+/// One connection's two directions, each behind a lock of its own, so that an
+/// [`Execution`] can read from one task while another writes.
+struct Connection {
+    reader: Mutex<Box<dyn AsyncRead + Send + Unpin>>,
+    writer: Mutex<Box<dyn AsyncWrite + Send + Unpin>>,
+    /// The program carrying the connection, if any: killed when the connection is dropped.
+    _carrier: Option<tokio::process::Child>,
+}
+
+impl Connection {
+    async fn open(endpoint: &Endpoint) -> Result<(Self, Option<Carrier>), std::io::Error> {
+        match endpoint {
+            Endpoint::Socket(path) => {
+                let (reader, writer) = tokio::net::UnixStream::connect(path).await?.into_split();
+                Ok((Self::new(reader, writer, None), None))
+            }
+            Endpoint::Command(argv) => {
+                let Some((program, args)) = argv.split_first() else {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "no program to run",
+                    ));
+                };
+                let mut child = tokio::process::Command::new(program)
+                    .args(args)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .kill_on_drop(true)
+                    .spawn()?;
+                let (Some(writer), Some(reader), Some(stderr)) =
+                    (child.stdin.take(), child.stdout.take(), child.stderr.take())
+                else {
+                    return Err(std::io::Error::other("the program's stdio is missing"));
+                };
+                let carrier = Carrier(tokio::spawn(last_words(stderr)));
+                Ok((Self::new(reader, writer, Some(child)), Some(carrier)))
+            }
+        }
+    }
+
+    fn new(
+        reader: impl AsyncRead + Send + Unpin + 'static,
+        writer: impl AsyncWrite + Send + Unpin + 'static,
+        carrier: Option<tokio::process::Child>,
+    ) -> Self {
+        Self {
+            reader: Mutex::new(Box::new(reader)),
+            writer: Mutex::new(Box::new(writer)),
+            _carrier: carrier,
+        }
+    }
+}
+
+/// What the program carrying a connection says on stderr (ssh's complaints, the remote
+/// msbctl's error), kept for the error should the connection fail before the handshake.
+struct Carrier(tokio::task::JoinHandle<String>);
+
+/// The most of a carrier's stderr that is kept: its end.
+const LAST_WORDS: usize = 2048;
+
+async fn last_words(mut stderr: impl AsyncRead + Unpin) -> String {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 512];
+    while let Ok(n) = stderr.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > LAST_WORDS {
+            kept.drain(..kept.len() - LAST_WORDS);
+        }
+    }
+    String::from_utf8_lossy(&kept).trim().to_string()
+}
+
+impl Carrier {
+    /// Why the connection ended before the handshake, in the carrier's words where it left
+    /// some.
+    async fn why(self) -> std::io::Error {
+        let said = tokio::time::timeout(Duration::from_secs(2), self.0)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        if said.is_empty() {
+            closed_early()
+        } else {
+            std::io::Error::new(std::io::ErrorKind::ConnectionAborted, said)
+        }
+    }
+}
+
 pub struct Client {
-    stream: Stream,
+    conn: Connection,
     welcome: Welcome,
     /// Where and as whom it connected, to connect again.
-    path: PathBuf,
+    endpoint: Endpoint,
     name: String,
     last_used: Instant,
 }
@@ -86,42 +206,51 @@ const IDLE_BEFORE_RETRY: Duration = Duration::from_secs(1);
 impl Client {
     /// Connects to the daemon at `path` and performs the handshake.
     pub async fn connect(path: &Path, client_name: &str) -> Result<Self, ClientError> {
+        Self::connect_to(&Endpoint::Socket(path.to_path_buf()), client_name).await
+    }
+
+    /// Connects to the daemon through `endpoint` and performs the handshake.
+    pub async fn connect_to(endpoint: &Endpoint, client_name: &str) -> Result<Self, ClientError> {
         let connect_err = |source| ClientError::Connect {
-            path: path.to_path_buf(),
+            endpoint: endpoint.clone(),
             source,
         };
-        let name = path.to_fs_name::<GenericFilePath>().map_err(connect_err)?;
-        let mut stream = Stream::connect(name).await.map_err(connect_err)?;
+        let (mut conn, carrier) = Connection::open(endpoint).await.map_err(connect_err)?;
         let hello = Hello {
             protocol: PROTOCOL,
             client: client_name.to_string(),
         };
-        // A daemon that drops the connection before it says hello is not serving (it is
-        // exiting): as unreachable as no daemon at all.
-        let dropped = |err: FrameError| match err {
-            FrameError::Io(source) => connect_err(source),
-            FrameError::Truncated => connect_err(closed_early()),
-            other => other.into(),
+        let reply = async {
+            write_frame(conn.writer.get_mut(), &hello).await?;
+            read_frame::<_, HandshakeReply>(conn.reader.get_mut(), MAX_FRAME).await
         };
-        write_frame(&mut stream, &hello).await.map_err(dropped)?;
-        match read_frame::<_, HandshakeReply>(&mut stream, MAX_FRAME)
-            .await
-            .map_err(dropped)?
-        {
-            Some(HandshakeReply::Welcome(welcome)) if welcome.protocol == PROTOCOL => Ok(Self {
-                stream,
-                welcome,
-                path: path.to_path_buf(),
-                name: client_name.to_string(),
-                last_used: Instant::now(),
-            }),
-            Some(HandshakeReply::Welcome(welcome)) => Err(ClientError::ProtocolMismatch {
-                client: PROTOCOL,
-                daemon: welcome.protocol,
-            }),
-            Some(HandshakeReply::Refused(body)) => Err(ClientError::Daemon(body)),
-            None => Err(connect_err(closed_early())),
-        }
+        // A daemon that drops the connection before it says hello is not serving (it is
+        // exiting): as unreachable as no daemon at all. A carrier that ends then says why.
+        let dropped = match reply.await {
+            Ok(Some(HandshakeReply::Welcome(welcome))) if welcome.protocol == PROTOCOL => {
+                return Ok(Self {
+                    conn,
+                    welcome,
+                    endpoint: endpoint.clone(),
+                    name: client_name.to_string(),
+                    last_used: Instant::now(),
+                })
+            }
+            Ok(Some(HandshakeReply::Welcome(welcome))) => {
+                return Err(ClientError::ProtocolMismatch {
+                    client: PROTOCOL,
+                    daemon: welcome.protocol,
+                })
+            }
+            Ok(Some(HandshakeReply::Refused(body))) => return Err(ClientError::Daemon(body)),
+            Ok(None) | Err(FrameError::Truncated) => closed_early(),
+            Err(FrameError::Io(source)) => source,
+            Err(other) => return Err(other.into()),
+        };
+        Err(connect_err(match carrier {
+            Some(carrier) => carrier.why().await,
+            None => dropped,
+        }))
     }
 
     /// What the daemon said about itself in the handshake.
@@ -131,12 +260,12 @@ impl Client {
 
     async fn send(&mut self, request: &Request) -> Result<(), ClientError> {
         self.last_used = Instant::now();
-        write_frame(&mut self.stream, request).await?;
+        write_frame(self.conn.writer.get_mut(), request).await?;
         Ok(())
     }
 
     async fn receive(&mut self) -> Result<Response, ClientError> {
-        match read_frame(&mut self.stream, MAX_FRAME).await? {
+        match read_frame(self.conn.reader.get_mut(), MAX_FRAME).await? {
             Some(Response::Error(body)) => Err(ClientError::Daemon(body)),
             Some(response) => Ok(response),
             None => Err(ClientError::Closed),
@@ -151,7 +280,7 @@ impl Client {
         let first = self.round_trip(&request).await;
         match first {
             Err(err) if idle && closed_unanswered(&err) => {
-                *self = Self::connect(&self.path, &self.name).await?;
+                *self = Self::connect_to(&self.endpoint, &self.name).await?;
                 self.round_trip(&request).await
             }
             answered => answered,
@@ -237,9 +366,9 @@ impl Client {
 
     /// Waits until the daemon closes this connection, as it does when its process exits.
     pub async fn closed(mut self) {
-        use tokio::io::AsyncReadExt;
+        let reader = self.conn.reader.get_mut();
         let mut sink = [0u8; 256];
-        while matches!(self.stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        while matches!(reader.read(&mut sink).await, Ok(n) if n > 0) {}
     }
 
     pub async fn sessions(
@@ -373,7 +502,7 @@ impl Client {
     ) -> Result<Execution<'_>, ClientError> {
         match self.call(request).await? {
             Response::ExecStarted(started) => Ok(Execution {
-                stream: &self.stream,
+                conn: &self.conn,
                 started,
             }),
             other => Err(unexpected(name, &other)),
@@ -462,15 +591,15 @@ pub enum ExecEvent {
 /// A command or copy running on this connection. `next` and `input` may be used from two
 /// tasks at once (one reads, the other writes); `next` must not be cancelled midway.
 pub struct Execution<'a> {
-    stream: &'a Stream,
+    conn: &'a Connection,
     pub started: ExecStarted,
 }
 
 impl Execution<'_> {
     /// The next output chunk, or the end.
     pub async fn next(&self) -> Result<ExecEvent, ClientError> {
-        let mut recv = self.stream;
-        match read_frame(&mut recv, MAX_FRAME).await? {
+        let mut reader = self.conn.reader.lock().await;
+        match read_frame(&mut *reader, MAX_FRAME).await? {
             Some(Response::ExecOutput(chunk)) => Ok(ExecEvent::Output(chunk)),
             Some(Response::ExecExit(exit)) => Ok(ExecEvent::Exit(exit)),
             Some(Response::Copied(report)) => Ok(ExecEvent::Copied(report)),
@@ -482,8 +611,8 @@ impl Execution<'_> {
 
     /// Sends stdin, its end, or a cancel.
     pub async fn input(&self, input: Input) -> Result<(), ClientError> {
-        let mut send = self.stream;
-        write_frame(&mut send, &Request::Input(input)).await?;
+        let mut writer = self.conn.writer.lock().await;
+        write_frame(&mut *writer, &Request::Input(input)).await?;
         Ok(())
     }
 }

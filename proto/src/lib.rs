@@ -20,7 +20,7 @@ pub mod paths;
 pub mod units;
 pub mod wire;
 
-pub use client::{Client, ClientError, EventFrame, EventStream, ExecEvent, Execution};
+pub use client::{Client, ClientError, Endpoint, EventFrame, EventStream, ExecEvent, Execution};
 pub use frame::{FrameError, MAX_FRAME};
 pub use wire::*;
 

@@ -178,7 +178,7 @@ pub struct Daemon {
 impl Daemon {
     /// Starts msbd with `args` in a fresh temporary directory and waits until it answers.
     pub fn start(args: &[&str]) -> Self {
-        let mut daemon = Self::start_idle();
+        let mut daemon = Self::unstarted();
         daemon.spawn(args);
         daemon
     }
@@ -191,7 +191,7 @@ impl Daemon {
         prepare: impl FnOnce(&mut Self),
         customize: impl FnOnce(&mut Command),
     ) -> Self {
-        let mut daemon = Self::start_idle();
+        let mut daemon = Self::unstarted();
         prepare(&mut daemon);
         let mut cmd = daemon.command(args);
         customize(&mut cmd);
@@ -199,8 +199,8 @@ impl Daemon {
         daemon
     }
 
-    /// A fixture whose daemon is not started yet.
-    fn start_idle() -> Self {
+    /// A fixture whose daemon is not started yet: start it with `launch` or `launch_unwaited`.
+    pub fn unstarted() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         Self {
             socket: dir.path().join("run").join("msbd.sock"),
@@ -216,9 +216,9 @@ impl Daemon {
         self.launch(cmd);
     }
 
-    fn launch(&mut self, mut cmd: Command) {
-        let child = cmd.spawn().expect("spawn msbd");
-        self.child = Some(child);
+    /// Starts msbd with `cmd` (from `command`) and waits until it answers.
+    pub fn launch(&mut self, cmd: Command) {
+        self.launch_unwaited(cmd);
         wait_until("msbd to answer status", || {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 panic!(
@@ -250,8 +250,19 @@ impl Daemon {
         .expect("signal msbd");
     }
 
+    /// Starts msbd with `cmd` (from `command`), without waiting for it to answer.
+    pub fn launch_unwaited(&mut self, mut cmd: Command) {
+        self.child = Some(cmd.spawn().expect("spawn msbd"));
+    }
+
     /// The msbd command for this fixture, for tests that want to watch it fail.
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_via(&[], args)
+    }
+
+    /// The msbd command for this fixture behind `wrapper` (a program and its arguments,
+    /// followed by msbd's path and its arguments), or msbd itself when `wrapper` is empty.
+    pub fn command_via(&self, wrapper: &[&str], args: &[&str]) -> Command {
         if !self.config_file().exists() {
             self.write_config("");
         }
@@ -260,7 +271,14 @@ impl Daemon {
             .append(true)
             .open(self.dir.path().join("msbd.log"))
             .expect("log file");
-        let mut cmd = Command::new(bin("msbd"));
+        let mut cmd = match wrapper {
+            [program, rest @ ..] => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(bin("msbd"));
+                cmd
+            }
+            [] => Command::new(bin("msbd")),
+        };
         cmd.arg("--socket")
             .arg(&self.socket)
             .arg("--state-dir")

@@ -6,11 +6,11 @@
 use super::connect;
 use crate::output::{io_message, note, Failure, Out};
 use crate::render;
+use crate::target::Target;
 use msb_proto::{ActionResult, Client, PauseRequest, TaskAction, TaskSelection};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -27,7 +27,7 @@ pub struct Maintenance {
 
 pub async fn run(
     maintenance: Maintenance,
-    socket: &Path,
+    target: &Target,
     limit: Duration,
     out: &Out,
 ) -> Result<u8, Failure> {
@@ -35,7 +35,7 @@ pub async fn run(
     let mut signals = Signals::new()?;
     let mut early = None;
     let taken = {
-        let take = take_pause(socket, limit, maintenance.pause);
+        let take = take_pause(target, limit, maintenance.pause);
         tokio::pin!(take);
         loop {
             tokio::select! {
@@ -82,16 +82,13 @@ pub async fn run(
 
 /// Connects (within `--timeout`: nothing is paused before the request is sent) and pauses.
 async fn take_pause(
-    socket: &Path,
+    target: &Target,
     limit: Duration,
     request: PauseRequest,
 ) -> Result<(Client, Vec<TaskAction>), Failure> {
-    let mut client = tokio::time::timeout(limit, connect(socket))
+    let mut client = tokio::time::timeout(limit, connect(target))
         .await
-        .unwrap_or(Err(Failure::TimedOut {
-            socket: socket.to_path_buf(),
-            after: limit,
-        }))?;
+        .unwrap_or(Err(Failure::TimedOut { after: limit }))?;
     let actions = client.pause(request).await?;
     Ok((client, actions))
 }

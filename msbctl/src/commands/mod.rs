@@ -1,67 +1,64 @@
 //! One module per command family; `run` connects and hands each command to its family.
 
 mod completions;
+pub mod dial;
 mod maintenance;
 mod observe;
 mod sessions;
 mod stop;
 mod tasks;
 mod version;
+mod wait;
 mod work;
 
 use crate::cli::{Cli, Command, DebugCommand, SessionsCommand};
 use crate::output::{Failure, Out};
+use crate::target::Target;
 use crate::{exit, render};
-use msb_proto::{Client, ClientError, ErrorCode, Fault};
+use msb_proto::{Client, ClientError, Endpoint, ErrorCode, Fault};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Name this client gives in the handshake.
 const CLIENT_NAME: &str = concat!("msbctl/", env!("CARGO_PKG_VERSION"));
 
-pub async fn connect(socket: &Path) -> Result<Client, Failure> {
-    Client::connect(socket, CLIENT_NAME)
+pub async fn connect(target: &Target) -> Result<Client, Failure> {
+    Client::connect_to(&target.endpoint(), CLIENT_NAME)
         .await
         .map_err(|error| match error {
             ClientError::Daemon(body) if body.code == ErrorCode::PermissionDenied => {
                 Failure::Refused {
-                    socket: socket.to_path_buf(),
                     message: body.message,
                 }
             }
-            ClientError::Connect { source, .. }
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
-                Failure::Refused {
-                    socket: socket.to_path_buf(),
-                    message: format!(
-                        "permission denied: this user may not open {} ({source}); msbd --socket-group GROUP opens it to a group's members",
-                        socket.display()
-                    ),
-                }
-            }
-            error if error.is_unreachable() => Failure::Unreachable {
-                socket: socket.to_path_buf(),
-                error,
+            ClientError::Connect {
+                endpoint: Endpoint::Socket(socket),
+                source,
+            } if source.kind() == std::io::ErrorKind::PermissionDenied => Failure::Refused {
+                message: denied(&socket, &source),
             },
+            error if error.is_unreachable() => Failure::Unreachable { error },
             error => Failure::Client(error),
         })
 }
 
-fn socket_of(cli: &Cli) -> PathBuf {
-    cli.socket
-        .clone()
-        .unwrap_or_else(msb_proto::paths::default_socket)
+/// Why this user cannot open `socket`, and what lets them.
+pub fn denied(socket: &Path, source: &std::io::Error) -> String {
+    format!(
+        "permission denied: this user may not open {} ({source}); msbd --socket-group GROUP opens it to a group's members",
+        socket.display()
+    )
 }
 
-pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
-    let socket = socket_of(&cli);
-    // These two work without a daemon.
-    if let Command::Completions { shell } = cli.command {
-        return completions::completions(shell, out);
-    }
-    if let Command::Version = cli.command {
-        return version::version(&socket, out).await;
+pub async fn run(cli: Cli, target: &Target, out: &Out) -> Result<u8, Failure> {
+    // These work without a daemon, or wait for one.
+    match cli.command {
+        Command::Completions { shell } => return completions::completions(shell, out),
+        Command::Version => return version::version(target, out).await,
+        Command::Wait { timeout } => {
+            return wait::wait(target, timeout.unwrap_or(cli.timeout), out).await
+        }
+        _ => {}
     }
     // A maintenance command runs even when msbd is down, so it connects by itself.
     let cli = match cli.command {
@@ -77,7 +74,7 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
                 require_pause,
                 command,
             };
-            return maintenance::run(maintenance, &socket, cli.timeout, out).await;
+            return maintenance::run(maintenance, target, cli.timeout, out).await;
         }
         command => Cli { command, ..cli },
     };
@@ -96,27 +93,24 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
             )
     );
     let limit = cli.timeout;
-    let work = answer(cli, socket.clone(), out);
+    let work = answer(cli, target, out);
     if streams {
         return work.await;
     }
     tokio::time::timeout(limit, work)
         .await
-        .unwrap_or(Err(Failure::TimedOut {
-            socket,
-            after: limit,
-        }))
+        .unwrap_or(Err(Failure::TimedOut { after: limit }))
 }
 
-async fn answer(cli: Cli, socket: PathBuf, out: &Out) -> Result<u8, Failure> {
-    let mut client = connect(&socket).await?;
+async fn answer(cli: Cli, target: &Target, out: &Out) -> Result<u8, Failure> {
+    let mut client = connect(target).await?;
     match cli.command {
         Command::Status {
             task,
             watch: true,
             interval,
         } => {
-            let limit = (cli.timeout, socket);
+            let limit = cli.timeout;
             observe::watch_status(&mut client, task, interval, limit, out).await
         }
         Command::Status { task, .. } => tasks::status(&mut client, task, out).await,
@@ -160,7 +154,10 @@ async fn answer(cli: Cli, socket: PathBuf, out: &Out) -> Result<u8, Failure> {
             out.show(&injected, |i| i.message.clone())?;
             Ok(exit::OK)
         }
-        Command::Completions { .. } | Command::Version => {
+        Command::Completions { .. }
+        | Command::Version
+        | Command::Wait { .. }
+        | Command::DialStdio => {
             unreachable!("answered before connecting")
         }
     }

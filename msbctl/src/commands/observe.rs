@@ -5,7 +5,6 @@ use crate::{exit, render};
 use msb_proto::{Client, EventFrame, EventsRequest};
 use serde::Serialize;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// The `--json` line that says a follower missed events.
@@ -54,17 +53,14 @@ pub async fn watch_status(
     client: &mut Client,
     task: Option<String>,
     interval: Duration,
-    (limit, socket): (Duration, PathBuf),
+    limit: Duration,
     out: &Out,
 ) -> Result<u8, Failure> {
     let terminal = std::io::stdout().is_terminal();
     loop {
         let report = tokio::time::timeout(limit, client.status(task.clone()))
             .await
-            .map_err(|_| Failure::TimedOut {
-                socket: socket.clone(),
-                after: limit,
-            })??;
+            .map_err(|_| Failure::TimedOut { after: limit })??;
         if out.json {
             out.line(&json(&report)?)?;
         } else {

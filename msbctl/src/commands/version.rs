@@ -2,8 +2,8 @@
 
 use crate::exit;
 use crate::output::{Failure, JsonErrorBody, Out};
+use crate::target::Target;
 use serde::Serialize;
-use std::path::Path;
 
 #[derive(Serialize)]
 struct Versions {
@@ -16,8 +16,8 @@ struct Versions {
 
 /// Prints both versions as one document; an unreachable daemon still shows the client's,
 /// with the error, and exits 3.
-pub async fn version(socket: &Path, out: &Out) -> Result<u8, Failure> {
-    let (daemon, error, status) = match super::connect(socket).await {
+pub async fn version(target: &Target, out: &Out) -> Result<u8, Failure> {
+    let (daemon, error, status) = match super::connect(target).await {
         Ok(client) => (Some(client.daemon().clone()), None, exit::OK),
         Err(failure) => match out.report(&failure) {
             Some((error, status)) => (None, Some(error), status),
