@@ -24,6 +24,7 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
                 template,
                 idle_longer_than_ms: idle_longer_than.map(|d| d.as_millis() as u64),
                 ended,
+                labels: Vec::new(),
             };
             let list = client.sessions(filter).await?;
             if quiet && !out.json {
@@ -46,6 +47,7 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
                     template,
                     flavor,
                     id,
+                    labels: Vec::new(),
                 })
                 .await?
         }

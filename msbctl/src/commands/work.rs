@@ -46,6 +46,7 @@ impl Work {
                 template: self.run.template,
                 flavor: self.run.flavor,
                 id: None,
+                labels: Vec::new(),
             }),
         }
     }

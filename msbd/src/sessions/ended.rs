@@ -108,6 +108,7 @@ impl EndedSession {
             fate: None,
             exit: Some(self.exit.clone()),
             owner: s.owner,
+            labels: Vec::new(),
         }
     }
 }

@@ -9,6 +9,24 @@ pub struct CreateSession {
     pub template: Option<String>,
     pub flavor: Option<Flavor>,
     pub id: Option<String>,
+    /// Set on the session for whoever lists it later (an upper-level server marks the
+    /// sessions of its own clients); keys unique.
+    pub labels: Vec<Label>,
+}
+
+/// A `key=value` pair an upper-level server attaches to a session, as Docker labels a
+/// container. Keys: 1 to 63 of `a-z 0-9 . - _ /`, starting with a letter or digit; values:
+/// up to 255 bytes of printable text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Label {
+    pub key: String,
+    pub value: String,
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.key, self.value)
+    }
 }
 
 /// Names one session.
@@ -32,6 +50,8 @@ pub struct SessionFilter {
     pub idle_longer_than_ms: Option<u64>,
     /// Include sessions whose sandbox ended by itself (kept for a while as `ended`).
     pub ended: bool,
+    /// Only sessions carrying every one of these labels.
+    pub labels: Vec<Label>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
@@ -147,6 +167,8 @@ pub struct SessionInfo {
     pub exit: Option<SandboxExit>,
     /// The uid that created it; only it, root and msbd's own uid may use, stop or mark it.
     pub owner: Option<u32>,
+    /// Its labels, sorted by key.
+    pub labels: Vec<Label>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -448,6 +448,10 @@ fn session_info(id: &str) -> SessionInfo {
             log_tail: vec![s("starting"), s("fatal: no config")],
         }),
         owner: Some(1_000),
+        labels: vec![Label {
+            key: s("mcp.client"),
+            value: s("claude"),
+        }],
     }
 }
 
@@ -467,6 +471,7 @@ fn exec_request(command: ExecCommand, stdin: ExecStdin, output: OutputMode) -> E
             template: Some(s("python")),
             flavor: Some(Flavor::Small),
             id: Some(s("sb-1")),
+            labels: Vec::new(),
         }),
     }
 }
@@ -602,12 +607,26 @@ pub fn samples() -> Vec<Sample> {
             template: Some(s("python")),
             idle_longer_than_ms: Some(900_000),
             ended: true,
+            labels: vec![Label {
+                key: s("team"),
+                value: s("data"),
+            }],
         })),
         request(Request::SessionShow(SessionRef { id: s("sb-1") })),
         request(Request::SessionCreate(CreateSession {
             template: Some(s("python")),
             flavor: Some(Flavor::Medium),
             id: Some(s("sb-2")),
+            labels: vec![
+                Label {
+                    key: s("mcp.client"),
+                    value: s("claude"),
+                },
+                Label {
+                    key: s("mcp.connection"),
+                    value: s("c-1"),
+                },
+            ],
         })),
         request(Request::SessionTouch(SessionRef { id: s("sb-3") })),
         request(Request::SessionStop(SessionRef { id: s("sb-4") })),
@@ -816,6 +835,7 @@ pub fn samples() -> Vec<Sample> {
             template: Some(s("node")),
             flavor: Some(flavor),
             id: Some(s("sb-6")),
+            labels: Vec::new(),
         }))
     }));
     out.extend(unit_family("session_status", |status| {
@@ -824,6 +844,7 @@ pub fn samples() -> Vec<Sample> {
             template: Some(s("node")),
             idle_longer_than_ms: Some(60_000),
             ended: false,
+            labels: Vec::new(),
         }))
     }));
     out.extend(unit_family("stop_outcome", |outcome| {
