@@ -24,7 +24,7 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
                 template,
                 idle_longer_than_ms: idle_longer_than.map(|d| d.as_millis() as u64),
                 ended,
-                labels: Vec::new(),
+                labels: Default::default(),
             };
             let list = client.sessions(filter).await?;
             if quiet && !out.json {
@@ -47,7 +47,7 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
                     template,
                     flavor,
                     id,
-                    labels: Vec::new(),
+                    labels: Default::default(),
                 })
                 .await?
         }

@@ -108,7 +108,7 @@ impl EndedSession {
             fate: None,
             exit: Some(self.exit.clone()),
             owner: s.owner,
-            labels: Vec::new(),
+            labels: Default::default(),
         }
     }
 }

@@ -183,7 +183,7 @@ impl SessionManager {
             fate: None,
             exit: None,
             owner: s.owner,
-            labels: Vec::new(),
+            labels: Default::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::{Fate, SandboxExit};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,24 +11,14 @@ pub struct CreateSession {
     pub flavor: Option<Flavor>,
     pub id: Option<String>,
     /// Set on the session for whoever lists it later (an upper-level server marks the
-    /// sessions of its own clients); keys unique.
-    pub labels: Vec<Label>,
+    /// sessions of its own clients, as Docker labels containers). Keys: 1 to 63 of
+    /// `a-z 0-9 . - _ /`, starting with a letter or digit; values: up to 255 bytes of
+    /// printable text; at most 32 labels.
+    pub labels: Labels,
 }
 
-/// A `key=value` pair an upper-level server attaches to a session, as Docker labels a
-/// container. Keys: 1 to 63 of `a-z 0-9 . - _ /`, starting with a letter or digit; values:
-/// up to 255 bytes of printable text.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Label {
-    pub key: String,
-    pub value: String,
-}
-
-impl fmt::Display for Label {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.key, self.value)
-    }
-}
+/// A session's labels, `key → value`; a JSON object in `--json`.
+pub type Labels = BTreeMap<String, String>;
 
 /// Names one session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,8 +41,8 @@ pub struct SessionFilter {
     pub idle_longer_than_ms: Option<u64>,
     /// Include sessions whose sandbox ended by itself (kept for a while as `ended`).
     pub ended: bool,
-    /// Only sessions carrying every one of these labels.
-    pub labels: Vec<Label>,
+    /// Only sessions carrying every one of these labels (same key, same value).
+    pub labels: Labels,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
@@ -167,8 +158,7 @@ pub struct SessionInfo {
     pub exit: Option<SandboxExit>,
     /// The uid that created it; only it, root and msbd's own uid may use, stop or mark it.
     pub owner: Option<u32>,
-    /// Its labels, sorted by key.
-    pub labels: Vec<Label>,
+    pub labels: Labels,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

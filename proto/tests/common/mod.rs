@@ -448,10 +448,7 @@ fn session_info(id: &str) -> SessionInfo {
             log_tail: vec![s("starting"), s("fatal: no config")],
         }),
         owner: Some(1_000),
-        labels: vec![Label {
-            key: s("mcp.client"),
-            value: s("claude"),
-        }],
+        labels: Labels::from([(s("mcp.client"), s("claude"))]),
     }
 }
 
@@ -471,7 +468,7 @@ fn exec_request(command: ExecCommand, stdin: ExecStdin, output: OutputMode) -> E
             template: Some(s("python")),
             flavor: Some(Flavor::Small),
             id: Some(s("sb-1")),
-            labels: Vec::new(),
+            labels: Labels::new(),
         }),
     }
 }
@@ -607,26 +604,17 @@ pub fn samples() -> Vec<Sample> {
             template: Some(s("python")),
             idle_longer_than_ms: Some(900_000),
             ended: true,
-            labels: vec![Label {
-                key: s("team"),
-                value: s("data"),
-            }],
+            labels: Labels::from([(s("team"), s("data"))]),
         })),
         request(Request::SessionShow(SessionRef { id: s("sb-1") })),
         request(Request::SessionCreate(CreateSession {
             template: Some(s("python")),
             flavor: Some(Flavor::Medium),
             id: Some(s("sb-2")),
-            labels: vec![
-                Label {
-                    key: s("mcp.client"),
-                    value: s("claude"),
-                },
-                Label {
-                    key: s("mcp.connection"),
-                    value: s("c-1"),
-                },
-            ],
+            labels: Labels::from([
+                (s("mcp.client"), s("claude")),
+                (s("mcp.connection"), s("c-1")),
+            ]),
         })),
         request(Request::SessionTouch(SessionRef { id: s("sb-3") })),
         request(Request::SessionStop(SessionRef { id: s("sb-4") })),
@@ -835,7 +823,7 @@ pub fn samples() -> Vec<Sample> {
             template: Some(s("node")),
             flavor: Some(flavor),
             id: Some(s("sb-6")),
-            labels: Vec::new(),
+            labels: Labels::new(),
         }))
     }));
     out.extend(unit_family("session_status", |status| {
@@ -844,7 +832,7 @@ pub fn samples() -> Vec<Sample> {
             template: Some(s("node")),
             idle_longer_than_ms: Some(60_000),
             ended: false,
-            labels: Vec::new(),
+            labels: Labels::new(),
         }))
     }));
     out.extend(unit_family("stop_outcome", |outcome| {
