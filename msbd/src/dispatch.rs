@@ -68,7 +68,9 @@ impl From<Error> for ErrorBody {
 fn session_code(err: &SessionError) -> ErrorCode {
     match err {
         SessionError::Unknown { .. } => ErrorCode::UnknownSession,
-        SessionError::InvalidId { .. } => ErrorCode::InvalidArgument,
+        SessionError::InvalidId { .. } | SessionError::InvalidLabels(_) => {
+            ErrorCode::InvalidArgument
+        }
         SessionError::UnknownTemplate { .. } => ErrorCode::UnknownTemplate,
         SessionError::Conflict { .. }
         | SessionError::NotMarkable { .. }

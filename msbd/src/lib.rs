@@ -13,6 +13,7 @@ pub mod event_stream;
 pub mod events;
 pub mod fds;
 pub mod ids;
+pub mod labels;
 pub mod languages;
 pub mod logs;
 pub mod metrics;

@@ -352,6 +352,7 @@ mod tests {
                 busy_since_ms: (*status == SessionStatus::Processing).then_some(*last),
                 error: None,
                 owner: None,
+                labels: Default::default(),
                 stopping: false,
                 working: 0,
             });

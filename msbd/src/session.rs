@@ -1,7 +1,7 @@
 //! What a session is, as the registry holds it and the store keeps it. A plain model: it
 //! imports nothing of the store or the managers, so both can depend on it.
 
-use msb_proto::{Flavor, SessionStatus};
+use msb_proto::{Flavor, Labels, SessionStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -18,6 +18,8 @@ pub struct Session {
     /// The uid that created it: only it, root and msbd's own uid may work in it, stop it or
     /// mark it. `None` for sessions stored before owners were kept.
     pub owner: Option<u32>,
+    /// Set when it is created (checked by `labels::check`), never changed after.
+    pub labels: Labels,
     /// A stop is under way; nobody else may start one, and it is out of the deadline index.
     /// Never stored: a daemon that restarts finds the sandbox running or gone.
     pub stopping: bool,
@@ -34,6 +36,13 @@ impl Session {
             return true;
         };
         uid.is_some_and(|uid| uid == owner || uid == 0 || uid == nix::unistd::geteuid().as_raw())
+    }
+
+    /// Whether it carries every one of `wanted` (same key, same value).
+    pub fn carries(&self, wanted: &Labels) -> bool {
+        wanted
+            .iter()
+            .all(|(key, value)| self.labels.get(key) == Some(value))
     }
 
     /// The status clients see: `processing` while work runs in it.

@@ -7,6 +7,7 @@ use super::{owned_by, under_way, unknown, Admit, SessionError, SessionManager};
 use crate::backend::SandboxSpec;
 use crate::clock::now_ms;
 use crate::ids::{random_hex, valid_session_id};
+use crate::labels;
 use crate::session::Session;
 use crate::store::{Change, StoreError};
 use crate::templates::DEFAULT_TEMPLATE;
@@ -18,7 +19,8 @@ use std::sync::Arc;
 impl SessionManager {
     /// Gets or creates a session. An id that exists and has not expired returns that session,
     /// touched; an expired one is replaced by a fresh session. `admit` decides whether the
-    /// new session fits and which idle sessions are evicted to make room.
+    /// new session fits and which idle sessions are evicted to make room. The labels are
+    /// those of a session this call makes; an existing session keeps its own.
     pub async fn create(
         self: &Arc<Self>,
         request: CreateSession,
@@ -26,6 +28,7 @@ impl SessionManager {
         admit: Box<Admit<'_>>,
         owner: Option<u32>,
     ) -> Result<SessionInfo, SessionError> {
+        labels::check(&request.labels)?;
         let template = request
             .template
             .unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
@@ -61,6 +64,7 @@ impl SessionManager {
             busy_since_ms: None,
             error: None,
             owner,
+            labels: request.labels,
             stopping: false,
             working: 0,
         };

@@ -108,7 +108,7 @@ impl EndedSession {
             fate: None,
             exit: Some(self.exit.clone()),
             owner: s.owner,
-            labels: Default::default(),
+            labels: s.labels.clone(),
         }
     }
 }
@@ -220,6 +220,7 @@ mod tests {
                 busy_since_ms: None,
                 error: None,
                 owner: None,
+                labels: Default::default(),
                 stopping: false,
                 working: 0,
             },

@@ -2,6 +2,7 @@
 
 use crate::backend::BackendError;
 use crate::ids::SESSION_ID_RULE;
+use crate::labels::LabelError;
 use crate::store::StoreError;
 use msb_proto::SessionStatus;
 
@@ -11,6 +12,8 @@ pub enum SessionError {
     Unknown { id: String },
     #[error("session id '{id}' is not allowed: use {SESSION_ID_RULE}")]
     InvalidId { id: String },
+    #[error(transparent)]
+    InvalidLabels(#[from] LabelError),
     #[error("no template named '{name}'; templates are: {known}")]
     UnknownTemplate { name: String, known: String },
     /// Another operation is under way on the session.

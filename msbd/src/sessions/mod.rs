@@ -183,7 +183,7 @@ impl SessionManager {
             fate: None,
             exit: None,
             owner: s.owner,
-            labels: Default::default(),
+            labels: s.labels.clone(),
         }
     }
 
@@ -259,6 +259,7 @@ impl SessionManager {
                 && filter
                     .idle_longer_than_ms
                     .is_none_or(|ms| now.saturating_sub(s.last_accessed_ms) > ms)
+                && s.carries(&filter.labels)
         };
         let with_ended = filter.ended || filter.status == Some(SessionStatus::Ended);
         let mut list: Vec<(u64, SessionInfo)> = registry

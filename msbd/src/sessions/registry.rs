@@ -242,6 +242,7 @@ mod tests {
             busy_since_ms: None,
             error: None,
             owner: None,
+            labels: Default::default(),
             stopping: false,
             working: 0,
         }

@@ -3,12 +3,12 @@
 
 use super::{Change, StoreError, StoredPause};
 use crate::session::Session;
-use msb_proto::{Flavor, SessionStatus};
+use msb_proto::{Flavor, Labels, SessionStatus};
 use rusqlite::{params, Connection, OpenFlags};
 use std::path::Path;
 
 /// Bumped when the schema changes; a store from a newer msbd is refused.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sessions (
         id TEXT PRIMARY KEY,
@@ -20,7 +20,8 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sessions (
         last_accessed_ms INTEGER NOT NULL,
         busy_since_ms INTEGER,
         error TEXT,
-        owner INTEGER
+        owner INTEGER,
+        labels TEXT NOT NULL DEFAULT '{}'
     );
     CREATE TABLE IF NOT EXISTS pauses (
         task TEXT PRIMARY KEY,
@@ -65,7 +66,7 @@ pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_path_buf(),
         source,
     };
-    let conn = Connection::open(path).map_err(open_err)?;
+    let mut conn = Connection::open(path).map_err(open_err)?;
     // Before the first access: the WAL index then lives in this process's memory, and no
     // shared-memory file is ever mapped.
     conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
@@ -94,14 +95,22 @@ pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open_err)?;
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(open_err)?;
-    conn.execute_batch(SCHEMA).map_err(open_err)?;
+    let mut steps = vec![SCHEMA];
     if version == 1 {
         // Sessions stored before owners were: nobody in particular owns them.
-        conn.execute_batch("ALTER TABLE sessions ADD COLUMN owner INTEGER")
-            .map_err(open_err)?;
+        steps.push("ALTER TABLE sessions ADD COLUMN owner INTEGER;");
     }
-    conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+    if (1..3).contains(&version) {
+        // Sessions stored before labels were carry none.
+        steps.push("ALTER TABLE sessions ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';");
+    }
+    // The schema and its version change in one transaction: a daemon that dies half-way
+    // leaves the store as it was, to be brought up to date at the next start.
+    let tx = conn.transaction().map_err(open_err)?;
+    tx.execute_batch(&steps.concat()).map_err(open_err)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(open_err)?;
+    tx.commit().map_err(open_err)?;
     Ok(conn)
 }
 
@@ -144,7 +153,7 @@ pub(super) fn sessions(conn: &Connection, path: &Path) -> Result<Vec<Session>, S
     };
     let mut stmt = conn
         .prepare(
-            "SELECT id, template, flavor, status, sandbox, created_at_ms, last_accessed_ms, busy_since_ms, error, owner
+            "SELECT id, template, flavor, status, sandbox, created_at_ms, last_accessed_ms, busy_since_ms, error, owner, labels
              FROM sessions",
         )
         .map_err(open_err)?;
@@ -161,12 +170,13 @@ pub(super) fn sessions(conn: &Connection, path: &Path) -> Result<Vec<Session>, S
                 row.get::<_, Option<i64>>(7)?,
                 row.get::<_, Option<String>>(8)?,
                 row.get::<_, Option<i64>>(9)?,
+                row.get::<_, String>(10)?,
             ))
         })
         .map_err(open_err)?;
     let mut sessions = Vec::new();
     for row in rows {
-        let (id, template, flavor, status, sandbox, created, accessed, busy, error, owner) =
+        let (id, template, flavor, status, sandbox, created, accessed, busy, error, owner, labels) =
             row.map_err(open_err)?;
         let bad = |what: String| StoreError::Row {
             path: path.to_path_buf(),
@@ -177,6 +187,11 @@ pub(super) fn sessions(conn: &Connection, path: &Path) -> Result<Vec<Session>, S
             parse_flavor(&flavor).ok_or_else(|| bad(format!("unknown flavor '{flavor}'")))?;
         let status =
             parse_status(&status).ok_or_else(|| bad(format!("unknown status '{status}'")))?;
+        let labels = serde_json::from_str(&labels).map_err(|err| {
+            bad(format!(
+                "labels that are not a JSON object of strings: {err}"
+            ))
+        })?;
         sessions.push(Session {
             id: id.clone(),
             template,
@@ -188,6 +203,7 @@ pub(super) fn sessions(conn: &Connection, path: &Path) -> Result<Vec<Session>, S
             busy_since_ms: busy.map(|b| b.max(0) as u64),
             error,
             owner: owner.and_then(|o| u32::try_from(o).ok()),
+            labels,
             stopping: false,
             working: 0,
         });
@@ -220,8 +236,8 @@ pub(super) fn pauses(conn: &Connection, path: &Path) -> Result<Vec<StoredPause>,
 fn put(conn: &Connection, s: &Session) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO sessions
-         (id, template, flavor, status, sandbox, created_at_ms, last_accessed_ms, busy_since_ms, error, owner)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         (id, template, flavor, status, sandbox, created_at_ms, last_accessed_ms, busy_since_ms, error, owner, labels)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         s.id,
@@ -234,8 +250,14 @@ fn put(conn: &Connection, s: &Session) -> rusqlite::Result<()> {
         s.busy_since_ms.map(|b| b as i64),
         s.error,
         s.owner.map(i64::from),
+        labels_json(&s.labels)?,
     ])
     .map(drop)
+}
+
+/// Labels as stored: a JSON object, as `--json` shows them.
+fn labels_json(labels: &Labels) -> rusqlite::Result<String> {
+    serde_json::to_string(labels).map_err(|err| rusqlite::Error::ToSqlConversionFailure(err.into()))
 }
 
 fn put_pause(conn: &Connection, p: &StoredPause) -> rusqlite::Result<()> {
@@ -332,12 +354,77 @@ mod tests {
         let sessions = sessions(&conn, &path).expect("read");
         assert_eq!(sessions.len(), 1);
         assert_eq!((sessions[0].id.as_str(), sessions[0].owner), ("old", None));
+        assert!(sessions[0].labels.is_empty());
         let mut owned = sessions[0].clone();
         owned.owner = Some(1000);
-        put(&conn, &owned).expect("an owner is stored");
+        owned.labels.insert("team".into(), "a".into());
+        put(&conn, &owned).expect("an owner and labels are stored");
+        assert_eq!(super::sessions(&conn, &path).expect("read"), [owned]);
+    }
+
+    #[test]
+    fn a_store_from_before_labels_is_brought_up_to_date() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sessions.db");
+        {
+            // As the msbd before labels wrote it: schema 2, sessions with owners.
+            let old = Connection::open(&path).expect("create");
+            old.execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE sessions (id TEXT PRIMARY KEY, template TEXT NOT NULL,
+                   flavor TEXT NOT NULL, status TEXT NOT NULL, sandbox TEXT NOT NULL,
+                   created_at_ms INTEGER NOT NULL, last_accessed_ms INTEGER NOT NULL,
+                   busy_since_ms INTEGER, error TEXT, owner INTEGER);
+                 CREATE TABLE pauses (task TEXT PRIMARY KEY, by_uid INTEGER, reason TEXT,
+                   since_ms INTEGER NOT NULL, until_ms INTEGER);
+                 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER);
+                 INSERT INTO sessions VALUES ('old', 'default', 'small', 'processing', 'msb-old-1', 1, 2, 3, NULL, 1000);
+                 INSERT INTO pauses VALUES ('orphan-cleanup', 0, 'disk swap', 1, NULL);
+                 PRAGMA user_version = 2;",
+            )
+            .expect("an old store");
+        }
+        let conn = connect(&path).expect("opened and migrated");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        let stored = sessions(&conn, &path).expect("read");
+        assert_eq!(stored.len(), 1);
+        let old = &stored[0];
         assert_eq!(
-            super::sessions(&conn, &path).expect("read")[0].owner,
-            Some(1000)
+            (old.id.as_str(), old.status, old.busy_since_ms, old.owner),
+            ("old", SessionStatus::Processing, Some(3), Some(1000))
+        );
+        assert!(old.labels.is_empty());
+        assert_eq!(pauses(&conn, &path).expect("pauses").len(), 1);
+        let mut labelled = old.clone();
+        labelled.id = "new".into();
+        labelled.labels = [("mcp.client", "agent 7"), ("team", "")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        put(&conn, &labelled).expect("labels are stored");
+        drop(conn);
+        // Opened again, nothing is migrated twice.
+        let conn = connect(&path).expect("reopened");
+        let mut stored = sessions(&conn, &path).expect("read");
+        stored.sort_by(|a, b| b.id.cmp(&a.id));
+        assert_eq!(stored, [old.clone(), labelled]);
+    }
+
+    #[test]
+    fn labels_that_are_not_an_object_are_a_bad_row() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sessions.db");
+        let conn = connect(&path).expect("create");
+        conn.execute_batch(
+            "INSERT INTO sessions VALUES ('odd', 'default', 'small', 'ready', 'msb-odd-1', 1, 2, NULL, NULL, NULL, '[1]')",
+        )
+        .expect("insert");
+        let err = sessions(&conn, &path).expect_err("refused");
+        assert!(
+            matches!(&err, StoreError::Row { id, .. } if id == "odd"),
+            "{err}"
         );
     }
 }

@@ -251,6 +251,7 @@ mod tests {
             busy_since_ms: Some(30),
             error: None,
             owner: None,
+            labels: [("team".to_string(), id.to_string())].into(),
             stopping: false,
             working: 0,
         }
