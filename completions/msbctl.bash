@@ -1313,7 +1313,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__create)
-            opts="-H -h --template --flavor --id --socket --host --json --timeout --color --help"
+            opts="-H -h --template --flavor --id --label --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1328,6 +1328,10 @@ _msbctl() {
                     return 0
                     ;;
                 --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1359,7 +1363,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__exec)
-            opts="-e -w -i -H -h --timeout --create --template --flavor --env --workdir --interactive --socket --host --json --color --help"
+            opts="-e -w -i -H -h --timeout --create --template --flavor --label --env --workdir --interactive --socket --host --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1375,6 +1379,10 @@ _msbctl() {
                     ;;
                 --flavor)
                     COMPREPLY=($(compgen -W "small medium large" -- "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --env)
@@ -1633,7 +1641,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__list)
-            opts="-q -H -h --status --template --idle-longer-than --ended --quiet --socket --host --json --timeout --color --help"
+            opts="-q -H -h --status --template --idle-longer-than --ended --label --quiet --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1648,6 +1656,10 @@ _msbctl() {
                     return 0
                     ;;
                 --idle-longer-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1717,7 +1729,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__run)
-            opts="-l -H -h --timeout --create --template --flavor --language --socket --host --json --color --help"
+            opts="-l -H -h --timeout --create --template --flavor --label --language --socket --host --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1733,6 +1745,10 @@ _msbctl() {
                     ;;
                 --flavor)
                     COMPREPLY=($(compgen -W "small medium large" -- "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --language)
@@ -2027,7 +2043,7 @@ _msbctl_live() {
         case "$word" in
             --socket) socket=(--socket "${COMP_WORDS[i + 1]}"); i=$((i + 1)); continue ;;
             --socket=*) socket=("$word"); continue ;;
-            --color|--env|--flavor|--host|--id|--idle-longer-than|--language|--status|--tail|--template|--timeout|--workdir|-H|-e|-l|-w) i=$((i + 1)); continue ;;
+            --color|--env|--flavor|--host|--id|--idle-longer-than|--label|--language|--status|--tail|--template|--timeout|--workdir|-H|-e|-l|-w) i=$((i + 1)); continue ;;
             -*) continue ;;
         esac
         if [[ -n $sub ]]; then

@@ -176,6 +176,7 @@ stopped\t''
 ended\t'Its sandbox ended by itself; kept for a while so its exit can be read'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l template -d 'Only sessions of this template' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l idle-longer-than -d 'Only sessions not accessed for longer than this' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l label -d 'Only sessions carrying this label (repeatable: they must carry all)' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]; with --host, the socket on that host' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s H -l host -d 'Reach msbd on another host through ssh, which runs msbctl there (MSB_SSH_COMMAND replaces `ssh`, MSB_REMOTE_MSBCTL the remote `msbctl`)' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
@@ -199,6 +200,7 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_
 medium\t'2 CPUs, 2048 MB'
 large\t'4 CPUs, 4096 MB'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l id -d 'Session id [default: generated]' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l label -d 'Label the session (repeatable); `sessions list --label` finds it by them' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]; with --host, the socket on that host' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -s H -l host -d 'Reach msbd on another host through ssh, which runs msbctl there (MSB_SSH_COMMAND replaces `ssh`, MSB_REMOTE_MSBCTL the remote `msbctl`)' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from create" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
@@ -244,6 +246,7 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l flavor -d 'With --create: the flavor of a new session' -r -f -a "small\t'1 CPU, 1024 MB'
 medium\t'2 CPUs, 2048 MB'
 large\t'4 CPUs, 4096 MB'"
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l label -d 'With --create: a label of a new session (repeatable)' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -s e -l env -d 'Set an environment variable for the command (repeatable)' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -s w -l workdir -d 'Working directory [default: the sandbox\'s]; relative to the sandbox\'s' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from exec" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]; with --host, the socket on that host' -r -F
@@ -260,6 +263,7 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l flavor -d 'With --create: the flavor of a new session' -r -f -a "small\t'1 CPU, 1024 MB'
 medium\t'2 CPUs, 2048 MB'
 large\t'4 CPUs, 4096 MB'"
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l label -d 'With --create: a label of a new session (repeatable)' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -s l -l language -d 'Language of the code' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]; with --host, the socket on that host' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from run" -s H -l host -d 'Reach msbd on another host through ssh, which runs msbctl there (MSB_SSH_COMMAND replaces `ssh`, MSB_REMOTE_MSBCTL the remote `msbctl`)' -r

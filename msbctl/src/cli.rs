@@ -2,9 +2,11 @@
 
 use crate::paint::ColorWhen;
 use crate::target::SshHost;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use msb_proto::units::parse_duration;
 use msb_proto::{Fault, Flavor, SessionStatus, MAX_PAUSE, TASK_NAMES};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,6 +46,32 @@ pub struct Cli {
     pub color: ColorWhen,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Checks what clap cannot (see `repeated_key`); a failure is a usage error like clap's.
+    pub fn checked(self) -> Result<Self, clap::Error> {
+        let (name, labels) = match &self.command {
+            Command::Sessions(SessionsCommand::List { labels, .. }) => ("list", labels),
+            Command::Sessions(SessionsCommand::Create { labels, .. }) => ("create", labels),
+            Command::Sessions(SessionsCommand::Exec { run, .. }) => ("exec", &run.labels),
+            Command::Sessions(SessionsCommand::Run { run, .. }) => ("run", &run.labels),
+            _ => return Ok(self),
+        };
+        match repeated_key(labels) {
+            None => Ok(self),
+            Some(message) => {
+                // Told with the usage of the subcommand at fault, as clap tells its own.
+                let mut cli = Self::command();
+                cli.build();
+                let sessions = cli.find_subcommand_mut("sessions");
+                Err(match sessions.and_then(|s| s.find_subcommand_mut(name)) {
+                    Some(command) => command.error(ErrorKind::ArgumentConflict, message),
+                    None => clap::Error::raw(ErrorKind::ArgumentConflict, message),
+                })
+            }
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +209,9 @@ pub enum SessionsCommand {
         /// Also sessions whose sandbox ended by itself (kept 15 minutes as `ended`)
         #[arg(long)]
         ended: bool,
+        /// Only sessions carrying this label (repeatable: they must carry all)
+        #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+        labels: Vec<(String, String)>,
         /// Print only the ids, one a line (ignored with --json)
         #[arg(long, short)]
         quiet: bool,
@@ -198,6 +229,9 @@ pub enum SessionsCommand {
         /// Session id [default: generated]
         #[arg(long)]
         id: Option<String>,
+        /// Label the session (repeatable); `sessions list --label` finds it by them
+        #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+        labels: Vec<(String, String)>,
     },
     /// Mark a session as used now, postponing its expiry
     Touch { id: String },
@@ -282,6 +316,9 @@ pub struct RunArgs {
     /// With --create: the flavor of a new session
     #[arg(long, value_enum, requires = "create")]
     pub flavor: Option<Flavor>,
+    /// With --create: a label of a new session (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label, requires = "create")]
+    pub labels: Vec<(String, String)>,
 }
 
 /// Parses `--for` of `pause`: a duration up to the longest lease msbd grants.
@@ -307,10 +344,31 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 
 /// Parses `NAME=VALUE` for `-e`.
 fn parse_env(text: &str) -> Result<(String, String), String> {
+    parse_pair(text, "NAME=VALUE")
+}
+
+/// Parses `KEY=VALUE` for `--label`; msbd checks what a key and a value may be.
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    parse_pair(text, "KEY=VALUE")
+}
+
+/// Splits `text` at its first `=`; the part before must not be empty.
+fn parse_pair(text: &str, form: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
-        _ => Err(format!("'{text}' is not NAME=VALUE")),
+        _ => Err(format!("'{text}' is not {form}")),
     }
+}
+
+/// A label key given twice is a usage error (which value was meant?), one that a flag's
+/// parser, which sees one value at a time, cannot catch.
+fn repeated_key(pairs: &[(String, String)]) -> Option<String> {
+    let mut seen = BTreeMap::new();
+    pairs.iter().find_map(|(key, value)| {
+        seen.insert(key, value).map(|first| {
+            format!("--label {key} is given twice ('{first}' and '{value}'); give each key once")
+        })
+    })
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -23,7 +23,7 @@ pub mod exit {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse().and_then(Cli::checked) {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(usage(&err)),
     };

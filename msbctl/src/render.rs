@@ -321,6 +321,7 @@ pub fn session(s: &SessionInfo) -> String {
         },
         expires(s),
     );
+    out.push_str(&format!("\nlabels:      {}", labels(&s.labels)));
     if let Some(exit) = &s.exit {
         let how = match (exit.code, exit.signal) {
             (Some(code), _) => format!("code {code}"),
@@ -359,6 +360,15 @@ pub fn session(s: &SessionInfo) -> String {
         }
     }
     out
+}
+
+/// `k=v, k2=v2`, or `-` for none.
+fn labels(labels: &Labels) -> String {
+    if labels.is_empty() {
+        return "-".into();
+    }
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(", ")
 }
 
 pub fn stop_report(report: &StopReport) -> String {

@@ -17,6 +17,7 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
             template,
             idle_longer_than,
             ended,
+            labels,
             quiet,
         } => {
             let filter = SessionFilter {
@@ -24,7 +25,7 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
                 template,
                 idle_longer_than_ms: idle_longer_than.map(|d| d.as_millis() as u64),
                 ended,
-                labels: Default::default(),
+                labels: labels.into_iter().collect(),
             };
             let list = client.sessions(filter).await?;
             if quiet && !out.json {
@@ -41,13 +42,14 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
             template,
             flavor,
             id,
+            labels,
         } => {
             client
                 .session_create(CreateSession {
                     template,
                     flavor,
                     id,
-                    labels: Default::default(),
+                    labels: labels.into_iter().collect(),
                 })
                 .await?
         }

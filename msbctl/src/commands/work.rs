@@ -46,7 +46,7 @@ impl Work {
                 template: self.run.template,
                 flavor: self.run.flavor,
                 id: None,
-                labels: Default::default(),
+                labels: self.run.labels.into_iter().collect(),
             }),
         }
     }
