@@ -15,6 +15,7 @@ mod hosts;
 mod install;
 mod isolation;
 mod jail;
+mod labels;
 mod log_format;
 mod logs;
 mod maintenance;
