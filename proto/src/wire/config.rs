@@ -7,6 +7,7 @@ use std::fmt;
 /// Where a setting's value came from. Flags win over the environment, the environment over
 /// the config file, the file over the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SettingSource {
     Default,
@@ -28,6 +29,7 @@ impl fmt::Display for SettingSource {
 
 /// One effective setting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Setting {
     /// Its key in the config file: `session_timeout`, `templates.py.command`,
     /// `languages.python`.
@@ -39,6 +41,7 @@ pub struct Setting {
 
 /// Every effective setting of the running daemon, in the order of the settings table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ConfigReport {
     /// The config file: the one named by `--config` or `MSB_CONFIG`, else the default place.
     pub file: String,
@@ -49,6 +52,7 @@ pub struct ConfigReport {
 
 /// A setting whose value a reload changed (or would have: see `ConfigStatus::needs_restart`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ConfigChange {
     pub name: String,
     pub from: Option<String>,
@@ -57,6 +61,7 @@ pub struct ConfigChange {
 
 /// The configuration in effect and what the last reload (`SIGHUP`) did, for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ConfigStatus {
     pub file: String,
     pub found: bool,

@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 /// final `Ack`; with `follow`, every later event comes too, until the client goes away or
 /// msbd stops. A follower that falls behind gets `EventsMissed` with how many it missed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EventsRequest {
     pub follow: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Event {
     /// Unix milliseconds.
     pub at_ms: u64,
@@ -25,6 +27,7 @@ pub struct Event {
 /// A variant only ever goes at the end (see the crate docs); every variant has named fields,
 /// so that its JSON is always an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A task's state, as `status` reports it, changed.

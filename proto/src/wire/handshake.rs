@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// First frame from a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Hello {
     pub protocol: u32,
     /// Free-form client name, for the daemon's log.
@@ -13,12 +14,14 @@ pub struct Hello {
 
 /// The daemon's answer to `Hello`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum HandshakeReply {
     Welcome(Welcome),
     Refused(ErrorBody),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Welcome {
     pub protocol: u32,
     pub version: String,

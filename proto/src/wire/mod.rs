@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a client asks, after the handshake. Each variant with data carries its own struct.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum Request {
     Status(StatusRequest),
     Health,
@@ -74,6 +75,7 @@ pub enum Request {
 // A response is built once and sent at once; boxing the status report would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum Response {
     Error(ErrorBody),
     Status(StatusReport),
@@ -90,7 +92,11 @@ pub enum Response {
     ExecOutput(ExecOutput),
     ExecExit(ExecExit),
     Copied(CopyReport),
-    Log(#[serde(with = "serde_bytes")] Vec<u8>),
+    Log(
+        #[serde(with = "serde_bytes")]
+        #[cfg_attr(feature = "schemars", schemars(with = "Vec<u8>"))]
+        Vec<u8>,
+    ),
     LogEnd(LogEnd),
     Config(ConfigReport),
     Event(Event),

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ShutdownRequest {
     /// Deadline for sandboxes; `None` is the daemon's `--shutdown-timeout`.
     pub timeout_ms: Option<u64>,
@@ -12,6 +13,7 @@ pub struct ShutdownRequest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum StopOutcome {
     /// Every sandbox stopped on SIGTERM before the deadline.
@@ -33,6 +35,7 @@ impl fmt::Display for StopOutcome {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Fate {
     Stopped,
@@ -54,6 +57,7 @@ impl fmt::Display for Fate {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct SessionFate {
     pub id: String,
     pub fate: Fate,
@@ -61,6 +65,7 @@ pub struct SessionFate {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct StopReport {
     pub outcome: StopOutcome,
     pub duration_ms: u64,

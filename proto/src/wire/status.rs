@@ -5,6 +5,7 @@ use super::{ConfigStatus, Health, TaskHealth, TaskStatus};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct StatusReport {
     pub overall: Health,
     pub daemon: DaemonInfo,
@@ -16,6 +17,7 @@ pub struct StatusReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct DaemonInfo {
     pub version: String,
     pub pid: u32,
@@ -26,6 +28,7 @@ pub struct DaemonInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct SessionsSummary {
     pub active: u64,
     pub max: u64,
@@ -37,12 +40,14 @@ pub struct SessionsSummary {
 
 /// One resource: what is in use and the limit (`None`: no limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Usage {
     pub used: u64,
     pub max: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct FlavorCounts {
     pub small: u64,
     pub medium: u64,
@@ -50,6 +55,7 @@ pub struct FlavorCounts {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ResourceReport {
     pub sessions: Usage,
     pub memory_mb: Usage,
@@ -66,6 +72,7 @@ pub struct ResourceReport {
 /// How many sandboxes msbd's open-file limit allows: each sandbox holds `per_sandbox`
 /// descriptors, and `reserved` are kept for connections, the store and start-ups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct FdBudget {
     /// The soft RLIMIT_NOFILE msbd runs with (raised to the hard limit at start).
     pub limit: u64,
@@ -78,6 +85,7 @@ pub struct FdBudget {
 /// Whether the session store takes writes. While it does not, requests that must be stored
 /// fail, the rest is kept in memory, and msbd retries until the store recovers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct StoreHealth {
     /// `healthy`, or `degraded` while writes fail.
     pub health: Health,
@@ -89,6 +97,7 @@ pub struct StoreHealth {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct HealthReport {
     pub overall: Health,
     pub tasks: Vec<TaskHealth>,

@@ -9,12 +9,14 @@ use std::time::Duration;
 pub const TASK_NAMES: [&str; 2] = ["session-cleanup", "orphan-cleanup"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum TaskSelection {
     All,
     Named(Vec<String>),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct StatusRequest {
     /// Only this task; `None` for all.
     pub task: Option<String>,
@@ -25,6 +27,7 @@ pub struct StatusRequest {
 pub const MAX_PAUSE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PauseRequest {
     pub tasks: TaskSelection,
     /// Lease length, at most [`MAX_PAUSE`]; `None` pauses until resumed.
@@ -33,11 +36,13 @@ pub struct PauseRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ResumeRequest {
     pub tasks: TaskSelection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RestartRequest {
     pub tasks: TaskSelection,
     /// Also restart tasks that are healthy.
@@ -45,17 +50,20 @@ pub struct RestartRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RunNowRequest {
     pub task: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct FaultRequest {
     pub task: String,
     pub fault: Fault,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Fault {
     /// The next cycle panics.
@@ -68,6 +76,7 @@ pub enum Fault {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TaskState {
     Running,
@@ -93,6 +102,7 @@ impl fmt::Display for TaskState {
 
 /// Ordered from best to worst, so the overall health is the maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
     Healthy,
@@ -111,6 +121,7 @@ impl fmt::Display for Health {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum CycleOutcome {
     Ok,
@@ -132,6 +143,7 @@ impl fmt::Display for CycleOutcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct CycleReport {
     pub task: String,
     /// Unix seconds.
@@ -145,6 +157,7 @@ pub struct CycleReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PauseInfo {
     /// Uid of the client that asked for the pause.
     pub by_uid: Option<u32>,
@@ -157,6 +170,7 @@ pub struct PauseInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct TaskStatus {
     pub name: String,
     pub state: TaskState,
@@ -181,6 +195,7 @@ pub struct TaskStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct TaskHealth {
     pub name: String,
     pub state: TaskState,
@@ -189,6 +204,7 @@ pub struct TaskHealth {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ActionResult {
     Restarted,
@@ -210,6 +226,7 @@ impl fmt::Display for ActionResult {
 
 /// What a restart, pause or resume did to one task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct TaskAction {
     pub task: String,
     pub result: ActionResult,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Runs a command inside a session's sandbox. Answered by `ExecStarted`, `ExecOutput`
 /// chunks and a final `ExecExit` (or an `Error` before it starts).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ExecRequest {
     pub session_id: String,
     pub command: ExecCommand,
@@ -24,12 +25,14 @@ pub struct ExecRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EnvVar {
     pub name: String,
     pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum ExecCommand {
     /// Program and arguments; the program is looked up in the sandbox's PATH.
     Argv(Vec<String>),
@@ -41,16 +44,22 @@ pub enum ExecCommand {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum ExecStdin {
     /// Reads end-of-file at once.
     None,
     /// These bytes, then end-of-file.
-    Bytes(#[serde(with = "serde_bytes")] Vec<u8>),
+    Bytes(
+        #[serde(with = "serde_bytes")]
+        #[cfg_attr(feature = "schemars", schemars(with = "Vec<u8>"))]
+        Vec<u8>,
+    ),
     /// `Input` frames from the client, until `Input::End`.
     Streamed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OutputMode {
     /// Output is sent as it comes; a client that reads slowly slows its command.
@@ -62,9 +71,14 @@ pub enum OutputMode {
 
 /// What a client sends while a stream it started runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum Input {
     /// Bytes for the command's stdin (or the archive of a copy in).
-    Data(#[serde(with = "serde_bytes")] Vec<u8>),
+    Data(
+        #[serde(with = "serde_bytes")]
+        #[cfg_attr(feature = "schemars", schemars(with = "Vec<u8>"))]
+        Vec<u8>,
+    ),
     /// End of input: stdin is closed.
     End,
     /// Ends the command (its whole process tree) now.
@@ -72,6 +86,7 @@ pub enum Input {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ExecStarted {
     pub session_id: String,
     /// The session was made for this request (`create`).
@@ -79,6 +94,7 @@ pub struct ExecStarted {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OutputStream {
     Stdout,
@@ -87,14 +103,17 @@ pub enum OutputStream {
 
 /// A chunk of a command's output, in the order the sandbox wrote it on that stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ExecOutput {
     pub stream: OutputStream,
     #[serde(with = "serde_bytes")]
+    #[cfg_attr(feature = "schemars", schemars(with = "Vec<u8>"))]
     pub data: Vec<u8>,
 }
 
 /// How a command ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ExecExit {
     /// Its exit status, when it exited.
     pub code: Option<i32>,
@@ -128,6 +147,7 @@ impl ExecExit {
 /// A whole command's result in one document: the `--json` of `msbctl sessions exec` and
 /// `run`, and what upper-level servers return to their callers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ExecResult {
     pub session_id: String,
     /// As [`ExecExit::status`]: the code, 128+N for a signal, 124 for a timeout.
@@ -149,6 +169,7 @@ pub struct ExecResult {
 /// Out: answered by `ExecStarted`, the archive as `ExecOutput` (stdout) chunks, then
 /// `Copied`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct CopyRequest {
     pub session_id: String,
     /// A path in the sandbox's own view; relative paths start at its working directory.
@@ -156,6 +177,7 @@ pub struct CopyRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct CopyReport {
     pub session_id: String,
     pub path: String,
@@ -166,6 +188,7 @@ pub struct CopyReport {
 /// The sandbox's own log (its command's stdout and stderr). Answered by `Log` chunks, then
 /// `LogEnd`; with `follow`, chunks keep coming until the sandbox ends or the client leaves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct LogsRequest {
     pub session_id: String,
     pub follow: bool,
@@ -174,6 +197,7 @@ pub struct LogsRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct LogEnd {
     /// The sandbox has ended: nothing more will be written.
     pub ended: bool,
@@ -181,6 +205,7 @@ pub struct LogEnd {
 
 /// How a sandbox that ended by itself ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct SandboxExit {
     pub code: Option<i32>,
     pub signal: Option<i32>,
