@@ -351,15 +351,23 @@ async def operator(opts):
 
 async def refused(opts):
     """A client without the right token is turned away before anything runs."""
+    import httpx2
+
+    headers = {"Authorization": f"Bearer {opts.token}"} if opts.token else {}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    async with httpx2.AsyncClient(headers=headers, timeout=DEADLINE) as http:
+        answer = await http.post(opts.url, json=body, headers={"Accept": "application/json, text/event-stream"})
+    check(answer.status_code == 401, f"HTTP {answer.status_code}: {answer.text}")
+    check(answer.headers.get("www-authenticate") == "Bearer", f"{answer.headers}")
     try:
         with anyio.fail_after(DEADLINE):
             async with connect(opts) as session:
                 await session.list_tools()
     except Exception as e:
         text = describe(e)
-        check("401" in text or "Unauthorized" in text, f"refused for another reason: {text}")
+        check("MCPError" in text or "401" in text, f"refused for another reason: {text}")
         return
-    raise Check("a client without the right token was served")
+    raise Check("the SDK's client without the right token was served")
 
 
 def describe(error):
