@@ -301,6 +301,15 @@ impl Daemon {
         msbctl(&self.socket, args)
     }
 
+    /// Runs `msbctl sessions exec ID EXTRA -- COMMAND`.
+    pub fn exec(&self, id: &str, extra: &[&str], command: &[&str]) -> Run {
+        let mut args = vec!["sessions", "exec", id];
+        args.extend_from_slice(extra);
+        args.push("--");
+        args.extend_from_slice(command);
+        self.ctl(&args)
+    }
+
     /// The msbctl command with `args` for this fixture's daemon, for tests that watch it
     /// run (live output, a kill midway).
     pub fn ctl_command(&self, args: &[&str]) -> Command {
@@ -621,6 +630,31 @@ fn holders(dir: &Path) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// An unrelated process that must survive everything msbd does; killed when dropped.
+pub struct Bystander(Child);
+
+impl Bystander {
+    pub fn start() -> Self {
+        Self(
+            Command::new("sleep")
+                .arg("300")
+                .spawn()
+                .expect("spawn sleep"),
+        )
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Bystander {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Live processes whose environment holds `key=value`.

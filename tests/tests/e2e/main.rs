@@ -1,6 +1,6 @@
 //! End-to-end tests: each starts the real `msbd` on its own socket and state dir and drives
-//! it with the real `msbctl`. Sandboxes are real processes, and each test checks that none
-//! is left when it ends.
+//! it with the real `msbctl`. Sandboxes are real processes (or, in the suite's `msb` runs,
+//! microsandbox microVMs), and each test checks that none is left when it ends.
 
 mod cli;
 mod config;
@@ -29,6 +29,7 @@ mod sessions;
 mod socket;
 mod stop;
 mod store;
+mod suite;
 mod systemd;
 mod tasks;
 mod templates;

@@ -1,57 +1,7 @@
-//! Sessions: create, list, touch, stop, and expiry by `session-cleanup`.
+//! Sessions: refused requests, list filters and order, a sandbox that ends by itself. A
+//! session's life and its expiry are in the suite (`suite/create.rs`, `suite/expiry.rs`).
 
-use msb_tests::{procfs, wait_until, Daemon};
-
-#[test]
-fn create_list_show_touch_and_stop_a_session() {
-    let daemon = Daemon::start(&[]);
-    let created = daemon.json(&["sessions", "create", "--id", "job-1", "--flavor", "medium"]);
-    assert_eq!(created["id"], "job-1");
-    assert_eq!(created["template"], "default");
-    assert_eq!(created["flavor"], "medium");
-    assert_eq!(created["status"], "ready");
-    let sandbox = created["sandbox"]
-        .as_str()
-        .expect("sandbox name")
-        .to_string();
-    let pids = daemon.session_pids("job-1");
-    assert!(!pids.is_empty(), "the sandbox runs");
-
-    let list = daemon.json(&["sessions", "list"]);
-    assert_eq!(list.as_array().map(Vec::len), Some(1));
-    for field in [
-        "id",
-        "template",
-        "flavor",
-        "status",
-        "sandbox",
-        "created_at",
-        "last_accessed",
-    ] {
-        assert!(
-            !list[0][field].is_null(),
-            "list entry lacks {field}: {list}"
-        );
-    }
-    assert_eq!(
-        daemon.json(&["sessions", "show", "job-1"])["sandbox"],
-        sandbox.as_str()
-    );
-    assert_eq!(daemon.json(&["sessions", "touch", "job-1"])["id"], "job-1");
-    assert_eq!(daemon.status()["sessions"]["active"], 1);
-
-    let workdir = daemon.state.join("work").join(&sandbox);
-    assert!(workdir.is_dir(), "a private working directory");
-    let stopped = daemon.json(&["sessions", "stop", "job-1"]);
-    assert!(!workdir.exists(), "removed with the sandbox");
-    assert_eq!(stopped["status"], "stopped");
-    assert!(
-        pids.iter().all(|pid| !procfs::alive(*pid)),
-        "the sandbox process is gone once stop returns"
-    );
-    assert_eq!(daemon.json(&["sessions", "list"]), serde_json::json!([]));
-    daemon.finish();
-}
+use msb_tests::{wait_until, Daemon};
 
 #[test]
 fn bad_session_requests_get_clear_errors() {
@@ -80,35 +30,6 @@ fn bad_session_requests_get_clear_errors() {
     let mark = daemon.ctl(&["sessions", "busy", "nope"]);
     assert_eq!(mark.code, 1, "{mark:?}");
     assert_eq!(daemon.status()["sessions"]["active"], 1);
-    daemon.finish();
-}
-
-#[test]
-fn create_with_a_live_id_returns_that_session_and_an_expired_one_is_replaced() {
-    let daemon = Daemon::start(&["--session-timeout", "2s", "--cleanup-interval", "1h"]);
-    let first = daemon.json(&["sessions", "create", "--id", "job"]);
-    let again = daemon.json(&["sessions", "create", "--id", "job", "--flavor", "large"]);
-    assert_eq!(
-        again["sandbox"], first["sandbox"],
-        "the same session, not a new one"
-    );
-    assert_eq!(again["flavor"], "small");
-    let pids = daemon.session_pids("job");
-    // Past its timeout (cleanup runs hourly here, so it is still registered).
-    wait_until("the session to pass its timeout", || {
-        let list = daemon.json(&["sessions", "list", "--idle-longer-than", "2s"]);
-        (list.as_array().map(Vec::len) == Some(1)).then_some(())
-    });
-    let fresh = daemon.json(&["sessions", "create", "--id", "job"]);
-    assert_ne!(
-        fresh["sandbox"], first["sandbox"],
-        "an expired session is replaced"
-    );
-    assert!(
-        pids.iter().all(|pid| !procfs::alive(*pid)),
-        "the old sandbox is stopped"
-    );
-    assert!(!daemon.session_pids("job").is_empty());
     daemon.finish();
 }
 
@@ -144,33 +65,6 @@ fn list_filters_and_sorts_by_last_access() {
             .is_some_and(|d| d.ends_with(shown["sandbox"].as_str().unwrap_or("?"))),
         "{shown}"
     );
-    daemon.finish();
-}
-
-#[test]
-fn an_idle_session_expires_and_a_touched_one_survives() {
-    let daemon = Daemon::start(&["--session-timeout", "2s", "--cleanup-interval", "500ms"]);
-    daemon.json(&["sessions", "create", "--id", "idle"]);
-    daemon.json(&["sessions", "create", "--id", "busy"]);
-    let idle_pids = daemon.session_pids("idle");
-    assert!(!idle_pids.is_empty());
-    wait_until("the idle session to expire", || {
-        daemon.json(&["sessions", "touch", "busy"]);
-        let ids = daemon.session_ids(&[]);
-        (!ids.contains(&"idle".to_string())).then_some(ids)
-    });
-    assert!(
-        idle_pids.iter().all(|pid| !procfs::alive(*pid)),
-        "the expired session's sandbox is gone"
-    );
-    let list = daemon.json(&["sessions", "list"]);
-    assert_eq!(list.as_array().map(Vec::len), Some(1));
-    assert_eq!(list[0]["id"], "busy");
-    assert!(!daemon.session_pids("busy").is_empty());
-    // The stop is booked when its cycle ends.
-    daemon.wait_task("session-cleanup", "the expiry to be counted", |t| {
-        t["processed_total"] == 1
-    });
     daemon.finish();
 }
 

@@ -1,4 +1,5 @@
-//! Graceful stop: clean with well-behaved sandboxes, forced with stubborn ones.
+//! Graceful stop with stubborn sandboxes: killed at the deadline. Clean stops are in the
+//! suite (`suite/stop.rs`).
 
 use msb_tests::{Daemon, STUBBORN};
 
@@ -66,34 +67,4 @@ fn stop_kills_stubborn_sandboxes_at_the_deadline() {
     daemon.wait_exit();
     daemon.assert_no_sandboxes();
     assert!(!daemon.socket.exists(), "the socket is removed on exit");
-}
-
-#[test]
-fn stop_with_well_behaved_sandboxes_is_clean() {
-    let mut daemon = Daemon::start(&[]);
-    daemon.json(&["sessions", "create"]);
-    daemon.json(&["sessions", "create"]);
-    let run = daemon.ctl(&["stop", "--timeout", "10s"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(
-        run.stdout.contains("shutdown clean") && run.stdout.contains("2 stopped"),
-        "{run:?}"
-    );
-    assert!(
-        run.stderr.contains("stopping 2 sandbox"),
-        "progress is shown: {run:?}"
-    );
-    assert_eq!(daemon.wait_exit(), 0);
-    daemon.assert_no_sandboxes();
-}
-
-#[test]
-fn sigterm_shuts_down_the_same_way() {
-    let mut daemon = Daemon::start(&["--shutdown-timeout", "5s"]);
-    daemon.json(&["sessions", "create"]);
-    let pid = nix::unistd::Pid::from_raw(daemon.pid() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-    assert_eq!(daemon.wait_exit(), 0);
-    daemon.assert_no_sandboxes();
-    assert!(daemon.log().contains("shutdown clean"), "{}", daemon.log());
 }
