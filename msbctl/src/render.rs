@@ -71,6 +71,7 @@ pub fn status(report: &StatusReport, paint: Paint) -> String {
          memory: {}{} MB, cpus: {}; evictions: {}{}\n\
          file descriptors: room for {} sandboxes (RLIMIT_NOFILE {}, {} reserved)\n\
          store: {}\n\
+         backend: {}\n\
          config: {}\n\n",
         d.version,
         d.pid,
@@ -98,6 +99,7 @@ pub fn status(report: &StatusReport, paint: Paint) -> String {
         r.fds.limit,
         r.fds.reserved,
         store_line(&report.store),
+        backend_line(&report.backend),
         config_line(&report.config),
     );
     let mut t = table(&[
@@ -149,6 +151,17 @@ fn store_line(store: &StoreHealth) -> String {
             store.since.map(ago).unwrap_or_else(|| "-".into())
         ),
         None => format!("{} ({})", store.health, store.path),
+    }
+}
+
+/// "healthy (msb doctor passed 5m ago)", "degraded: msb doctor: REASON (5s ago)", or
+/// "healthy" for a backend with no check.
+fn backend_line(backend: &BackendHealth) -> String {
+    let when = backend.checked_at.map(ago).unwrap_or_else(|| "-".into());
+    match (&backend.check, &backend.reason) {
+        (Some(check), Some(reason)) => format!("{}: {check}: {reason} ({when})", backend.health),
+        (Some(check), None) => format!("{} ({check} passed {when})", backend.health),
+        (None, _) => backend.health.to_string(),
     }
 }
 
@@ -212,6 +225,9 @@ pub fn health(report: &HealthReport, paint: Paint) -> String {
         .collect();
     if let Some(error) = &report.store.error {
         reasons.push(format!("store: {error}"));
+    }
+    if let (Some(check), Some(reason)) = (&report.backend.check, &report.backend.reason) {
+        reasons.push(format!("backend: {check}: {reason}"));
     }
     let overall = paint.tone(health_tone(report.overall), &report.overall.to_string());
     if reasons.is_empty() {

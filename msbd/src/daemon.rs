@@ -6,9 +6,10 @@
 //! stops every other sandbox (SIGTERM, SIGKILL at the deadline), reports each session's fate,
 //! and exits only once the report has been written to the client that asked.
 
+use crate::backend::msb::MsbBackend;
 use crate::backend::process::{Isolation, ProcessBackend};
 use crate::backend::{Backend, BackendError};
-use crate::config::Config;
+use crate::config::{BackendChoice, Config};
 use crate::context::{self, Context, Parts, ShutdownOrder};
 use crate::deadline::{Deadline, Hurry};
 use crate::events::Events;
@@ -143,15 +144,26 @@ pub async fn run(
     let instance = ids::instance_id(&config.state_dir).map_err(state)?;
     let dir = config.state_dir.clone();
     let (store, loaded) = blocking(move || Store::open(&dir)).await??;
-    let (mode, uids, id) = (config.isolation, config.uid_range, instance.clone());
-    let isolation = blocking(move || Isolation::detect(mode, uids, &id))
-        .await?
-        .map_err(StartError::Isolation)?;
-    let isolation_report = isolation.describe();
     let (exits, mut exited) = mpsc::unbounded_channel();
-    let backend: Arc<dyn Backend> = Arc::new(
-        ProcessBackend::new(instance, &config.state_dir, exits, isolation).map_err(state)?,
-    );
+    let (backend, isolation_report): (Arc<dyn Backend>, String) = match &config.backend {
+        BackendChoice::Process => {
+            let (mode, uids, id) = (config.isolation, config.uid_range, instance.clone());
+            let isolation = blocking(move || Isolation::detect(mode, uids, &id))
+                .await?
+                .map_err(StartError::Isolation)?;
+            let report = isolation.describe();
+            let process = ProcessBackend::new(instance, &config.state_dir, exits, isolation)
+                .map_err(state)?;
+            (Arc::new(process), report)
+        }
+        BackendChoice::Msb(settings) => {
+            let msb = MsbBackend::start(instance, &config.state_dir, settings.clone(), exits)
+                .await
+                .map_err(state)?;
+            let report = msb.isolation();
+            (Arc::new(msb), report)
+        }
+    };
     let hurry = Arc::new(Hurry::default());
     let events = Events::new(config.event_buffer);
     let sessions = Arc::new(SessionManager::new(
@@ -218,6 +230,7 @@ pub async fn run(
             }
         }),
         tokio::spawn(sessions.clone().write_touches()),
+        tokio::spawn(sessions.clone().tell_touches()),
     ];
     let tunings = context::task_tunings(&config);
     let tasks: [Arc<dyn Task>; 2] = [

@@ -239,7 +239,12 @@ async fn shutdown(ctx: &Context, req: ShutdownRequest, reply: Reply) {
 fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
     let all = ctx.supervisor.status();
     let store = ctx.store.health();
-    let overall = overall(all.iter().map(|t| t.health).chain([store.health]));
+    let backend = ctx.backend.health();
+    let overall = overall(
+        all.iter()
+            .map(|t| t.health)
+            .chain([store.health, backend.health]),
+    );
     let (adopted, lost_at_start) = ctx.sessions.restored();
     let config = ctx.config();
     let tasks = match req.task {
@@ -266,6 +271,7 @@ fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
         resources: ctx.resources.report(),
         store,
         config: ctx.config_status(),
+        backend,
     })
 }
 
@@ -282,10 +288,17 @@ fn health(ctx: &Context) -> HealthReport {
         })
         .collect();
     let store = ctx.store.health();
+    let backend = ctx.backend.health();
     HealthReport {
-        overall: overall(tasks.iter().map(|t| t.health).chain([store.health])),
+        overall: overall(
+            tasks
+                .iter()
+                .map(|t| t.health)
+                .chain([store.health, backend.health]),
+        ),
         tasks,
         store,
+        backend,
     }
 }
 

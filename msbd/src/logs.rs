@@ -2,7 +2,7 @@
 //! lines), then, with `follow`, what is written after, until the sandbox ends, the client goes
 //! away or msbd stops; `LogEnd` says whether the sandbox has ended.
 
-use crate::backend::log::{last_lines, Reader};
+use crate::backend::log::{last_lines, Follow};
 use crate::backend::BackendError;
 use crate::context::Context;
 use crate::reply::{Gone, Reply};
@@ -70,9 +70,9 @@ async fn end(reply: &Reply, ended: bool) -> Result<(), SessionError> {
 /// Sends everything written since the last read; reading runs off the runtime's threads.
 /// Gives the reader back, with whether the client is still there.
 async fn send_new(
-    mut reader: Reader,
+    mut reader: Box<dyn Follow>,
     reply: &Reply,
-) -> std::io::Result<(Reader, Result<(), Gone>)> {
+) -> std::io::Result<(Box<dyn Follow>, Result<(), Gone>)> {
     loop {
         let (back, read) = tokio::task::spawn_blocking(move || {
             let read = reader.next(CHUNK);

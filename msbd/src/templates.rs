@@ -1,8 +1,8 @@
 //! Templates name what a sandbox runs. `default` is built in and needs nothing installed;
 //! operators add their own with `--template NAME=COMMAND`. A command of plain words is run
 //! directly, so that a program that cannot be run fails the create with its own error;
-//! anything with shell syntax runs under `/bin/sh -c`. Each may carry options (see
-//! `template_options`).
+//! anything with shell syntax runs under `/bin/sh -c`. `image:REF` names the image a microVM
+//! of the msb backend boots instead. Each may carry options (see `template_options`).
 
 use crate::backend::Command;
 use crate::template_options::{TemplateOption, TemplateOptions};
@@ -74,9 +74,22 @@ impl Templates {
     }
 }
 
-/// What a template's command line runs: its words, when it has only plain words (letters,
-/// digits, spaces and `-_./:,+@`), else the line under the shell.
+/// The image reference of an `image:REF` template, trimmed; `None` for a command.
+pub fn image_ref(line: &str) -> Option<&str> {
+    line.trim_start().strip_prefix("image:").map(str::trim)
+}
+
+/// What a template's command line runs: the image of `image:REF` (a relative directory made
+/// absolute, as msb would read it from msbd's working directory), its words when it has only
+/// plain words (letters, digits, spaces and `-_./:,+@`), else the line under the shell.
 fn command_of(line: &str) -> Command {
+    if let Some(reference) = image_ref(line) {
+        let local = reference.starts_with("./") || reference.starts_with("../");
+        return Command::Image(match std::path::absolute(reference) {
+            Ok(path) if local => path.display().to_string(),
+            _ => reference.to_string(),
+        });
+    }
     let plain = line
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b" -_./:,+@".contains(&b));
@@ -198,6 +211,27 @@ mod tests {
         ] {
             assert_eq!(command_of(line), Command::Shell(line.into()), "{line}");
         }
+    }
+
+    #[test]
+    fn images_are_references_or_directories() {
+        assert_eq!(image_ref(" image: python:3.12 "), Some("python:3.12"));
+        assert_eq!(image_ref("python3"), None);
+        assert_eq!(
+            command_of("image:python:3.12"),
+            Command::Image("python:3.12".into())
+        );
+        assert_eq!(
+            command_of("image:/srv/rootfs"),
+            Command::Image("/srv/rootfs".into())
+        );
+        let Command::Image(local) = command_of("image:./rootfs") else {
+            panic!("not an image");
+        };
+        assert!(
+            local.starts_with('/') && local.ends_with("/rootfs"),
+            "{local}"
+        );
     }
 
     #[test]

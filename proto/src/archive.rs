@@ -102,7 +102,7 @@ fn refused(path: &Path) -> io::Error {
 }
 
 /// The name a path's top entry gets: its last component, `root` for `/`.
-fn top_name(path: &Path) -> String {
+pub fn top_name(path: &Path) -> String {
     path.components()
         .filter_map(|c| match c {
             Component::Normal(name) => Some(name.to_string_lossy().into_owned()),

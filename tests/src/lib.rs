@@ -667,3 +667,136 @@ pub fn processes_with_env(key: &str, value: &str) -> Vec<u32> {
 
 /// A command template (for `--template`) whose sandbox ignores SIGTERM.
 pub const STUBBORN: &str = "stubborn=trap '' TERM; while :; do sleep 1; done";
+
+/// microsandbox's `msb` for the msb backend's tests, with an `MSB_HOME` of its own.
+pub struct Msb {
+    pub path: PathBuf,
+    pub home: TempDir,
+}
+
+impl Msb {
+    /// The real `msb` that `tests/msb/install.sh` unpacks into the build directory
+    /// (`TARGET/msb/bin/msb`, beside the `debug` or `release` directory of the binaries);
+    /// `None`, saying why, where it is not there.
+    pub fn real() -> Option<Self> {
+        let target = bin("msbd")
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .expect("the build directory");
+        let path = target.join("msb").join("bin").join("msb");
+        if !path.exists() {
+            eprintln!(
+                "skipped: no msb at {} (tests/msb/install.sh {} installs microsandbox's; CI does so first)",
+                path.display(),
+                target.join("msb").display()
+            );
+            return None;
+        }
+        Some(Self {
+            path,
+            home: tempfile::tempdir().expect("tempdir"),
+        })
+    }
+
+    /// The test double of `msb` (`tests/msb/shim/msb`), which records its calls and replays
+    /// what the real one says, for what needs a microVM that boots.
+    pub fn shim() -> Self {
+        Self {
+            path: Path::new(env!("CARGO_MANIFEST_DIR")).join("msb/shim/msb"),
+            home: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// `msb ARGS` with this `MSB_HOME` and nothing else of the test's environment but `PATH`.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.path);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("MSB_HOME", self.home.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run msb"))
+    }
+
+    /// What `msb ls --format json` lists.
+    pub fn sandboxes(&self) -> Vec<Value> {
+        let run = self.run(&["ls", "--format", "json"]);
+        assert_eq!(run.code, 0, "msb ls failed: {run:?}");
+        run.json().as_array().cloned().unwrap_or_default()
+    }
+
+    /// The names of what `msb ls` lists.
+    pub fn names(&self) -> std::collections::BTreeSet<String> {
+        self.sandboxes()
+            .iter()
+            .filter_map(|s| s["name"].as_str().map(String::from))
+            .collect()
+    }
+
+    /// The msbd command of `daemon` with `args` on the msb backend driving this msb.
+    pub fn daemon_command(&self, daemon: &Daemon, args: &[&str]) -> Command {
+        let mut all = vec!["--backend", "msb", "--msb-path"];
+        let path = self.path.display().to_string();
+        all.push(&path);
+        all.extend_from_slice(args);
+        let mut cmd = daemon.command(&all);
+        cmd.env("MSB_HOME", self.home.path());
+        cmd
+    }
+
+    /// msbd with `args` on the msb backend driving this msb, once it answers.
+    pub fn daemon(&self, args: &[&str]) -> Daemon {
+        let mut daemon = Daemon::unstarted();
+        let cmd = self.daemon_command(&daemon, args);
+        daemon.launch(cmd);
+        daemon
+    }
+
+    /// The calls the test double recorded, each its arguments.
+    pub fn calls(&self) -> Vec<Vec<String>> {
+        fs::read_to_string(self.home.path().join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                line.strip_suffix('\t')
+                    .unwrap_or(line)
+                    .split('\t')
+                    .map(String::from)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Waits until the test double has recorded a call that starts with `start`; returns it.
+    pub fn wait_call(&self, start: &[&str]) -> Vec<String> {
+        wait_until(&format!("msb {}", start.join(" ")), || {
+            self.calls()
+                .into_iter()
+                .find(|call| call.len() >= start.len() && call[..start.len()] == *start)
+        })
+    }
+}
+
+impl Drop for Msb {
+    fn drop(&mut self) {
+        // Nothing a failed test made runs on: every sandbox of this MSB_HOME goes.
+        let names: Vec<String> = self
+            .command(&["ls", "--format", "json"])
+            .output()
+            .ok()
+            .and_then(|out| serde_json::from_slice::<Value>(&out.stdout).ok())
+            .and_then(|list| list.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| s["name"].as_str().map(String::from))
+            .collect();
+        for name in names {
+            let _ = self.command(&["rm", "-f", &name]).output();
+        }
+    }
+}

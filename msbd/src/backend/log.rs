@@ -115,6 +115,13 @@ fn append(path: &Path) -> std::io::Result<File> {
     File::options().create(true).append(true).open(path)
 }
 
+/// What follows a log from where it was opened.
+pub trait Follow: Send {
+    /// What was written since the last read, at most `max` bytes; empty when nothing was.
+    /// It may block briefly (a read of a file): call it off the runtime's threads.
+    fn next(&mut self, max: usize) -> std::io::Result<Vec<u8>>;
+}
+
 /// Reads a log: what is kept when it is opened, then what is written after.
 #[derive(Debug)]
 pub struct Reader {
@@ -142,9 +149,10 @@ impl Reader {
         }
         Ok((Self { files, current }, kept))
     }
+}
 
-    /// What was written since the last read, at most `max` bytes; empty when nothing was.
-    pub fn next(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
+impl Follow for Reader {
+    fn next(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
         let read = read_up_to(self.current.as_ref(), max)?;
         if !read.is_empty() {
             return Ok(read);
@@ -200,6 +208,19 @@ pub fn last_lines(text: &[u8], lines: u64) -> &[u8] {
         }
     }
     text
+}
+
+/// Lines of its log told with a sandbox's end, and how long each may be, so that a list of
+/// ended sessions stays well under a frame.
+const TAIL_LINES: u64 = 10;
+const TAIL_LINE_CHARS: usize = 200;
+
+/// The last lines of a log, told with its sandbox's end.
+pub fn ending_tail(kept: &[u8]) -> Vec<String> {
+    as_lines(last_lines(kept, TAIL_LINES))
+        .into_iter()
+        .map(|line| line.chars().take(TAIL_LINE_CHARS).collect())
+        .collect()
 }
 
 /// `text` as lines of text, without their newlines; invalid UTF-8 is replaced.

@@ -1,18 +1,25 @@
 //! Backends create, stop, list and watch sandboxes. The daemon only speaks to this trait; the
-//! `process` backend is the embedded default that needs nothing installed.
+//! `process` backend is the embedded default that needs nothing installed, the `msb` backend
+//! drives microVMs of microsandbox.
 
+mod child;
 pub mod log;
+pub mod msb;
 pub mod process;
 pub mod procfs;
 
 use crate::deadline::Deadline;
-use msb_proto::{Flavor, SandboxExit};
+use msb_proto::{BackendHealth, Flavor, SandboxExit};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A log opened: what follows it from its end, and what is kept of it.
+pub type OpenedLog = (Box<dyn log::Follow>, Vec<u8>);
 
 /// Says whether the sandbox of this name still belongs to someone (a session, one being
 /// created), so that what it left on disk must stay.
@@ -28,19 +35,28 @@ pub enum Command {
     Argv(Vec<String>),
     /// A command line run by `/bin/sh -c`.
     Shell(String),
+    /// The image a microVM boots: an OCI reference, or the absolute path of a root
+    /// filesystem directory.
+    Image(String),
 }
 
 #[derive(Debug, Clone)]
 pub struct SandboxSpec {
     pub name: String,
     pub session_id: String,
+    /// The template it is made from, for messages.
+    pub template: String,
     pub command: Command,
     /// How the template lets its sandboxes out of the default jail.
     pub options: crate::template_options::TemplateOptions,
     pub flavor: Flavor,
+    /// Untouched this long, its session would have ended in any case: a backend with an
+    /// idle clock of its own lets the sandbox stop itself after that, should msbd be gone.
+    pub idle_limit: Duration,
 }
 
-/// A running sandbox that carries this daemon's marker.
+/// A sandbox that carries this daemon's marker: a running one, or, with a backend whose
+/// sandboxes outlive their end (msb), one that ended and is not removed yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxInfo {
     pub name: String,
@@ -162,14 +178,29 @@ pub enum BackendError {
     NotRunning { name: String },
     #[error("cannot run a command in sandbox {name}: {message}")]
     Exec { name: String, message: String },
+    /// What the backend cannot make now, said before anything is made.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Msb(#[from] msb::MsbFailure),
 }
 
 pub trait Backend: Send + Sync + 'static {
     /// Name shown in `status`.
     fn name(&self) -> &'static str;
 
+    /// Whether this backend can make sandboxes on this host, by its own check.
+    fn health(&self) -> BackendHealth;
+
+    /// Refuses a sandbox this backend cannot make now, before anything is made or evicted
+    /// for it.
+    fn admits(&self, spec: &SandboxSpec) -> Result<(), BackendError>;
+
     /// Starts a sandbox and returns once its command has started (or failed to).
     fn create(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<SandboxInfo, BackendError>>;
+
+    /// Tells the backend these sandboxes were used just now: their sessions were touched.
+    fn touch(&self, names: Vec<String>) -> BoxFuture<'_, Result<(), BackendError>>;
 
     /// Asks politely, and forces the sandbox down once the deadline has passed.
     fn stop<'a>(
@@ -182,16 +213,13 @@ pub trait Backend: Send + Sync + 'static {
     /// so that its end is reported like that of any other.
     fn adopt<'a>(&'a self, sandbox: &'a SandboxInfo) -> BoxFuture<'a, Result<(), BackendError>>;
 
-    /// The running sandboxes that carry this daemon's marker, and no others.
+    /// The sandboxes that carry this daemon's marker, and no others.
     fn list(&self) -> BoxFuture<'_, Result<Vec<SandboxInfo>, BackendError>>;
 
     fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, SandboxState>;
 
     /// Opens a sandbox's log, running or ended: a reader at its end, and what is kept of it.
-    fn open_log<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<(log::Reader, Vec<u8>), BackendError>>;
+    fn open_log<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<OpenedLog, BackendError>>;
 
     /// Removes what a sandbox that ended by itself still keeps (its log).
     fn discard<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()>;

@@ -3,13 +3,14 @@
 
 use super::layers::{Field, Key, Layer};
 use super::settings::{self as s, Spec};
-use super::{Config, ConfigError, Sources, WorkLimits};
+use super::{BackendChoice, Config, ConfigError, Sources, WorkLimits};
 use crate::admission::socket_group;
+use crate::backend::msb::{self, MsbSettings};
 use crate::backend::process::UidRange;
 use crate::languages::Languages;
 use crate::supervisor::RestartPolicy;
 use crate::template_options::TemplateOption;
-use crate::templates::{Templates, DEFAULT_TEMPLATE};
+use crate::templates::{image_ref, Templates, DEFAULT_TEMPLATE};
 use clap::ValueEnum;
 use msb_proto::units::DURATION_FORMS;
 use msb_proto::{Setting, SettingSource};
@@ -34,6 +35,8 @@ enum PolicyArg {
 enum BackendArg {
     /// Sandboxes are process groups on this host; needs nothing installed.
     Process,
+    /// Sandboxes are microVMs of microsandbox, driven through its `msb` command.
+    Msb,
 }
 
 /// The configuration `merged` from `sources` says; `file_found` tells whether the config
@@ -46,7 +49,18 @@ pub fn check(merged: &Layer, sources: Sources, file_found: bool) -> Result<Confi
     let show_path = |path: &PathBuf| path.display().to_string();
     let socket = r.require(&s::SOCKET, absolute, show_path)?;
     let state_dir = r.require(&s::STATE_DIR, absolute, show_path)?;
-    r.require(&s::BACKEND, choice::<BackendArg>, name_of)?;
+    let backend = r.require(&s::BACKEND, choice::<BackendArg>, name_of)?;
+    // Looked for only where it is used, so a host without microsandbox runs `process`.
+    let msb_path = r.require(
+        &s::MSB_PATH,
+        |text| match backend {
+            BackendArg::Msb => msb::locate(text.trim(), std::env::var_os("PATH")),
+            BackendArg::Process => Ok(PathBuf::from(text.trim())),
+        },
+        show_path,
+    )?;
+    let msb_concurrency = r.number(&s::MSB_CONCURRENCY, 1, 1024)?;
+    let msb_timeout = r.duration(&s::MSB_TIMEOUT, SECOND)?;
     let session_timeout = r.duration(&s::SESSION_TIMEOUT, SECOND)?;
     let cleanup_interval = r.duration(&s::CLEANUP_INTERVAL, MIN_PERIOD)?;
     let orphan_cleanup_interval = r.duration(&s::ORPHAN_CLEANUP_INTERVAL, MIN_PERIOD)?;
@@ -76,11 +90,19 @@ pub fn check(merged: &Layer, sources: Sources, file_found: bool) -> Result<Confi
     let event_buffer = r.number(&s::EVENT_BUFFER, 1, MAX_EVENT_BUFFER)?;
     let log_format = r.require(&s::LOG_FORMAT, choice, name_of)?;
     let enable_fault_injection = r.require(&s::ENABLE_FAULT_INJECTION, boolean, bool::to_string)?;
-    let templates = r.templates()?;
+    let templates = r.templates(backend)?;
     let languages = r.languages();
     Ok(Config {
         socket,
         state_dir,
+        backend: match backend {
+            BackendArg::Process => BackendChoice::Process,
+            BackendArg::Msb => BackendChoice::Msb(MsbSettings {
+                path: msb_path,
+                concurrency: msb_concurrency as usize,
+                timeout: msb_timeout,
+            }),
+        },
         session_timeout,
         cleanup_interval,
         orphan_cleanup_interval,
@@ -172,8 +194,9 @@ impl Reader<'_> {
     }
 
     /// The templates: the built-in one and every one given a command, each with its
-    /// options, which must name one of them.
-    fn templates(&mut self) -> Result<Templates, ConfigError> {
+    /// options, which must name one of them. An image (`image:REF`) is for the msb backend
+    /// only, and options, which shape the process backend's jail, for the process backend.
+    fn templates(&mut self, backend: BackendArg) -> Result<Templates, ConfigError> {
         let mut commands = Vec::new();
         let mut options = Vec::new();
         for (key, raws) in self.merged.iter() {
@@ -181,9 +204,24 @@ impl Reader<'_> {
                 continue;
             };
             if *field == Field::Command {
+                match (image_ref(&last.text), backend) {
+                    (Some(""), _) => {
+                        return Err(last.refuse(key, "image: names no image; give image:REF, an OCI reference or a root filesystem directory"))
+                    }
+                    (Some(_), BackendArg::Process) => {
+                        return Err(last.refuse(key, "an image (image:REF) needs --backend msb: the process backend runs commands of this host"))
+                    }
+                    _ => {}
+                }
                 commands.push((name.clone(), last.text.clone()));
                 self.record(key, Some(last.text.clone()), last.origin.source());
                 continue;
+            }
+            if backend == BackendArg::Msb {
+                return Err(last.refuse(
+                    key,
+                    "template options shape the process backend's jail; the msb backend's microVMs take none",
+                ));
             }
             let defined = name == DEFAULT_TEMPLATE
                 || self

@@ -14,6 +14,7 @@ pub use cli::{Cli, DaemonArgs, Hidden};
 pub use file::ConfigFile;
 
 use crate::admission::SocketGroup;
+use crate::backend::msb::MsbSettings;
 use crate::backend::process::{IsolationMode, UidRange};
 use crate::languages::Languages;
 use crate::supervisor::RestartPolicy;
@@ -32,6 +33,7 @@ pub const EXIT_CONFIG: u8 = 78;
 pub struct Config {
     pub socket: PathBuf,
     pub state_dir: PathBuf,
+    pub backend: BackendChoice,
     pub session_timeout: Duration,
     pub cleanup_interval: Duration,
     pub orphan_cleanup_interval: Duration,
@@ -63,6 +65,13 @@ pub struct Config {
     pub sources: Sources,
     /// Whether the config file was there.
     pub file_found: bool,
+}
+
+/// The backend sandboxes are made by, with its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendChoice {
+    Process,
+    Msb(MsbSettings),
 }
 
 /// How msbd's log lines are written on stderr.
@@ -169,6 +178,7 @@ impl Config {
             .partition(|change| at_start.contains(&change.name));
         self.socket = running.socket.clone();
         self.state_dir = running.state_dir.clone();
+        self.backend = running.backend.clone();
         self.isolation = running.isolation;
         self.uid_range = running.uid_range;
         self.socket_group = running.socket_group.clone();

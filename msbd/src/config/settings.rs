@@ -1,7 +1,8 @@
 //! The settings table: every single-valued setting once, with its help, its default and
 //! whether a reload may change it. The flag names the rest, so they cannot drift apart: the
 //! config file's key is the flag with `_` for `-`, the environment variable `MSB_` and that
-//! key in capitals. (Templates, their options and languages are lists; `layers` reads them.)
+//! key in capitals, the prefix once (`msb_path` is `MSB_PATH`). (Templates, their options and
+//! languages are lists; `layers` reads them.)
 
 /// One setting.
 #[derive(Debug)]
@@ -35,7 +36,12 @@ impl Spec {
 
     /// The environment variable.
     pub fn env(&self) -> String {
-        format!("MSB_{}", self.key().to_uppercase())
+        let key = self.key().to_uppercase();
+        if key.starts_with("MSB_") {
+            key
+        } else {
+            format!("MSB_{key}")
+        }
     }
 }
 
@@ -93,8 +99,26 @@ pub static STATE_DIR: Spec = at_start(
 pub static BACKEND: Spec = at_start(
     "backend",
     "NAME",
-    "Sandbox backend: process",
+    "Sandbox backend: process (process groups of this host) or msb (microVMs of microsandbox)",
     Fallback::Text("process"),
+);
+pub static MSB_PATH: Spec = at_start(
+    "msb-path",
+    "PATH",
+    "The msb command of microsandbox that the msb backend drives: a path, or a name looked up on PATH",
+    Fallback::Text("msb"),
+);
+pub static MSB_CONCURRENCY: Spec = at_start(
+    "msb-concurrency",
+    "N",
+    "Most msb commands the msb backend runs at once (commands run in sessions and log follows aside)",
+    Fallback::Text("8"),
+);
+pub static MSB_TIMEOUT: Spec = at_start(
+    "msb-timeout",
+    "DUR",
+    "Longest one msb command may run (an image pull included) before it is killed and counted a failure",
+    Fallback::Text("2m"),
 );
 pub static SESSION_TIMEOUT: Spec = setting(
     "session-timeout",
@@ -246,10 +270,13 @@ pub static ENABLE_FAULT_INJECTION: Spec = Spec {
 };
 
 /// Every setting, in the order `--help`, `msbctl config` and the README show them.
-pub static ALL: [&Spec; 27] = [
+pub static ALL: [&Spec; 30] = [
     &SOCKET,
     &STATE_DIR,
     &BACKEND,
+    &MSB_PATH,
+    &MSB_CONCURRENCY,
+    &MSB_TIMEOUT,
     &SESSION_TIMEOUT,
     &CLEANUP_INTERVAL,
     &ORPHAN_CLEANUP_INTERVAL,
@@ -284,6 +311,8 @@ mod tests {
     fn names_follow_the_flag() {
         assert_eq!(SESSION_TIMEOUT.key(), "session_timeout");
         assert_eq!(SESSION_TIMEOUT.env(), "MSB_SESSION_TIMEOUT");
+        assert_eq!(MSB_PATH.env(), "MSB_PATH");
+        assert_eq!(MSB_PATH.key(), "msb_path");
         assert_eq!(
             find("max_total_memory_mb").map(|s| s.flag),
             Some("max-total-memory-mb")

@@ -52,6 +52,22 @@ impl SessionManager {
             return Ok(existing);
         }
         let sandbox = format!("msb-{id}-{}", random_hex(3).map_err(id_error)?);
+        let spec = SandboxSpec {
+            name: sandbox.clone(),
+            session_id: id.clone(),
+            template: template.clone(),
+            command: chosen.command,
+            options: chosen.options,
+            flavor,
+            idle_limit: self.idle_limit(),
+        };
+        // Before anything is stored or evicted for a sandbox that cannot be made.
+        self.backend
+            .admits(&spec)
+            .map_err(|source| SessionError::Backend {
+                id: id.clone(),
+                source,
+            })?;
         let now = now_ms();
         let session = Session {
             id: id.clone(),
@@ -93,13 +109,6 @@ impl SessionManager {
             // The intent is stored before anything is made, so a daemon that dies half-way
             // finds the sandbox again, or knows it never ran.
             (victims, self.store.write(Change::Put(session)))
-        };
-        let spec = SandboxSpec {
-            name: sandbox,
-            session_id: id,
-            command: chosen.command,
-            options: chosen.options,
-            flavor,
         };
         // The rest runs to its end in a task of its own, even if the caller goes away.
         let manager = self.clone();

@@ -22,8 +22,9 @@ impl SessionManager {
         self.touch_pending.notify_one();
     }
 
-    /// Queues the pending touches as one change.
-    pub fn flush_touches(&self) {
+    /// Queues the pending touches as one change; returns the sandboxes of the touched
+    /// sessions that are up and not being stopped, for the backend to hear of.
+    pub fn flush_touches(&self) -> Vec<String> {
         let ids: Vec<String> = self
             .touched
             .lock()
@@ -31,22 +32,57 @@ impl SessionManager {
             .drain()
             .collect();
         if ids.is_empty() {
-            return;
+            return Vec::new();
         }
         let state = self.lock();
-        let rows: Vec<(String, u64)> = ids
-            .into_iter()
-            .filter_map(|id| state.registry.get(&id).map(|s| (id, s.last_accessed_ms)))
+        let touched: Vec<&Session> = ids.iter().filter_map(|id| state.registry.get(id)).collect();
+        let rows = touched
+            .iter()
+            .map(|s| (s.id.clone(), s.last_accessed_ms))
             .collect();
         drop(self.store.keep(Change::Touch(rows)));
+        touched
+            .into_iter()
+            .filter(|s| !s.stopping && s.status != SessionStatus::Creating)
+            .map(|s| s.sandbox.clone())
+            .collect()
     }
 
-    /// Writes touches at most a second after they happen; sleeps while there are none.
+    /// Writes touches at most a second after they happen, and queues them for the backend
+    /// (`tell_touches`); sleeps while there are none.
     pub async fn write_touches(self: Arc<Self>) {
         loop {
             self.touch_pending.notified().await;
             tokio::time::sleep(TOUCH_BATCH).await;
-            self.flush_touches();
+            let sandboxes = self.flush_touches();
+            if sandboxes.is_empty() {
+                continue;
+            }
+            self.untold
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(sandboxes);
+            self.untold_pending.notify_one();
+        }
+    }
+
+    /// Tells the backend of touched sessions' sandboxes, in one call for all that came since
+    /// the last; sleeps while there are none.
+    pub async fn tell_touches(self: Arc<Self>) {
+        loop {
+            self.untold_pending.notified().await;
+            let sandboxes: Vec<String> = self
+                .untold
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain()
+                .collect();
+            if sandboxes.is_empty() {
+                continue;
+            }
+            if let Err(err) = self.backend.touch(sandboxes).await {
+                tracing::warn!(error = %err, "the backend did not take the touches of sessions");
+            }
         }
     }
 

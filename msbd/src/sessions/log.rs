@@ -2,13 +2,13 @@
 //! whether the session still runs that sandbox, so a follower knows when nothing more comes.
 
 use super::{unknown, SessionError, SessionManager};
-use crate::backend::log::Reader;
+use crate::backend::log::Follow;
 
 /// A session's log, opened.
 pub struct SessionLog {
     pub sandbox: String,
     /// At the end of what is kept, for what comes after.
-    pub reader: Reader,
+    pub reader: Box<dyn Follow>,
     /// What is kept of it (the last `log::LIMIT` bytes).
     pub kept: Vec<u8>,
     /// Its sandbox has ended: nothing more will be written.

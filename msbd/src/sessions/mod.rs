@@ -86,6 +86,12 @@ pub struct SessionManager {
     touched: Mutex<HashSet<String>>,
     /// Wakes the touch writer when there is something to write.
     touch_pending: Notify,
+    /// Sandboxes of touched sessions the backend has not been told of yet: gathered while a
+    /// call to it is under way, so that a slow backend holds up neither the store's writes
+    /// nor more than one call.
+    untold: Mutex<HashSet<String>>,
+    /// Wakes the teller when there is something to tell.
+    untold_pending: Notify,
     /// (adopted, lost) when the registry was restored at start-up.
     restored: Mutex<(u64, u64)>,
     backend: Arc<dyn Backend>,
@@ -120,6 +126,8 @@ impl SessionManager {
             store,
             touched: Mutex::new(HashSet::new()),
             touch_pending: Notify::new(),
+            untold: Mutex::new(HashSet::new()),
+            untold_pending: Notify::new(),
             restored: Mutex::new((0, 0)),
             backend,
             tunables: Mutex::new(Tunables {
@@ -147,6 +155,14 @@ impl SessionManager {
 
     fn tunables(&self) -> MutexGuard<'_, Tunables> {
         self.tunables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long a sandbox may go untouched before its session would have ended in any case:
+    /// twice the session and busy timeouts, for a backend's idle clock to stop it by should
+    /// msbd be gone (never sooner than msbd itself would).
+    fn idle_limit(&self) -> Duration {
+        let (timeout_ms, busy_timeout_ms) = self.lock().registry.timeouts();
+        Duration::from_millis(2 * (timeout_ms + busy_timeout_ms))
     }
 
     /// How long a sandbox gets between SIGTERM and SIGKILL when it is stopped.

@@ -85,6 +85,11 @@ impl Registry {
         self.index = index;
     }
 
+    /// The idle and busy timeouts, in ms.
+    pub fn timeouts(&self) -> (u64, u64) {
+        (self.timeout_ms, self.busy_timeout_ms)
+    }
+
     /// When the session expires (idle) or its busy mark lapses (`processing`); `None` while
     /// it is being created or stopped, or while work runs in it.
     pub fn deadline(&self, s: &Session) -> Option<u64> {

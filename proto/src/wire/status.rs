@@ -14,6 +14,7 @@ pub struct StatusReport {
     pub resources: ResourceReport,
     pub store: StoreHealth,
     pub config: ConfigStatus,
+    pub backend: BackendHealth,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,4 +103,21 @@ pub struct HealthReport {
     pub overall: Health,
     pub tasks: Vec<TaskHealth>,
     pub store: StoreHealth,
+    pub backend: BackendHealth,
+}
+
+/// Whether the backend can make sandboxes on this host, by its own check (`msb doctor` for
+/// the msb backend; the process backend needs none). While it cannot, every create fails
+/// with `reason`, and the overall health is at least `degraded`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct BackendHealth {
+    /// `healthy`, or `degraded` while the check fails.
+    pub health: Health,
+    /// The check that says so, as a command line; `None` for a backend that needs none.
+    pub check: Option<String>,
+    /// Why sandboxes cannot be made, in the check's own words, while it fails.
+    pub reason: Option<String>,
+    /// Unix seconds of the last check.
+    pub checked_at: Option<u64>,
 }

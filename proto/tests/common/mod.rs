@@ -347,6 +347,16 @@ fn status_report() -> StatusReport {
                 "invalid /etc/msbd/msbd.toml: max_sessions '0': must be at least 1",
             )),
         },
+        backend: backend_health(Health::Degraded),
+    }
+}
+
+fn backend_health(health: Health) -> BackendHealth {
+    BackendHealth {
+        health,
+        check: Some(s("msb doctor")),
+        reason: Some(s("CPU virtualization is not available")),
+        checked_at: Some(1_700_000_400),
     }
 }
 
@@ -387,6 +397,7 @@ fn health_report(health: Health) -> HealthReport {
             reason: Some(s("3 failed cycles in a row")),
         }],
         store: store_health(health),
+        backend: backend_health(health),
     }
 }
 

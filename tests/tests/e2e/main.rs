@@ -21,6 +21,8 @@ mod logs;
 mod maintenance;
 mod man;
 mod metrics;
+mod msb;
+mod msb_shim;
 mod orphans;
 mod protocol;
 mod resources;

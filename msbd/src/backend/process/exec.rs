@@ -4,6 +4,7 @@
 
 use super::{detach, rlimits, wait_ready, Shared, KEEPER_EXE, READY_FD, SANDBOX_PATH};
 use super::{MARK_INSTANCE, MARK_SANDBOX, MARK_SESSION};
+use crate::backend::child::ExecChild;
 use crate::backend::{BackendError, BoxFuture, Ended, ExecSpec, Process, Running, Work};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -11,12 +12,6 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::time::Instant;
-
-/// How long a killed command's tree gets to go before its keeper is killed outright (which
-/// still takes the tree: the subreaper inside gets SIGTERM when its parent dies).
-const KILL_WAIT: Duration = Duration::from_secs(2);
 
 impl Shared {
     pub(super) async fn exec(
@@ -40,7 +35,18 @@ impl Shared {
         let (mut child, ready) = self
             .blocking(move || shared.spawn_exec(&sandbox, &session_id, pgrp, &spec))
             .await??;
-        let pid = child.id().unwrap_or_default();
+        let stdin = child.stdin.take();
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(BackendError::Internal("exec without output pipes".into()));
+        };
+        // The keeper going takes the tree: the subreaper inside gets SIGTERM when it dies.
+        let child = ExecChild::new(child, name);
+        let pid = child.pid();
+        let mut process = ExecProcess {
+            child,
+            name: name.to_string(),
+            shared: self.clone(),
+        };
         self.execs()
             .entry(name.to_string())
             .or_default()
@@ -51,17 +57,6 @@ impl Shared {
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(name.to_string());
         }
-        let stdin = child.stdin.take();
-        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-            return Err(BackendError::Internal("exec without output pipes".into()));
-        };
-        let mut process = ExecProcess {
-            child,
-            pid,
-            name: name.to_string(),
-            shared: self.clone(),
-            kill_by: None,
-        };
         if let Err(message) = wait_ready(ready).await {
             process.kill();
             let _ = process.wait().await;
@@ -183,46 +178,18 @@ fn inside(host: &Path, view: &Path, path: &str) -> PathBuf {
 }
 
 struct ExecProcess {
-    child: tokio::process::Child,
-    pid: u32,
+    child: ExecChild,
     name: String,
     shared: Arc<Shared>,
-    /// Set once killed: when the keeper itself is killed if the tree has not gone by then.
-    kill_by: Option<Instant>,
 }
 
 impl Process for ExecProcess {
     fn wait(&mut self) -> BoxFuture<'_, Result<Ended, BackendError>> {
-        Box::pin(async move {
-            let waited = match self.kill_by {
-                None => self.child.wait().await,
-                Some(by) => match tokio::time::timeout_at(by, self.child.wait()).await {
-                    Ok(waited) => waited,
-                    Err(_) => {
-                        let _ = self.child.start_kill();
-                        self.child.wait().await
-                    }
-                },
-            };
-            let status = waited.map_err(|err| BackendError::Exec {
-                name: self.name.clone(),
-                message: format!("cannot wait for the command: {err}"),
-            })?;
-            use std::os::unix::process::ExitStatusExt;
-            Ok(Ended {
-                code: status.code(),
-                signal: status.signal(),
-            })
-        })
+        self.child.wait()
     }
 
     fn kill(&mut self) {
-        if self.kill_by.is_none() {
-            if self.child.id().is_some() {
-                let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGTERM);
-            }
-            self.kill_by = Some(Instant::now() + KILL_WAIT);
-        }
+        self.child.kill();
     }
 }
 
@@ -230,7 +197,7 @@ impl Drop for ExecProcess {
     fn drop(&mut self) {
         let mut execs = self.shared.execs();
         if let Some(pids) = execs.get_mut(&self.name) {
-            pids.remove(&self.pid);
+            pids.remove(&self.child.pid());
             if pids.is_empty() {
                 execs.remove(&self.name);
             }

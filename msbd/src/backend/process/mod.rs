@@ -29,12 +29,12 @@ pub use records::{MARK_INSTANCE, MARK_SANDBOX, MARK_SESSION};
 
 use super::log::{self, Ending, LogFiles};
 use super::{
-    procfs, Backend, BackendError, BoxFuture, Command, ExecSpec, Exited, Keep, Running,
+    procfs, Backend, BackendError, BoxFuture, Command, ExecSpec, Exited, Keep, OpenedLog, Running,
     SandboxInfo, SandboxSpec, SandboxState, Stopped,
 };
 use crate::clock::now_ms;
 use crate::deadline::Deadline;
-use msb_proto::SandboxExit;
+use msb_proto::{BackendHealth, Health, SandboxExit};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use records::{Located, Record, Records, PARTIAL};
@@ -66,10 +66,6 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 const BLOCKING_AT_ONCE: usize = 16;
 /// Descriptors msbd holds per sandbox: the pidfd its end is watched through.
 const FDS_PER_SANDBOX: u64 = 1;
-/// Lines of its log told with a sandbox's end, and how long each may be, so that a list of
-/// ended sessions stays well under a frame.
-const TAIL_LINES: u64 = 10;
-const TAIL_LINE_CHARS: usize = 200;
 
 pub struct ProcessBackend {
     shared: Arc<Shared>,
@@ -263,11 +259,7 @@ impl Shared {
                 let kept = log::Reader::open(files.clone())
                     .map(|(_, kept)| kept)
                     .unwrap_or_default();
-                let tail = log::as_lines(log::last_lines(&kept, TAIL_LINES))
-                    .into_iter()
-                    .map(|line| line.chars().take(TAIL_LINE_CHARS).collect())
-                    .collect();
-                (Ending::read(&files.exit), tail)
+                (Ending::read(&files.exit), log::ending_tail(&kept))
             })
             .await
             .unwrap_or_default();
@@ -405,6 +397,7 @@ impl Shared {
 
     /// Gives the sandbox host uids of its own (where sandboxes get them), then starts it.
     fn spawn(&self, spec: &SandboxSpec) -> Result<Spawned, BackendError> {
+        refuse_image(spec)?;
         if !self.isolation.namespaces && !spec.options.mounts.is_empty() {
             return Err(BackendError::Setup {
                 name: spec.name.clone(),
@@ -488,6 +481,8 @@ impl Shared {
             Command::Shell(line) => {
                 cmd.args(["--", "/bin/sh", "-c", line]);
             }
+            // An image never gets this far: `spawn` refuses it.
+            Command::Image(_) => {}
         }
         cmd.current_dir(&workdir)
             .env_clear()
@@ -593,9 +588,40 @@ fn pidfd_if_still(records: &Records, name: &str, located: Located) -> Option<Own
     (record.pid as i32 == located.pgrp && records.leader_is_ours(&record)).then_some(pidfd)
 }
 
+/// The configuration refuses image templates for this backend; this says so again should one
+/// reach it.
+fn refuse_image(spec: &SandboxSpec) -> Result<(), BackendError> {
+    match spec.command {
+        Command::Image(_) => Err(BackendError::Refused(format!(
+            "template '{}' names an image, which only --backend msb boots",
+            spec.template
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl Backend for ProcessBackend {
     fn name(&self) -> &'static str {
         "process"
+    }
+
+    fn health(&self) -> BackendHealth {
+        // Needs nothing of the host; what isolation it gets is in the resources report.
+        BackendHealth {
+            health: Health::Healthy,
+            check: None,
+            reason: None,
+            checked_at: None,
+        }
+    }
+
+    fn admits(&self, spec: &SandboxSpec) -> Result<(), BackendError> {
+        refuse_image(spec)
+    }
+
+    fn touch(&self, _names: Vec<String>) -> BoxFuture<'_, Result<(), BackendError>> {
+        // Its sandboxes have no idle clock of their own: msbd's is the only one.
+        Box::pin(async { Ok(()) })
     }
 
     fn create(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<SandboxInfo, BackendError>> {
@@ -714,19 +740,18 @@ impl Backend for ProcessBackend {
         })
     }
 
-    fn open_log<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<(log::Reader, Vec<u8>), BackendError>> {
+    fn open_log<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<OpenedLog, BackendError>> {
         let files = self.shared.log_files(name);
         Box::pin(async move {
-            self.shared
+            let (reader, kept) = self
+                .shared
                 .blocking(move || log::Reader::open(files))
                 .await?
                 .map_err(|source| BackendError::Log {
                     name: name.to_string(),
                     source,
-                })
+                })?;
+            Ok((Box::new(reader) as Box<dyn log::Follow>, kept))
         })
     }
 
