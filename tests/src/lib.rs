@@ -674,6 +674,21 @@ pub struct Msb {
     pub home: TempDir,
 }
 
+/// One sandbox as `msb ls --format json` shows it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub name: String,
+    pub status: String,
+    pub created_at: String,
+}
+
+impl Listed {
+    /// Not yet or no longer stopped: msb's `Stopped` and `Crashed` are what a dead one leaves.
+    pub fn live(&self) -> bool {
+        !matches!(self.status.as_str(), "Stopped" | "Crashed")
+    }
+}
+
 impl Msb {
     /// The real `msb` that `tests/msb/install.sh` unpacks into the build directory
     /// (`TARGET/msb/bin/msb`, beside the `debug` or `release` directory of the binaries);
@@ -725,17 +740,65 @@ impl Msb {
 
     /// What `msb ls --format json` lists.
     pub fn sandboxes(&self) -> Vec<Value> {
-        let run = self.run(&["ls", "--format", "json"]);
+        self.listed(&[])
+    }
+
+    /// What `msb ls --format json` lists of the sandboxes carrying every one of `labels`
+    /// (`KEY=VALUE`).
+    fn listed(&self, labels: &[String]) -> Vec<Value> {
+        let mut args = vec!["ls", "--format", "json"];
+        for label in labels {
+            args.extend(["--label", label.as_str()]);
+        }
+        let run = self.run(&args);
         assert_eq!(run.code, 0, "msb ls failed: {run:?}");
         run.json().as_array().cloned().unwrap_or_default()
     }
 
+    /// The sandboxes carrying every one of `labels` (`KEY=VALUE`).
+    pub fn list(&self, labels: &[String]) -> Vec<Listed> {
+        let field = |entry: &Value, name: &str| {
+            entry[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("msb ls: no {name} in {entry}"))
+                .to_string()
+        };
+        self.listed(labels)
+            .iter()
+            .map(|entry| Listed {
+                name: field(entry, "name"),
+                status: field(entry, "status"),
+                created_at: field(entry, "created_at"),
+            })
+            .collect()
+    }
+
     /// The names of what `msb ls` lists.
     pub fn names(&self) -> std::collections::BTreeSet<String> {
-        self.sandboxes()
-            .iter()
-            .filter_map(|s| s["name"].as_str().map(String::from))
-            .collect()
+        self.list(&[]).into_iter().map(|s| s.name).collect()
+    }
+
+    /// `msb create IMAGE -n NAME --label …`, outside msbd. Where microVMs cannot boot it
+    /// fails and leaves the sandbox `Stopped`, as msb does.
+    pub fn create(&self, image: &str, name: &str, labels: &[String]) -> Run {
+        let mut args = vec!["create", image, "-n", name, "-q"];
+        for label in labels {
+            args.extend(["--label", label.as_str()]);
+        }
+        self.run(&args)
+    }
+
+    /// Doctor's `error:` lines, as it wrote them on stderr; `None` where it passes.
+    pub fn doctor_errors(&self) -> Option<Vec<String>> {
+        let doctor = self.run(&["doctor"]);
+        (doctor.code != 0).then(|| {
+            doctor
+                .stderr
+                .lines()
+                .filter_map(|line| line.trim().strip_prefix("error:"))
+                .map(|error| error.trim().to_string())
+                .collect()
+        })
     }
 
     /// The msbd command of `daemon` with `args` on the msb backend driving this msb.

@@ -6,23 +6,10 @@ use msb_tests::{Daemon, Msb};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// Doctor's `error:` lines, as it wrote them on stderr.
-fn doctor_errors(msb: &Msb) -> Option<Vec<String>> {
-    let doctor = msb.run(&["doctor"]);
-    (doctor.code != 0).then(|| {
-        doctor
-            .stderr
-            .lines()
-            .filter_map(|line| line.trim().strip_prefix("error:"))
-            .map(|error| error.trim().to_string())
-            .collect()
-    })
-}
-
 #[test]
 fn doctors_verdict_is_in_status_and_health() {
     let Some(msb) = Msb::real() else { return };
-    let errors = doctor_errors(&msb);
+    let errors = msb.doctor_errors();
     let daemon = msb.daemon(&[]);
     let status = daemon.status();
     assert_eq!(status["daemon"]["backend"], "msb");
@@ -60,7 +47,7 @@ fn doctors_verdict_is_in_status_and_health() {
 fn a_create_where_doctor_fails_is_refused_with_its_reason_and_leaves_nothing() {
     let Some(real) = Msb::real() else { return };
     // The real one where doctor fails here; elsewhere its recorded failure, replayed.
-    let msb = match doctor_errors(&real) {
+    let msb = match real.doctor_errors() {
         Some(_) => real,
         None => {
             eprintln!("msb doctor passes here: the refusal is checked against its recorded failure (tests/msb/fixtures)");
@@ -121,13 +108,9 @@ fn ended_sandboxes_of_this_instance_are_orphans_that_orphan_cleanup_removes() {
         for (name, labels) in &made {
             let (msb, image) = (&msb, &image);
             scope.spawn(move || {
-                let mut args = vec!["create", image.as_str(), "-n", name, "-q"];
-                for label in labels {
-                    args.extend(["--label", label.as_str()]);
-                }
                 // A boot that fails leaves the sandbox `Stopped`, as msb does; one that
                 // works leaves it running. Either is a sandbox msbd must judge by its labels.
-                msb.run(&args);
+                msb.create(image, name, labels);
             });
         }
     });
