@@ -93,6 +93,7 @@ pub fn parse_inspect(stdout: &[u8], instance: &str) -> Result<Owned, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::msb::fixture;
 
     #[test]
     fn sandboxes_are_marked_and_listed_by_instance() {
@@ -104,15 +105,6 @@ mod tests {
             listing("abc"),
             ["ls", "--label", "msbd.instance=abc", "--format", "json"]
         );
-    }
-
-    /// What the real msb wrote (tests/msb/fixtures, with the commands that made it).
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../tests/msb/fixtures/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
     }
 
     #[test]

@@ -155,14 +155,7 @@ impl Drop for Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../tests/msb/fixtures/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
-    }
+    use crate::backend::msb::fixture;
 
     #[test]
     fn programs_output_is_decoded_and_msbs_own_lines_left_out() {

@@ -451,3 +451,13 @@ impl Shared {
         removed
     }
 }
+
+/// What the real msb wrote (tests/msb/fixtures, each with the command that made it).
+#[cfg(test)]
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../tests/msb/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
+}

@@ -172,25 +172,19 @@ impl Runner {
     /// The command for `msb ARGS`, stdin closed, stdout and stderr piped; killed should
     /// msbd drop it.
     pub fn command(&self, args: &[String]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(&self.settings.path);
-        cmd.args(args)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            // Plain text to read, whatever msbd's own stderr is.
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        let mut cmd = tokio::process::Command::from(self.blocking_command(args));
+        cmd.stderr(Stdio::piped()).kill_on_drop(true);
         cmd
     }
 
-    /// The same for a caller that blocks (a log follower read off the runtime's threads).
+    /// The same for a caller that blocks (a log follower read off the runtime's threads),
+    /// its stderr dropped.
     pub fn blocking_command(&self, args: &[String]) -> std::process::Command {
         let mut cmd = std::process::Command::new(&self.settings.path);
         cmd.args(args)
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
+            // Plain text to read, whatever msbd's own stderr is.
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
