@@ -1641,7 +1641,7 @@ _msbctl() {
             return 0
             ;;
         msbctl__subcmd__sessions__subcmd__list)
-            opts="-q -H -h --status --template --idle-longer-than --ended --label --quiet --socket --host --json --timeout --color --help"
+            opts="-q -H -h --status --template --idle-longer-than --ended --label --limit --offset --quiet --ids --socket --host --json --timeout --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1660,6 +1660,14 @@ _msbctl() {
                     return 0
                     ;;
                 --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --offset)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2043,7 +2051,7 @@ _msbctl_live() {
         case "$word" in
             --socket) socket=(--socket "${COMP_WORDS[i + 1]}"); i=$((i + 1)); continue ;;
             --socket=*) socket=("$word"); continue ;;
-            --color|--env|--flavor|--host|--id|--idle-longer-than|--label|--language|--status|--tail|--template|--timeout|--workdir|-H|-e|-l|-w) i=$((i + 1)); continue ;;
+            --color|--env|--flavor|--host|--id|--idle-longer-than|--label|--language|--limit|--offset|--status|--tail|--template|--timeout|--workdir|-H|-e|-l|-w) i=$((i + 1)); continue ;;
             -*) continue ;;
         esac
         if [[ -n $sub ]]; then
@@ -2062,7 +2070,7 @@ _msbctl_live() {
     esac
     [[ $positional -eq 0 ]] || return 0
     local ids
-    ids=$("$1" "${socket[@]}" --timeout 2s sessions list --quiet 2>/dev/null) || return 0
+    ids=$("$1" "${socket[@]}" --timeout 2s sessions list --ids 2>/dev/null) || return 0
     [[ -n $ids ]] && COMPREPLY=($(compgen -W "$ids" -- "$cur"))
     return 0
 }

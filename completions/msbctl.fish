@@ -155,7 +155,7 @@ always\t'Also when piped, and with NO_COLOR'
 never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -f -a "list" -d 'List sessions, least recently accessed first'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -f -a "list" -d 'List sessions, least recently accessed first (a page: in creation order)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -f -a "show" -d 'Show one session (an ended one with its exit and last lines)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -f -a "create" -d 'Create a session and its sandbox'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and not __fish_seen_subcommand_from list show create touch stop busy idle exec run cp logs help" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'
@@ -177,6 +177,8 @@ ended\t'Its sandbox ended by itself; kept for a while so its exit can be read'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l template -d 'Only sessions of this template' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l idle-longer-than -d 'Only sessions not accessed for longer than this' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l label -d 'Only sessions carrying this label (repeatable: they must carry all)' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l limit -d 'At most N sessions: a page, in creation order (oldest first)' -r
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l offset -d 'Skip the first N sessions; a page in creation order, like --limit' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]; with --host, the socket on that host' -r -F
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s H -l host -d 'Reach msbd on another host through ssh, which runs msbctl there (MSB_SSH_COMMAND replaces `ssh`, MSB_REMOTE_MSBCTL the remote `msbctl`)' -r
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l timeout -d 'Give up on msbd after this long (not for exec, run, cp, logs --follow, stop and pause, which last as long as their work); exit 3' -r
@@ -184,7 +186,7 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_
 always\t'Also when piped, and with NO_COLOR'
 never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l ended -d 'Also sessions whose sandbox ended by itself (kept 15 minutes as `ended`)'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the ids, one a line (ignored with --json)'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s q -l ids -l quiet -d 'Only the ids, one a line (with --json, an array of them)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from show" -l socket -d 'Socket of the daemon [default: /run/msbd/msbd.sock for root, else the user runtime dir]; with --host, the socket on that host' -r -F
@@ -291,7 +293,7 @@ never\t'Never'"
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing what is written until the sandbox ends'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -l json -d 'Print machine-readable JSON (a stable contract) instead of tables'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "list" -d 'List sessions, least recently accessed first'
+complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "list" -d 'List sessions, least recently accessed first (a page: in creation order)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one session (an ended one with its exit and last lines)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a session and its sandbox'
 complete -c msbctl -n "__fish_msbctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'
@@ -373,7 +375,7 @@ complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version wait dial-stdio help" -f -a "wait" -d 'Wait until msbd answers and each task has run its first cycle (or is paused); exit 3 at the deadline'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version wait dial-stdio help" -f -a "dial-stdio" -d 'Join stdin and stdout to msbd\'s socket, for `msbctl -H ssh://…` on another host'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and not __fish_seen_subcommand_from status health restart pause resume run stop orphans config events metrics sessions debug completions version wait dial-stdio help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "list" -d 'List sessions, least recently accessed first'
+complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "list" -d 'List sessions, least recently accessed first (a page: in creation order)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "show" -d 'Show one session (an ended one with its exit and last lines)'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "create" -d 'Create a session and its sandbox'
 complete -c msbctl -n "__fish_msbctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "touch" -d 'Mark a session as used now, postponing its expiry'

@@ -61,7 +61,7 @@ impl Failure {
 impl From<ClientError> for Failure {
     fn from(err: ClientError) -> Self {
         match &err {
-            ClientError::Daemon(body) => Self::daemon(body),
+            ClientError::Daemon(body) | ClientError::Refused(body) => Self::daemon(body),
             ClientError::Connect { .. } => Self::new(
                 "unreachable",
                 format!("{err} (is msbd running? --socket or MSB_SOCKET names its socket)"),

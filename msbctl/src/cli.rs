@@ -195,7 +195,7 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum SessionsCommand {
-    /// List sessions, least recently accessed first
+    /// List sessions, least recently accessed first (a page: in creation order)
     List {
         /// Only sessions in this status
         #[arg(long, value_enum)]
@@ -212,9 +212,15 @@ pub enum SessionsCommand {
         /// Only sessions carrying this label (repeatable: they must carry all)
         #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
         labels: Vec<(String, String)>,
-        /// Print only the ids, one a line (ignored with --json)
-        #[arg(long, short)]
-        quiet: bool,
+        /// At most N sessions: a page, in creation order (oldest first)
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+        /// Skip the first N sessions; a page in creation order, like --limit
+        #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+        offset: u32,
+        /// Only the ids, one a line (with --json, an array of them)
+        #[arg(long, short = 'q', visible_alias = "quiet")]
+        ids: bool,
     },
     /// Show one session (an ended one with its exit and last lines)
     Show { id: String },

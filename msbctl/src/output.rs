@@ -31,9 +31,19 @@ pub enum Failure {
     BrokenPipe,
 }
 
+/// The handshake travels with the first request, so any answer may be msbd refusing this
+/// user or being unreachable, not only the request's own error.
 impl From<ClientError> for Failure {
     fn from(error: ClientError) -> Self {
-        Self::Client(error)
+        match error {
+            ClientError::Refused(body) if body.code == ErrorCode::PermissionDenied => {
+                Self::Refused {
+                    message: body.message,
+                }
+            }
+            error if error.is_unreachable() => Self::Unreachable { error },
+            error => Self::Client(error),
+        }
     }
 }
 
@@ -66,7 +76,7 @@ impl Failure {
                 format!("msbd at {at} was not ready within {}: {why}", within(after)),
                 exit::UNREACHABLE,
             ),
-            Self::Client(ClientError::Daemon(body)) => {
+            Self::Client(ClientError::Daemon(body) | ClientError::Refused(body)) => {
                 (Code::Daemon(body.code), body.message.clone(), exit::FAILED)
             }
             Self::Client(error) => (Code::Client("client"), error.to_string(), exit::FAILED),
@@ -206,7 +216,7 @@ impl Out {
         // What msbd itself said is told as its words, after the socket that said it; the
         // other messages that concern msbd name it already.
         match failure {
-            Failure::Client(ClientError::Daemon(_)) => {
+            Failure::Client(ClientError::Daemon(_) | ClientError::Refused(_)) => {
                 note(&format!("msbctl: msbd at {at}: {}", error.message))
             }
             Failure::Client(_) => note(&format!("msbctl: {} (msbd at {at})", error.message)),

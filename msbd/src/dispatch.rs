@@ -103,6 +103,7 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
         Request::Status(_)
             | Request::Health
             | Request::SessionList(_)
+            | Request::SessionIds(_)
             | Request::SessionShow(_)
             | Request::Orphans
             | Request::Logs(_)
@@ -137,6 +138,7 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
                 .map_err(Error::from),
             Request::Shutdown(req) => return shutdown(ctx, req, reply).await,
             Request::SessionList(filter) => Ok(Response::Sessions(ctx.sessions.list(&filter))),
+            Request::SessionIds(filter) => Ok(Response::SessionIds(ctx.sessions.ids(&filter))),
             Request::SessionShow(req) => ctx
                 .sessions
                 .show(&req.id)

@@ -32,7 +32,7 @@
 //! # }
 //! ```
 
-use crate::frame::{read_frame, write_frame, FrameError, MAX_FRAME};
+use crate::frame::{encode, read_frame, write_frame, FrameError, MAX_FRAME};
 use crate::wire::*;
 use crate::PROTOCOL;
 use std::ffi::OsString;
@@ -40,7 +40,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::Mutex;
 
 /// Where msbd is reached.
@@ -81,8 +81,12 @@ pub enum ClientError {
     Frame(#[from] FrameError),
     #[error("msbd closed the connection")]
     Closed,
+    /// msbd answered the request with this error.
     #[error("{0}")]
     Daemon(ErrorBody),
+    /// msbd refused the connection in the handshake (this user, or another protocol).
+    #[error("{0}")]
+    Refused(ErrorBody),
     #[error("msbd sent an unexpected answer ({got}) to a {request} request")]
     Unexpected {
         request: &'static str,
@@ -144,7 +148,9 @@ impl Connection {
         carrier: Option<tokio::process::Child>,
     ) -> Self {
         Self {
-            reader: Mutex::new(Box::new(reader)),
+            // Buffered: a frame's length and body, or the welcome and the answer behind it,
+            // come in one read.
+            reader: Mutex::new(Box::new(BufReader::new(reader))),
             writer: Mutex::new(Box::new(writer)),
             _carrier: carrier,
         }
@@ -192,11 +198,25 @@ impl Carrier {
 
 pub struct Client {
     conn: Connection,
-    welcome: Welcome,
+    handshake: Handshake,
+    /// The program carrying the connection, until the handshake: why it failed, if it does.
+    carrier: Option<Carrier>,
     /// Where and as whom it connected, to connect again.
     endpoint: Endpoint,
     name: String,
     last_used: Instant,
+}
+
+/// How far the handshake is. The hello travels with the first request, in the same write,
+/// so that a one-request client (`msbctl status`) pays a single round trip; msbd answers
+/// the hello, then the request.
+enum Handshake {
+    /// Nothing sent yet: the hello goes with the first request.
+    Pending,
+    /// The hello is sent: the daemon's reply to it is the next frame.
+    Sent,
+    /// What the daemon said about itself.
+    Done(Welcome),
 }
 
 /// A connection unused this long may have been closed by msbd as idle: a request that then
@@ -204,37 +224,61 @@ pub struct Client {
 const IDLE_BEFORE_RETRY: Duration = Duration::from_secs(1);
 
 impl Client {
-    /// Connects to the daemon at `path` and performs the handshake.
+    /// Connects to the daemon at `path`; the handshake goes with the first request.
     pub async fn connect(path: &Path, client_name: &str) -> Result<Self, ClientError> {
         Self::connect_to(&Endpoint::Socket(path.to_path_buf()), client_name).await
     }
 
-    /// Connects to the daemon through `endpoint` and performs the handshake.
+    /// Connects to the daemon through `endpoint`; the handshake goes with the first request,
+    /// whose answer reports a daemon that refuses it or speaks another protocol.
     pub async fn connect_to(endpoint: &Endpoint, client_name: &str) -> Result<Self, ClientError> {
-        let connect_err = |source| ClientError::Connect {
-            endpoint: endpoint.clone(),
-            source,
-        };
-        let (mut conn, carrier) = Connection::open(endpoint).await.map_err(connect_err)?;
-        let hello = Hello {
-            protocol: PROTOCOL,
-            client: client_name.to_string(),
-        };
-        let reply = async {
-            write_frame(conn.writer.get_mut(), &hello).await?;
-            read_frame::<_, HandshakeReply>(conn.reader.get_mut(), MAX_FRAME).await
-        };
-        // A daemon that drops the connection before it says hello is not serving (it is
-        // exiting): as unreachable as no daemon at all. A carrier that ends then says why.
-        let dropped = match reply.await {
-            Ok(Some(HandshakeReply::Welcome(welcome))) if welcome.protocol == PROTOCOL => {
-                return Ok(Self {
-                    conn,
-                    welcome,
+        let (conn, carrier) =
+            Connection::open(endpoint)
+                .await
+                .map_err(|source| ClientError::Connect {
                     endpoint: endpoint.clone(),
-                    name: client_name.to_string(),
-                    last_used: Instant::now(),
-                })
+                    source,
+                })?;
+        Ok(Self {
+            conn,
+            handshake: Handshake::Pending,
+            carrier,
+            endpoint: endpoint.clone(),
+            name: client_name.to_string(),
+            last_used: Instant::now(),
+        })
+    }
+
+    /// What the daemon said about itself in the handshake; shakes hands first if no request
+    /// has been answered yet.
+    pub async fn daemon(&mut self) -> Result<Welcome, ClientError> {
+        match &self.handshake {
+            Handshake::Done(welcome) => return Ok(welcome.clone()),
+            Handshake::Pending => {
+                let hello = encode(&self.hello())?;
+                self.write(&hello).await?;
+            }
+            Handshake::Sent => {}
+        }
+        let welcome = self.welcome().await?;
+        self.handshake = Handshake::Done(welcome.clone());
+        Ok(welcome)
+    }
+
+    fn hello(&self) -> Hello {
+        Hello {
+            protocol: PROTOCOL,
+            client: self.name.clone(),
+        }
+    }
+
+    /// Reads the daemon's reply to the hello. A daemon that drops the connection before it
+    /// says hello is not serving (it is exiting): as unreachable as no daemon at all.
+    async fn welcome(&mut self) -> Result<Welcome, ClientError> {
+        let dropped = match read_frame(self.conn.reader.get_mut(), MAX_FRAME).await {
+            Ok(Some(HandshakeReply::Welcome(welcome))) if welcome.protocol == PROTOCOL => {
+                self.carrier = None;
+                return Ok(welcome);
             }
             Ok(Some(HandshakeReply::Welcome(welcome))) => {
                 return Err(ClientError::ProtocolMismatch {
@@ -242,29 +286,61 @@ impl Client {
                     daemon: welcome.protocol,
                 })
             }
-            Ok(Some(HandshakeReply::Refused(body))) => return Err(ClientError::Daemon(body)),
+            Ok(Some(HandshakeReply::Refused(body))) => return Err(ClientError::Refused(body)),
             Ok(None) | Err(FrameError::Truncated) => closed_early(),
             Err(FrameError::Io(source)) => source,
             Err(other) => return Err(other.into()),
         };
-        Err(connect_err(match carrier {
-            Some(carrier) => carrier.why().await,
-            None => dropped,
-        }))
+        Err(self.unreachable(dropped).await)
     }
 
-    /// What the daemon said about itself in the handshake.
-    pub fn daemon(&self) -> &Welcome {
-        &self.welcome
+    /// The connection failed before the handshake: unreachable, in the carrier's words where
+    /// it left some.
+    async fn unreachable(&mut self, source: std::io::Error) -> ClientError {
+        let source = match self.carrier.take() {
+            Some(carrier) => carrier.why().await,
+            None => source,
+        };
+        ClientError::Connect {
+            endpoint: self.endpoint.clone(),
+            source,
+        }
+    }
+
+    /// Writes whole frames at once; a failure before the handshake is answered means msbd
+    /// is not serving.
+    async fn write(&mut self, frames: &[u8]) -> Result<(), ClientError> {
+        let writer = self.conn.writer.get_mut();
+        let written = async {
+            writer.write_all(frames).await?;
+            writer.flush().await
+        };
+        match (written.await, &self.handshake) {
+            (Ok(()), Handshake::Pending) => {
+                self.handshake = Handshake::Sent;
+                Ok(())
+            }
+            (Ok(()), _) => Ok(()),
+            (Err(err), Handshake::Done(_)) => Err(FrameError::Io(err).into()),
+            (Err(err), Handshake::Pending | Handshake::Sent) => Err(self.unreachable(err).await),
+        }
     }
 
     async fn send(&mut self, request: &Request) -> Result<(), ClientError> {
         self.last_used = Instant::now();
-        write_frame(self.conn.writer.get_mut(), request).await?;
-        Ok(())
+        let mut frames = match self.handshake {
+            Handshake::Pending => encode(&self.hello())?,
+            Handshake::Sent | Handshake::Done(_) => Vec::new(),
+        };
+        frames.extend(encode(request)?);
+        self.write(&frames).await
     }
 
     async fn receive(&mut self) -> Result<Response, ClientError> {
+        if let Handshake::Sent = self.handshake {
+            let welcome = self.welcome().await?;
+            self.handshake = Handshake::Done(welcome);
+        }
         match read_frame(self.conn.reader.get_mut(), MAX_FRAME).await? {
             Some(Response::Error(body)) => Err(ClientError::Daemon(body)),
             Some(response) => Ok(response),
@@ -378,6 +454,14 @@ impl Client {
         match self.call(Request::SessionList(filter)).await? {
             Response::Sessions(list) => Ok(list),
             other => Err(unexpected("sessions list", &other)),
+        }
+    }
+
+    /// The ids of the sessions `sessions` would return, in its order.
+    pub async fn session_ids(&mut self, filter: SessionFilter) -> Result<Vec<String>, ClientError> {
+        match self.call(Request::SessionIds(filter)).await? {
+            Response::SessionIds(ids) => Ok(ids),
+            other => Err(unexpected("sessions list --ids", &other)),
         }
     }
 

@@ -25,7 +25,7 @@ pub use frame::{FrameError, MAX_FRAME};
 pub use wire::*;
 
 /// Bumped on any incompatible change to the wire types (see the crate docs).
-pub const PROTOCOL: u32 = 7;
+pub const PROTOCOL: u32 = 8;
 
 /// The crate version, which is also the daemon's and the CLI's.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

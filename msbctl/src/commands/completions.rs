@@ -24,7 +24,7 @@ pub fn completions(shell: Shell, out: &Out) -> Result<u8, Failure> {
 }
 
 /// The bash function that completes the `ID` of `msbctl sessions SUBCOMMAND` with the ids
-/// `msbctl sessions list --quiet` prints (quietly nothing when msbd does not answer). Which
+/// `msbctl sessions list --ids` prints (quietly nothing when msbd does not answer). Which
 /// subcommands take an id, and which options take a value, come from the definitions.
 fn live_ids(command: &clap::Command) -> String {
     let mut valued = Vec::new();
@@ -85,7 +85,7 @@ _msbctl_live() {{
     esac
     [[ $positional -eq 0 ]] || return 0
     local ids
-    ids=$("$1" "${{socket[@]}}" --timeout 2s sessions list --quiet 2>/dev/null) || return 0
+    ids=$("$1" "${{socket[@]}}" --timeout 2s sessions list --ids 2>/dev/null) || return 0
     [[ -n $ids ]] && COMPREPLY=($(compgen -W "$ids" -- "$cur"))
     return 0
 }}

@@ -15,30 +15,25 @@ use crate::cli::{Cli, Command, DebugCommand, SessionsCommand};
 use crate::output::{Failure, Out};
 use crate::target::Target;
 use crate::{exit, render};
-use msb_proto::{Client, ClientError, Endpoint, ErrorCode, Fault};
+use msb_proto::{Client, ClientError, Endpoint, Fault};
 use serde::Serialize;
 use std::path::Path;
 
 /// Name this client gives in the handshake.
 const CLIENT_NAME: &str = concat!("msbctl/", env!("CARGO_PKG_VERSION"));
 
+/// Opens a connection to msbd; the handshake goes with the first request.
 pub async fn connect(target: &Target) -> Result<Client, Failure> {
     Client::connect_to(&target.endpoint(), CLIENT_NAME)
         .await
         .map_err(|error| match error {
-            ClientError::Daemon(body) if body.code == ErrorCode::PermissionDenied => {
-                Failure::Refused {
-                    message: body.message,
-                }
-            }
             ClientError::Connect {
                 endpoint: Endpoint::Socket(socket),
                 source,
             } if source.kind() == std::io::ErrorKind::PermissionDenied => Failure::Refused {
                 message: denied(&socket, &source),
             },
-            error if error.is_unreachable() => Failure::Unreachable { error },
-            error => Failure::Client(error),
+            error => error.into(),
         })
 }
 

@@ -18,7 +18,9 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
             idle_longer_than,
             ended,
             labels,
-            quiet,
+            limit,
+            offset,
+            ids,
         } => {
             let filter = SessionFilter {
                 status,
@@ -26,14 +28,18 @@ pub async fn run(client: &mut Client, command: SessionsCommand, out: &Out) -> Re
                 idle_longer_than_ms: idle_longer_than.map(|d| d.as_millis() as u64),
                 ended,
                 labels: labels.into_iter().collect(),
+                limit,
+                offset,
             };
-            let list = client.sessions(filter).await?;
-            if quiet && !out.json {
-                for session in &list {
-                    out.line(&session.id)?;
+            if ids {
+                let ids = client.session_ids(filter).await?;
+                // No sessions: nothing at all, so that `xargs` gets no empty line.
+                if out.json || !ids.is_empty() {
+                    out.show(ids.as_slice(), |ids| ids.join("\n"))?;
                 }
                 return Ok(exit::OK);
             }
+            let list = client.sessions(filter).await?;
             out.show(list.as_slice(), |l| render::sessions(l, out.paint))?;
             return Ok(exit::OK);
         }

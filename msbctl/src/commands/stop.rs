@@ -16,7 +16,6 @@ pub async fn stop(
     keep_sandboxes: bool,
     out: &Out,
 ) -> Result<u8, Failure> {
-    let pid = client.daemon().pid;
     let json = out.json;
     let report = client
         .shutdown(
@@ -31,6 +30,8 @@ pub async fn stop(
             },
         )
         .await?;
+    // Known since the shutdown's answer: the handshake went with it.
+    let pid = client.daemon().await?.pid;
     client.closed().await;
     if !wait_exit(pid).await {
         return Err(Failure::Local(format!(

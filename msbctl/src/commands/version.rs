@@ -17,8 +17,12 @@ struct Versions {
 /// Prints both versions as one document; an unreachable daemon still shows the client's,
 /// with the error, and exits 3.
 pub async fn version(target: &Target, out: &Out) -> Result<u8, Failure> {
-    let (daemon, error, status) = match super::connect(target).await {
-        Ok(client) => (Some(client.daemon().clone()), None, exit::OK),
+    let welcome = async {
+        let mut client = super::connect(target).await?;
+        Ok::<_, Failure>(client.daemon().await?)
+    };
+    let (daemon, error, status) = match welcome.await {
+        Ok(welcome) => (Some(welcome), None, exit::OK),
         Err(failure) => match out.report(&failure) {
             Some((error, status)) => (None, Some(error), status),
             None => return Err(failure),

@@ -38,12 +38,12 @@ pub async fn wait(target: &Target, limit: Duration, out: &Out) -> Result<u8, Fai
             Ok::<_, Failure>((fresh, status))
         };
         match timeout_at(deadline, attempt).await {
-            Ok(Ok((fresh, status))) => match not_run_yet(&status) {
+            Ok(Ok((mut fresh, status))) => match not_run_yet(&status) {
                 None => {
                     let ready = Ready {
                         socket: target.to_string(),
                         waited_ms: started.elapsed().as_millis() as u64,
-                        daemon: fresh.daemon().clone(),
+                        daemon: fresh.daemon().await?,
                     };
                     out.show(&ready, |r| {
                         format!(

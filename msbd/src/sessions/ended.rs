@@ -81,10 +81,6 @@ impl Ended {
 }
 
 impl EndedSession {
-    pub fn last_accessed_ms(&self) -> u64 {
-        self.session.last_accessed_ms
-    }
-
     pub fn session(&self) -> &Session {
         &self.session
     }

@@ -30,7 +30,7 @@ use crate::events::Events;
 use crate::session::Session;
 use crate::store::{Change, Store};
 use crate::templates::Templates;
-use ended::Ended;
+use ended::{Ended, EndedSession};
 use msb_proto::{
     SandboxDetails, SandboxExit, SessionFate, SessionFilter, SessionInfo, SessionStatus,
 };
@@ -261,9 +261,27 @@ impl SessionManager {
         state.registry.has_sandbox(sandbox) || state.ended.has_sandbox(sandbox)
     }
 
-    /// Sessions matching `filter`, least recently accessed first. Ended sessions only when
-    /// the filter asks for them (`ended`, or that status).
+    /// Sessions matching `filter`: least recently accessed first, or a page of them in
+    /// creation order. Ended sessions only when the filter asks for them (`ended`, or that
+    /// status).
     pub fn list(&self, filter: &SessionFilter) -> Vec<SessionInfo> {
+        self.listed(filter, |registry, listed| match listed {
+            Listed::Live(s) => Self::info(registry, s),
+            Listed::Ended(e) => e.info(),
+        })
+    }
+
+    /// The ids of the sessions `list` returns, in its order.
+    pub fn ids(&self, filter: &SessionFilter) -> Vec<String> {
+        self.listed(filter, |_, listed| listed.session().id.clone())
+    }
+
+    /// Picks, orders and pages the sessions matching `filter`, then shows only the page.
+    fn listed<T>(
+        &self,
+        filter: &SessionFilter,
+        show: impl Fn(&Registry, Listed<'_>) -> T,
+    ) -> Vec<T> {
         let now = now_ms();
         let state = self.lock();
         let registry = &state.registry;
@@ -278,20 +296,44 @@ impl SessionManager {
                 && s.carries(&filter.labels)
         };
         let with_ended = filter.ended || filter.status == Some(SessionStatus::Ended);
-        let mut list: Vec<(u64, SessionInfo)> = registry
+        // A page is taken in creation order, which touching a session does not change, so
+        // consecutive pages neither skip nor repeat one.
+        fn key(s: &Session, paged: bool) -> (u64, &str) {
+            let at = match paged {
+                true => s.created_at_ms,
+                false => s.last_accessed_ms,
+            };
+            (at, s.id.as_str())
+        }
+        let paged = filter.paged();
+        let mut picked: Vec<_> = registry
             .iter()
             .filter(|s| matches(s))
-            .map(|s| (s.last_accessed_ms, Self::info(registry, s)))
+            .map(Listed::Live)
             .chain(
                 state
                     .ended
                     .iter()
                     .filter(|e| with_ended && matches(e.session()))
-                    .map(|e| (e.last_accessed_ms(), e.info())),
+                    .map(Listed::Ended),
             )
+            .map(|listed| (key(listed.session(), paged), listed))
             .collect();
-        list.sort_by(|(a_ms, a), (b_ms, b)| a_ms.cmp(b_ms).then_with(|| a.id.cmp(&b.id)));
-        list.into_iter().map(|(_, info)| info).collect()
+        let offset = filter.offset as usize;
+        let limit = filter.limit.map_or(usize::MAX, |limit| limit as usize);
+        // Only what the page reaches is sorted: a page of 100 among thousands costs a
+        // selection, not a full sort.
+        let end = offset.saturating_add(limit);
+        if end < picked.len() {
+            picked.select_nth_unstable_by(end, |a, b| a.0.cmp(&b.0));
+            picked.truncate(end);
+        }
+        picked.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        picked
+            .into_iter()
+            .skip(offset)
+            .map(|(_, listed)| show(registry, listed))
+            .collect()
     }
 
     /// Everything known about one session, its sandbox as the backend sees it included; an
@@ -414,4 +456,20 @@ fn under_way(s: &Session) -> Option<SessionError> {
 
 fn unknown(id: &str) -> SessionError {
     SessionError::Unknown { id: id.to_string() }
+}
+
+/// A session a listing picked: live, or ended and kept for its exit.
+#[derive(Clone, Copy)]
+enum Listed<'a> {
+    Live(&'a Session),
+    Ended(&'a EndedSession),
+}
+
+impl<'a> Listed<'a> {
+    fn session(self) -> &'a Session {
+        match self {
+            Self::Live(s) => s,
+            Self::Ended(e) => e.session(),
+        }
+    }
 }

@@ -68,6 +68,8 @@ pub enum Request {
     Events(EventsRequest),
     /// The Prometheus text exposition of the daemon's metrics: `Metrics`.
     Metrics,
+    /// Only the ids of the sessions `SessionList` would return, in its order: `SessionIds`.
+    SessionIds(SessionFilter),
 }
 
 /// What the daemon answers. A request gets one frame, except the streams (`Shutdown`,
@@ -104,6 +106,7 @@ pub enum Response {
     EventsMissed(u64),
     /// Prometheus text exposition format 0.0.4.
     Metrics(String),
+    SessionIds(Vec<String>),
 }
 
 impl Response {
@@ -131,6 +134,7 @@ impl Response {
             Self::Event(_) => "event",
             Self::EventsMissed(_) => "events missed",
             Self::Metrics(_) => "metrics",
+            Self::SessionIds(_) => "session ids",
         }
     }
 }

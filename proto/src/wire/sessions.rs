@@ -47,6 +47,18 @@ pub struct SessionFilter {
     pub ended: bool,
     /// Only sessions carrying every one of these labels (same key, same value).
     pub labels: Labels,
+    /// At most this many sessions (a page). With `limit` or `offset` the list is in creation
+    /// order, which touching a session does not change, so pages neither skip nor repeat.
+    pub limit: Option<u32>,
+    /// Skip this many matching sessions first.
+    pub offset: u32,
+}
+
+impl SessionFilter {
+    /// True when it asks for a page rather than every matching session.
+    pub fn paged(&self) -> bool {
+        self.limit.is_some() || self.offset > 0
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]

@@ -79,6 +79,7 @@ pub fn request_name(request: &Request) -> &'static str {
         Request::Config => "config",
         Request::Events(_) => "events",
         Request::Metrics => "metrics",
+        Request::SessionIds(_) => "session_ids",
     }
 }
 
@@ -105,6 +106,7 @@ pub fn response_name(response: &Response) -> &'static str {
         Response::Event(_) => "event",
         Response::EventsMissed(_) => "events_missed",
         Response::Metrics(_) => "metrics",
+        Response::SessionIds(_) => "session_ids",
     }
 }
 
@@ -616,6 +618,8 @@ pub fn samples() -> Vec<Sample> {
             idle_longer_than_ms: Some(900_000),
             ended: true,
             labels: Labels::from([(s("team"), s("data"))]),
+            limit: Some(100),
+            offset: 200,
         })),
         request(Request::SessionShow(SessionRef { id: s("sb-1") })),
         request(Request::SessionCreate(CreateSession {
@@ -715,6 +719,11 @@ pub fn samples() -> Vec<Sample> {
         response(Response::Metrics(s(
             "# TYPE msbd_evictions_total counter\nmsbd_evictions_total 2\n",
         ))),
+        request(Request::SessionIds(SessionFilter {
+            limit: Some(2),
+            ..SessionFilter::default()
+        })),
+        response(Response::SessionIds(vec![s("sb-1"), s("sb-2")])),
     ];
     for kind in event_kinds() {
         out.push(named(
@@ -844,6 +853,8 @@ pub fn samples() -> Vec<Sample> {
             idle_longer_than_ms: Some(60_000),
             ended: false,
             labels: Labels::new(),
+            limit: None,
+            offset: 0,
         }))
     }));
     out.extend(unit_family("stop_outcome", |outcome| {

@@ -130,7 +130,7 @@ fn dial_stdio_carries_the_protocol_between_its_stdio_and_the_socket() {
     let pid = runtime.block_on(async {
         let mut client = Client::connect_to(&endpoint, "dial-test")
             .await
-            .expect("a handshake through dial-stdio");
+            .expect("a carrier started");
         let status = client
             .status(None)
             .await
@@ -138,7 +138,8 @@ fn dial_stdio_carries_the_protocol_between_its_stdio_and_the_socket() {
         status.daemon.pid
     });
     assert_eq!(pid, daemon.pid());
-    // Nothing answers: the carrier's own words say why.
+    // Nothing answers: the first request, which carries the handshake, fails, and the
+    // carrier's own words say why.
     let nowhere = Endpoint::Command(vec![
         bin("msbctl").into(),
         "--socket".into(),
@@ -146,9 +147,11 @@ fn dial_stdio_carries_the_protocol_between_its_stdio_and_the_socket() {
         "dial-stdio".into(),
     ]);
     let error = runtime
-        .block_on(Client::connect_to(&nowhere, "dial-test"))
-        .err()
-        .expect("no msbd there");
+        .block_on(async {
+            let mut client = Client::connect_to(&nowhere, "dial-test").await?;
+            client.status(None).await
+        })
+        .expect_err("no msbd there");
     assert!(error.is_unreachable(), "{error}");
     assert!(error.to_string().contains("nowhere.sock"), "{error}");
     daemon.finish();

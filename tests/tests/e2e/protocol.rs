@@ -114,24 +114,51 @@ fn a_truncated_frame_closes_only_its_connection() {
     daemon.finish();
 }
 
+fn status_request() -> Vec<u8> {
+    encode(&Request::Status(Default::default())).expect("encode status")
+}
+
+#[test]
+fn the_hello_and_the_first_request_travel_in_one_write() {
+    let daemon = Daemon::start(&[]);
+    let mut stream = connect(&daemon);
+    stream
+        .write_all(&[hello(PROTOCOL), status_request()].concat())
+        .expect("hello and request");
+    let reply: HandshakeReply = decode(&read_body(&mut stream).expect("welcome")).expect("decode");
+    assert!(matches!(reply, HandshakeReply::Welcome(_)), "{reply:?}");
+    let answer: Response = decode(&read_body(&mut stream).expect("answer")).expect("decode");
+    assert!(matches!(answer, Response::Status(_)), "{answer:?}");
+    // The connection serves on as after a handshake of its own.
+    stream.write_all(&status_request()).expect("request");
+    let answer: Response = decode(&read_body(&mut stream).expect("answer")).expect("decode");
+    assert!(matches!(answer, Response::Status(_)), "{answer:?}");
+    daemon.finish();
+}
+
 #[test]
 fn a_wrong_protocol_number_is_named_in_the_refusal() {
     let daemon = Daemon::start(&[]);
-    let mut stream = connect(&daemon);
-    stream.write_all(&hello(999)).expect("hello");
-    let reply: HandshakeReply = decode(&read_body(&mut stream).expect("refusal")).expect("decode");
-    match reply {
-        HandshakeReply::Refused(body) => {
-            assert_eq!(body.code, ErrorCode::ProtocolMismatch);
-            assert!(
-                body.message.contains("999")
-                    && body.message.contains(&format!("protocol {PROTOCOL}")),
-                "{body:?}"
-            );
+    // Alone, and with a request behind it as a client of this protocol sends it: the
+    // refusal comes all the same, and the request is never read.
+    for sent in [hello(999), [hello(999), status_request()].concat()] {
+        let mut stream = connect(&daemon);
+        stream.write_all(&sent).expect("hello");
+        let reply: HandshakeReply =
+            decode(&read_body(&mut stream).expect("refusal")).expect("decode");
+        match reply {
+            HandshakeReply::Refused(body) => {
+                assert_eq!(body.code, ErrorCode::ProtocolMismatch);
+                assert!(
+                    body.message.contains("999")
+                        && body.message.contains(&format!("protocol {PROTOCOL}")),
+                    "{body:?}"
+                );
+            }
+            other => panic!("expected a refusal, got {other:?}"),
         }
-        other => panic!("expected a refusal, got {other:?}"),
+        assert!(closed(&mut stream));
     }
-    assert!(closed(&mut stream));
     still_serving(&daemon);
     daemon.finish();
 }

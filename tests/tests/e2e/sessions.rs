@@ -1,4 +1,4 @@
-//! Sessions: refused requests, list filters and order, a sandbox that ends by itself. A
+//! Sessions: refused requests, list filters, order and pages, a sandbox that ends by itself. A
 //! session's life and its expiry are in the suite (`suite/create.rs`, `suite/expiry.rs`).
 
 use msb_tests::{wait_until, Daemon};
@@ -64,6 +64,49 @@ fn list_filters_and_sorts_by_last_access() {
             .as_str()
             .is_some_and(|d| d.ends_with(shown["sandbox"].as_str().unwrap_or("?"))),
         "{shown}"
+    );
+    daemon.finish();
+}
+
+#[test]
+fn list_pages_in_creation_order_and_gives_ids_alone() {
+    let daemon = Daemon::start(&[]);
+    for id in ["c", "a", "d", "b"] {
+        daemon.json(&["sessions", "create", "--id", id]);
+    }
+    daemon.json(&["sessions", "touch", "c"]);
+    let ids = |filters: &[&str]| daemon.session_ids(filters);
+    assert_eq!(
+        ids(&[]),
+        ["a", "d", "b", "c"],
+        "least recently accessed first"
+    );
+    // Pages follow creation, which a touch does not change.
+    assert_eq!(ids(&["--limit", "2"]), ["c", "a"]);
+    assert_eq!(ids(&["--limit", "2", "--offset", "2"]), ["d", "b"]);
+    assert_eq!(ids(&["--offset", "3"]), ["b"]);
+    assert!(ids(&["--offset", "4"]).is_empty());
+    assert!(ids(&["--limit", "0"]).is_empty());
+    daemon.json(&["sessions", "touch", "a"]);
+    assert_eq!(ids(&["--limit", "2", "--offset", "2"]), ["d", "b"]);
+
+    let text = daemon.ctl(&["sessions", "list", "--ids", "--limit", "3"]);
+    assert_eq!(
+        (text.code, text.stdout.as_str()),
+        (0, "c\na\nd\n"),
+        "{text:?}"
+    );
+    let quiet = daemon.ctl(&["sessions", "list", "-q"]);
+    assert_eq!(quiet.stdout, "d\nb\nc\na\n", "{quiet:?}");
+    assert_eq!(
+        daemon.json(&["sessions", "list", "--ids", "--offset", "1", "--limit", "2"]),
+        serde_json::json!(["a", "d"])
+    );
+    let none = daemon.ctl(&["sessions", "list", "--ids", "--template", "nope"]);
+    assert_eq!((none.code, none.stdout.as_str()), (0, ""), "{none:?}");
+    assert_eq!(
+        daemon.json(&["sessions", "list", "--ids", "--template", "nope"]),
+        serde_json::json!([])
     );
     daemon.finish();
 }
