@@ -1,7 +1,7 @@
-//! The async client: connects, shakes hands, and offers one method per request. `msbctl`
-//! uses it, and so can any upper-level server that leases sessions. It reaches msbd through
-//! its socket, or through a program whose stdin and stdout carry the connection (`ssh HOST
-//! msbctl dial-stdio`, as `docker -H ssh://` does).
+//! The async client: connects, shakes hands in the same write as its first request, and
+//! offers one method per request. `msbctl` uses it, and so can any upper-level server that
+//! leases sessions. It reaches msbd through its socket, or through a program whose stdin and
+//! stdout carry the connection (`ssh HOST msbctl dial-stdio`, as `docker -H ssh://` does).
 //!
 //! Running code in a session and printing its output:
 //!
@@ -640,6 +640,14 @@ impl Client {
 fn closed_unanswered(err: &ClientError) -> bool {
     match err {
         ClientError::Closed => true,
+        // Before the handshake was answered: msbd also drops a connection that stays silent
+        // too long after it opened.
+        ClientError::Connect { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::ConnectionReset
+        ),
         ClientError::Frame(FrameError::Io(io)) => matches!(
             io.kind(),
             std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
