@@ -6,6 +6,7 @@ use crate::backend::SandboxInfo;
 use crate::session::Session;
 use crate::store::Change;
 use msb_proto::SessionStatus;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,8 +92,10 @@ impl SessionManager {
     pub async fn restore(&self, stored: Vec<Session>, running: &[SandboxInfo]) -> (u64, u64) {
         let (mut adopted, mut lost) = (0, 0);
         let mut watch = Vec::new();
+        let running: HashMap<&str, &SandboxInfo> =
+            running.iter().map(|s| (s.name.as_str(), s)).collect();
         for mut session in stored {
-            let sandbox = running.iter().find(|s| s.name == session.sandbox);
+            let sandbox = running.get(session.sandbox.as_str());
             match sandbox {
                 Some(sandbox) => {
                     let mut state = self.lock();
@@ -102,7 +105,7 @@ impl SessionManager {
                         drop(self.store.keep(Change::Put(session.clone())));
                     }
                     state.registry.insert(session);
-                    watch.push(sandbox.clone());
+                    watch.push((*sandbox).clone());
                     adopted += 1;
                 }
                 None => {
