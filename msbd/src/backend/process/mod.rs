@@ -42,6 +42,7 @@ use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -94,6 +95,10 @@ struct Shared {
     blocking: Semaphore,
     /// When /proc was last searched for sandboxes by their marker.
     scanned: Mutex<std::time::Instant>,
+    /// Set at start-up and by each search of /proc: the next removal of debris lists the
+    /// cgroups too. Otherwise it leaves them alone, since listing thousands of cgroups costs
+    /// more than the rest of a cycle, and a sandbox's cgroups go with it.
+    cgroups_due: AtomicBool,
 }
 
 struct Watched {
@@ -148,6 +153,7 @@ impl ProcessBackend {
                 scattered: Mutex::new(HashSet::new()),
                 blocking: Semaphore::new(BLOCKING_AT_ONCE),
                 scanned: Mutex::new(std::time::Instant::now()),
+                cgroups_due: AtomicBool::new(true),
             }),
         })
     }
@@ -844,6 +850,7 @@ impl Shared {
         if hint || scanned.elapsed() >= SCAN_AT_LEAST_EVERY {
             *scanned = std::time::Instant::now();
             drop(scanned);
+            self.cgroups_due.store(true, Ordering::Relaxed);
             for sandbox in self.records.scan() {
                 found.entry(sandbox.name.clone()).or_insert(sandbox);
             }
@@ -857,7 +864,7 @@ impl Shared {
     /// no running sandbox and that `keep` does not claim; returns how many. Everything is listed
     /// before `keep` is asked, so a sandbox whose session is being created right now is
     /// always claimed by the time its directory could be seen. Only the records nothing claims
-    /// are read.
+    /// are read, and the cgroups are listed only when `cgroups_due` says so.
     fn remove_debris(
         &self,
         live: &[SandboxInfo],
@@ -875,6 +882,7 @@ impl Shared {
             .isolation
             .cgroups
             .as_ref()
+            .filter(|_| self.cgroups_due.swap(false, Ordering::Relaxed))
             .map(Cgroups::sandboxes)
             .unwrap_or_default();
         let mut running: HashSet<String> = self.watched().keys().cloned().collect();
