@@ -12,6 +12,8 @@ use std::time::Duration;
 
 /// Touches reach the store at most this late; a crash loses at most this much of them.
 const TOUCH_BATCH: Duration = Duration::from_secs(1);
+/// Adopted sandboxes taken in side by side at start-up.
+const ADOPT_AT_ONCE: usize = 16;
 
 impl SessionManager {
     /// Notes a touch; the writer stores it within a second.
@@ -119,12 +121,21 @@ impl SessionManager {
                 }
             }
         }
-        // Watched once they are registered, so an end that comes at once finds its session.
-        for sandbox in &watch {
-            if let Err(err) = self.backend.adopt(sandbox).await {
-                tracing::warn!(sandbox = %sandbox.name, error = %err, "cannot watch an adopted sandbox");
+        // Watched once they are registered, so an end that comes at once finds its session;
+        // several at a time, since each may look at its sandbox's record and process.
+        let mut adopting = tokio::task::JoinSet::new();
+        for sandbox in watch {
+            if adopting.len() >= ADOPT_AT_ONCE {
+                adopting.join_next().await;
             }
+            let backend = self.backend.clone();
+            adopting.spawn(async move {
+                if let Err(err) = backend.adopt(&sandbox).await {
+                    tracing::warn!(sandbox = %sandbox.name, error = %err, "cannot watch an adopted sandbox");
+                }
+            });
         }
+        while adopting.join_next().await.is_some() {}
         *self.restored.lock().unwrap_or_else(|e| e.into_inner()) = (adopted, lost);
         (adopted, lost)
     }
