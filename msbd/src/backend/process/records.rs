@@ -195,3 +195,18 @@ fn read(path: &Path) -> Option<Record> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_file_names_its_sandbox_and_says_whether_it_is_partial() {
+        let of = |file: &str| {
+            RecordFile::of(Path::new("sandboxes").join(file)).map(|f| (f.name, f.partial))
+        };
+        assert_eq!(of("msb-a-1.json"), Some(("msb-a-1".into(), false)));
+        assert_eq!(of("msb-a-1.json.tmp"), Some(("msb-a-1".into(), true)));
+        assert_eq!(of("notes.txt"), None);
+    }
+}
