@@ -12,6 +12,7 @@ use crate::table::{Figure, Table, Target};
 use crate::{proc, Context, Result};
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
+use std::collections::HashMap;
 use std::fs;
 use std::process::Command;
 use std::time::Duration;
@@ -67,7 +68,7 @@ pub fn run(bins: &Bins, plan: &Plan, table: &Table) -> Result<()> {
     }
     table.row(
         &format!("wake-ups in {secs} s (context switches, all threads)"),
-        Figure::with_unit((after.switches - before.switches) as f64, "switches"),
+        Figure::with_unit(after.switches_since(&before) as f64, "switches"),
         None,
         Target::AtMost(0.0),
     );
@@ -97,8 +98,8 @@ fn total_calls(summary: &str) -> Option<u64> {
 
 struct Usage {
     syscalls: u64,
-    /// Voluntary and involuntary context switches of every thread.
-    switches: u64,
+    /// Voluntary and involuntary context switches, by thread id.
+    switches: HashMap<String, u64>,
     cpu: Duration,
 }
 
@@ -129,21 +130,31 @@ impl Usage {
             .flatten()
             .filter(|hz| *hz > 0)
             .unwrap_or(100) as u64;
-        let mut switches = 0;
+        let mut switches = HashMap::new();
         for task in fs::read_dir(format!("/proc/{pid}/task")).context("/proc/PID/task")? {
             let Ok(task) = task else { continue };
             let status = fs::read_to_string(task.path().join("status")).unwrap_or_default();
-            switches += status
+            let count = status
                 .lines()
                 .filter(|l| l.contains("ctxt_switches:"))
                 .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
                 .sum::<u64>();
+            switches.insert(task.file_name().to_string_lossy().into_owned(), count);
         }
         Ok(Self {
             syscalls: field("syscr:") + field("syscw:"),
             switches,
             cpu: Duration::from_millis(ticks * 1000 / hz),
         })
+    }
+
+    /// Context switches since `before` of the threads alive now (a thread that ended in
+    /// between took its count with it; one that started counts whole).
+    fn switches_since(&self, before: &Usage) -> u64 {
+        self.switches
+            .iter()
+            .map(|(tid, now)| now.saturating_sub(before.switches.get(tid).copied().unwrap_or(0)))
+            .sum()
     }
 }
 

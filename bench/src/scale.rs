@@ -179,8 +179,21 @@ fn one(
             Target::None
         },
     );
-    if let Some(leftovers) = daemon.leftovers() {
-        eprintln!("[scale] note: {leftovers}");
+    let mut notes: Vec<String> = daemon.leftovers().into_iter().collect();
+    if report["failed"].as_u64() != Some(0) {
+        notes.push(format!("stop report: {report}"));
+    }
+    if !notes.is_empty() {
+        notes.push(format!("state and log kept in {}", daemon.keep().display()));
+        notes.extend(
+            daemon
+                .log_notable(10)
+                .into_iter()
+                .map(|l| format!("log: {l}")),
+        );
+    }
+    for note in notes {
+        eprintln!("[scale] note: {note}");
     }
     Ok(())
 }
