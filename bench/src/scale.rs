@@ -39,9 +39,8 @@ fn one(
     isolation: &str,
     size: usize,
 ) -> Result<()> {
-    let at = format!("{size} sessions, --isolation {isolation}");
     let what = |name: &str| format!("{name}, {size} {isolation}");
-    eprintln!("[scale] {at}");
+    eprintln!("[scale] {size} sessions, --isolation {isolation}");
     let expiry = figures::timeout_arg(plan.expiry);
     let args = crate::shutdown::daemon_args(&expiry, &["--isolation", isolation]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
