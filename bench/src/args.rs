@@ -5,12 +5,16 @@ use crate::Result;
 use std::time::Duration;
 
 pub const USAGE: &str = "\
-usage: msb-bench shutdown [--sizes 100,300] [--timeout 2s]
+usage: msb-bench [--quick]
+       msb-bench shutdown [--sizes 100,300] [--timeout 2s]
        msb-bench status-under-stop [--size 1000] [--timeout 5s]
 
 Runs against target/release/msbd and target/release/msbctl (next to this executable):
-    cargo build --release && target/release/msb-bench shutdown
+    cargo build --release && target/release/msb-bench --quick
 
+  (none)             the table: round trips, throughput, registry scale with real and
+                     without processes, exec, idle; each figure beside its reference, the
+                     ratio and the target; --quick: small sizes, short runs (under 2 min)
   shutdown           time `msbctl stop --timeout T` with N sandboxes (every third ignores
                      SIGTERM), beside SIGTERM/wait T/SIGKILL of N plain process groups
   status-under-stop  `msbctl status` latency while a daemon with N sessions stops, beside
@@ -21,6 +25,11 @@ Durations: 500ms, 2s, 1m or bare seconds.
 
 #[derive(Debug, PartialEq)]
 pub enum Command {
+    Table {
+        quick: bool,
+    },
+    /// The floor client (see `floor`), run by the bench itself.
+    FloorClient(std::path::PathBuf),
     Shutdown {
         sizes: Vec<usize>,
         timeout: Duration,
@@ -38,10 +47,28 @@ pub enum Parsed {
 }
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed> {
-    let mut args = args.into_iter();
+    let args = args.into_iter();
+    let mut args = args.peekable();
+    if args.peek().is_none_or(|a| a.starts_with("--")) {
+        let mut quick = false;
+        for (flag, _) in flags_bare(args)? {
+            match flag.as_str() {
+                "quick" => quick = true,
+                "help" => return Ok(Parsed::Help),
+                _ => return Err(format!("unknown flag --{flag}")),
+            }
+        }
+        return Ok(Parsed::Run(Command::Table { quick }));
+    }
     let Some(sub) = args.next() else {
         return Err("no benchmark named".into());
     };
+    if sub == "floor-client" {
+        return match (args.next(), args.next()) {
+            (Some(socket), None) => Ok(Parsed::Run(Command::FloorClient(socket.into()))),
+            _ => Err("floor-client takes one socket path".into()),
+        };
+    }
     let flags = flags(args)?;
     if sub == "-h" || sub == "--help" || sub == "help" || flags.iter().any(|(f, _)| f == "help") {
         return Ok(Parsed::Help);
@@ -74,6 +101,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed> {
         other => return Err(format!("unknown benchmark {other:?}")),
     };
     Ok(Parsed::Run(command))
+}
+
+/// Flags that take no value (`--quick`, `--help`).
+fn flags_bare(args: impl Iterator<Item = String>) -> Result<Vec<(String, String)>> {
+    args.map(|arg| match arg.strip_prefix("--") {
+        Some(flag) => Ok((flag.to_string(), String::new())),
+        None => Err(format!("unexpected argument {arg:?}")),
+    })
+    .collect()
 }
 
 /// `--flag value` and `--flag=value` pairs; `--help` stands alone.
@@ -167,7 +203,17 @@ mod tests {
         assert!(parse_line("shutdown --size 10").is_err());
         assert!(parse_line("shutdown --sizes 0").is_err());
         assert!(parse_line("status-under-stop --timeout").is_err());
-        assert!(parse_line("").is_err());
+        assert_eq!(
+            parse_line(""),
+            Ok(Parsed::Run(Command::Table { quick: false }))
+        );
+        assert_eq!(
+            parse_line("--quick"),
+            Ok(Parsed::Run(Command::Table { quick: true }))
+        );
+        assert_eq!(parse_line("--help"), Ok(Parsed::Help));
+        assert!(parse_line("--fast").is_err());
+        assert!(parse_line("floor-client").is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tempfile::TempDir;
 const START_WAIT: Duration = Duration::from_secs(30);
 /// The most one `msbctl` command (other than `stop`) may take.
 pub const CTL_WAIT: Duration = Duration::from_secs(60);
-/// Clients creating sessions at once.
+/// Clients creating sessions at once, unless a benchmark says otherwise.
 pub const CLIENTS: usize = 4;
 
 /// The release binaries this bench drives.
@@ -95,6 +95,8 @@ pub struct Daemon {
     log: PathBuf,
     child: Option<Child>,
     instance: String,
+    /// msbd and its flags, to start it again on the same state.
+    command: (PathBuf, Vec<String>),
 }
 
 impl Daemon {
@@ -118,20 +120,13 @@ impl Daemon {
             dir: Some(dir),
             child: None,
             instance: String::new(),
+            command: (
+                bins.msbd.clone(),
+                args.iter().map(|a| a.to_string()).collect(),
+            ),
         };
-        let log = fs::File::create(&daemon.log).context("cannot create the msbd log")?;
-        let mut cmd = Command::new(&bins.msbd);
-        scrub(&mut cmd);
-        cmd.arg("--socket")
-            .arg(&daemon.ctl.socket)
-            .arg("--state-dir")
-            .arg(&daemon.state)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
-        daemon.child = Some(cmd.spawn().context("cannot start msbd")?);
-        daemon.wait_ready()?;
+        daemon.spawn()?;
+        daemon.wait_ready(Duration::from_millis(50))?;
         daemon.instance = fs::read_to_string(daemon.state.join("instance-id"))
             .context("cannot read msbd's instance id")?
             .trim()
@@ -142,7 +137,60 @@ impl Daemon {
         Ok(daemon)
     }
 
-    fn wait_ready(&mut self) -> Result<()> {
+    /// Starts msbd on this daemon's socket and state; its log goes on at the end of the file.
+    fn spawn(&mut self) -> Result<()> {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .context("cannot open the msbd log")?;
+        let mut cmd = Command::new(&self.command.0);
+        scrub(&mut cmd);
+        cmd.arg("--socket")
+            .arg(&self.ctl.socket)
+            .arg("--state-dir")
+            .arg(&self.state)
+            .args(&self.command.1)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        self.child = Some(cmd.spawn().context("cannot start msbd")?);
+        Ok(())
+    }
+
+    /// Gives `flag` (one msbd was started with) `value` from the next start on.
+    pub fn set_flag(&mut self, flag: &str, value: &str) -> Result<()> {
+        let args = &mut self.command.1;
+        let at = args
+            .iter()
+            .position(|a| a == flag)
+            .ok_or_else(|| format!("msbd was not started with {flag}"))?;
+        let slot = args
+            .get_mut(at + 1)
+            .ok_or_else(|| format!("{flag} has no value"))?;
+        *slot = value.to_string();
+        Ok(())
+    }
+
+    /// SIGKILLs msbd, its sandboxes left running, and starts it again on the same state;
+    /// returns the time from the start until `msbctl status` answered.
+    pub fn restart_after_kill(&mut self) -> Result<Duration> {
+        if let Some(mut child) = self.child.take() {
+            proc::kill_and_reap(&mut child)?;
+        }
+        let start = Instant::now();
+        self.spawn()?;
+        self.wait_ready(Duration::from_millis(1))?;
+        Ok(start.elapsed())
+    }
+
+    /// msbd's resident memory, in KiB.
+    pub fn rss_kib(&self) -> Result<u64> {
+        let pid = self.pid().ok_or("msbd is not running")?;
+        proc::rss_kib(pid)
+    }
+
+    fn wait_ready(&mut self, pause: Duration) -> Result<()> {
         let deadline = Instant::now() + START_WAIT;
         loop {
             let run = self.ctl.run(&["status"], CTL_WAIT)?;
@@ -158,7 +206,7 @@ impl Daemon {
                     run.why()
                 )));
             }
-            proc::sleep(Duration::from_millis(50))?;
+            proc::sleep(pause)?;
         }
     }
 
@@ -205,14 +253,18 @@ impl Daemon {
     }
 
     /// Creates one session per entry of `templates` (`None`: the default template) from
-    /// [`CLIENTS`] clients at once; returns the session ids. The first failure stops the
+    /// `clients` clients at once; returns the session ids. The first failure stops the
     /// remaining creates and is the error.
-    pub fn create_sessions(&self, templates: &[Option<&str>]) -> Result<Vec<String>> {
+    pub fn create_sessions(
+        &self,
+        templates: &[Option<&str>],
+        clients: usize,
+    ) -> Result<Vec<String>> {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let results = Mutex::new(Vec::with_capacity(templates.len()));
         std::thread::scope(|scope| {
-            for _ in 0..CLIENTS {
+            for _ in 0..clients {
                 scope.spawn(|| {
                     while !failed.load(Ordering::SeqCst) {
                         let i = next.fetch_add(1, Ordering::SeqCst);

@@ -4,11 +4,15 @@
 //! directory:
 //!
 //! ```sh
-//! cargo build --release && target/release/msb-bench shutdown
+//! cargo build --release && target/release/msb-bench --quick
+//! target/release/msb-bench
 //! target/release/msb-bench shutdown --sizes 100,300 --timeout 2s
 //! target/release/msb-bench status-under-stop --size 1000 --timeout 5s
 //! ```
 //!
+//! - (no benchmark named) the table: round trips, throughput, registry scale with and
+//!   without processes, exec and the idle daemon, each figure beside its reference, the
+//!   ratio, the target and a pass/short mark; `--quick` on small sizes and short runs.
 //! - `shutdown`: for each size N, N sandboxes (every third ignores SIGTERM) are stopped with
 //!   `msbctl stop --timeout T`; the time from the stop request to msbd's exit is set beside
 //!   the floor for "SIGTERM, wait T, SIGKILL" measured on N plain process groups.
@@ -21,9 +25,18 @@
 
 mod args;
 mod daemon;
+mod exec;
 mod figures;
+mod floor;
+mod idle;
+mod in_process;
+mod load;
 mod proc;
+mod round_trip;
+mod scale;
 mod shutdown;
+mod suite;
+mod table;
 mod under_stop;
 
 use std::fmt::Display;
@@ -55,8 +68,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let args::Command::FloorClient(socket) = &command {
+        return match floor::client(socket) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("msb-bench floor-client: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     proc::catch_interrupts();
     let result = daemon::Bins::locate().and_then(|bins| match command {
+        args::Command::Table { quick } => suite::run(&bins, quick),
+        args::Command::FloorClient(_) => Ok(()),
         args::Command::Shutdown { sizes, timeout } => shutdown::run(&bins, &sizes, timeout),
         args::Command::StatusUnderStop { size, timeout } => under_stop::run(&bins, size, timeout),
     });

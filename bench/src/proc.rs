@@ -195,6 +195,10 @@ impl Running {
         })
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits up to `timeout` for the command to finish; at the deadline it is killed and
     /// that is an error.
     pub fn finish(mut self, timeout: Duration) -> Result<Run> {
@@ -391,5 +395,26 @@ pub fn kill_marked(key: &str, value: &str) -> usize {
             let _ = signal::kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
         }
         thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// VmRSS of `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).context(format!("pid {pid}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// Runs `cmd` to its end (at most `timeout`) and returns how long it took; a failure (exit
+/// other than 0) is an error.
+pub fn time(cmd: Command, what: &str, timeout: Duration) -> Result<Duration> {
+    let run = Running::spawn(cmd, what)?.finish(timeout)?;
+    if run.ok() {
+        Ok(run.elapsed)
+    } else {
+        Err(format!("{what}: {}", run.why()))
     }
 }

@@ -23,16 +23,18 @@ const READY_WAIT: Duration = Duration::from_secs(30);
 /// msbd exiting later than this past the timeout is worth a note.
 const OVERRUN: Duration = Duration::from_secs(1);
 
-/// msbd's flags for both benchmarks: no limit, no expiry or cleanup cycle during the run,
-/// and the `stubborn` template.
-pub fn daemon_args(extra: &[&str]) -> Vec<String> {
+/// msbd's flags for every benchmark: no limit, no cleanup cycle during the run, sessions
+/// expiring after `session_timeout` (`1h`: not during the run), and the `stubborn` template.
+pub fn daemon_args(session_timeout: &str, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
         "--max-sessions",
         "100000",
         "--max-total-memory-mb",
         "0",
+        "--max-connections-per-uid",
+        "1000",
         "--session-timeout",
-        "1h",
+        session_timeout,
         "--cleanup-interval",
         "1h",
         "--orphan-cleanup-interval",
@@ -102,7 +104,7 @@ pub fn run(bins: &Bins, sizes: &[usize], timeout: Duration) -> Result<()> {
 fn measure(bins: &Bins, size: usize, timeout: Duration, notes: &mut Vec<String>) -> Result<Row> {
     let stubborn_count = (0..size).filter(|i| stubborn(*i)).count();
     eprintln!("[{size}] starting msbd");
-    let args = daemon_args(&[]);
+    let args = daemon_args("1h", &[]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut daemon = Daemon::start(bins, &args)?;
 
@@ -110,7 +112,7 @@ fn measure(bins: &Bins, size: usize, timeout: Duration, notes: &mut Vec<String>)
         .map(|i| stubborn(i).then_some("stubborn"))
         .collect();
     let started = Instant::now();
-    daemon.create_sessions(&templates)?;
+    daemon.create_sessions(&templates, crate::daemon::CLIENTS)?;
     eprintln!(
         "[{size}] created {size} sessions ({stubborn_count} stubborn) in {:.1} s; {} marked processes",
         started.elapsed().as_secs_f64(),

@@ -39,12 +39,12 @@ struct Probe {
 
 pub fn run(bins: &Bins, size: usize, timeout: Duration) -> Result<()> {
     eprintln!("[{size}] starting msbd --isolation none");
-    let args = crate::shutdown::daemon_args(&["--isolation", "none"]);
+    let args = crate::shutdown::daemon_args("1h", &["--isolation", "none"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut daemon = Daemon::start(bins, &args)?;
 
     let started = Instant::now();
-    daemon.create_sessions(&vec![None; size])?;
+    daemon.create_sessions(&vec![None; size], crate::daemon::CLIENTS)?;
     eprintln!(
         "[{size}] created {size} sessions in {:.1} s; {} marked processes",
         started.elapsed().as_secs_f64(),
