@@ -370,7 +370,9 @@ impl Daemon {
     /// Removes this instance's cgroup directories (its own and its sandboxes'), if any.
     fn remove_cgroups(&self) {
         let short: String = self.instance.chars().take(12).collect();
-        for controller in ["memory", "cpu"] {
+        // v1's controllers (msbd uses these three), a hybrid host's v2 hierarchy, a pure v2
+        // host's.
+        for controller in ["memory", "cpu", "pids", "unified", ""] {
             let own = Path::new("/sys/fs/cgroup")
                 .join(controller)
                 .join(format!("msbd-{short}"));
