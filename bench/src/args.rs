@@ -5,7 +5,7 @@ use crate::Result;
 use std::time::Duration;
 
 pub const USAGE: &str = "\
-usage: msb-bench [--quick]
+usage: msb-bench [--quick] [--sections 1,3] [--sizes 100,1000]
        msb-bench shutdown [--sizes 100,300] [--timeout 2s]
        msb-bench status-under-stop [--size 1000] [--timeout 5s]
 
@@ -14,7 +14,8 @@ Runs against target/release/msbd and target/release/msbctl (next to this executa
 
   (none)             the table: round trips, throughput, registry scale with real and
                      without processes, exec, idle; each figure beside its reference, the
-                     ratio and the target; --quick: small sizes, short runs (under 2 min)
+                     ratio and the target; --quick: small sizes, short runs (under 2 min);
+                     --sections: only these sections; --sizes: the scale section's sizes
   shutdown           time `msbctl stop --timeout T` with N sandboxes (every third ignores
                      SIGTERM), beside SIGTERM/wait T/SIGKILL of N plain process groups
   status-under-stop  `msbctl status` latency while a daemon with N sessions stops, beside
@@ -27,6 +28,10 @@ Durations: 500ms, 2s, 1m or bare seconds.
 pub enum Command {
     Table {
         quick: bool,
+        /// Only these sections (1 to 6); all when empty.
+        sections: Vec<u8>,
+        /// The registry-scale section's sizes instead of the plan's.
+        sizes: Option<Vec<usize>>,
     },
     /// The floor client (see `floor`), run by the bench itself.
     FloorClient(std::path::PathBuf),
@@ -50,15 +55,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed> {
     let args = args.into_iter();
     let mut args = args.peekable();
     if args.peek().is_none_or(|a| a.starts_with("--")) {
-        let mut quick = false;
-        for (flag, _) in flags_bare(args)? {
-            match flag.as_str() {
-                "quick" => quick = true,
-                "help" => return Ok(Parsed::Help),
-                _ => return Err(format!("unknown flag --{flag}")),
-            }
-        }
-        return Ok(Parsed::Run(Command::Table { quick }));
+        return table(args);
     }
     let Some(sub) = args.next() else {
         return Err("no benchmark named".into());
@@ -103,16 +100,35 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed> {
     Ok(Parsed::Run(command))
 }
 
-/// Flags that take no value (`--quick`, `--help`).
-fn flags_bare(args: impl Iterator<Item = String>) -> Result<Vec<(String, String)>> {
-    args.map(|arg| match arg.strip_prefix("--") {
-        Some(flag) => Ok((flag.to_string(), String::new())),
-        None => Err(format!("unexpected argument {arg:?}")),
-    })
-    .collect()
+/// The table's flags: `--quick` alone, `--sections` and `--sizes` with a value.
+fn table(args: impl Iterator<Item = String>) -> Result<Parsed> {
+    let (mut quick, mut sections, mut sizes) = (false, Vec::new(), None);
+    for (flag, value) in flags(args)? {
+        match flag.as_str() {
+            "quick" => quick = true,
+            "help" => return Ok(Parsed::Help),
+            "sections" => sections = parse_sections(&value)?,
+            "sizes" => sizes = Some(parse_sizes(&value)?),
+            _ => return Err(format!("unknown flag --{flag}")),
+        }
+    }
+    Ok(Parsed::Run(Command::Table {
+        quick,
+        sections,
+        sizes,
+    }))
 }
 
-/// `--flag value` and `--flag=value` pairs; `--help` stands alone.
+fn parse_sections(text: &str) -> Result<Vec<u8>> {
+    text.split(',')
+        .map(|part| match part.trim().parse::<u8>() {
+            Ok(n @ 1..=6) => Ok(n),
+            _ => Err(format!("bad section {part:?}: a number from 1 to 6")),
+        })
+        .collect()
+}
+
+/// `--flag value` and `--flag=value` pairs; `--help` and `--quick` stand alone.
 fn flags(args: impl Iterator<Item = String>) -> Result<Vec<(String, String)>> {
     let mut args = args.peekable();
     let mut out = Vec::new();
@@ -120,8 +136,8 @@ fn flags(args: impl Iterator<Item = String>) -> Result<Vec<(String, String)>> {
         let Some(flag) = arg.strip_prefix("--") else {
             return Err(format!("unexpected argument {arg:?}"));
         };
-        if flag == "help" {
-            out.push(("help".to_string(), String::new()));
+        if flag == "help" || flag == "quick" {
+            out.push((flag.to_string(), String::new()));
         } else if let Some((name, value)) = flag.split_once('=') {
             out.push((name.to_string(), value.to_string()));
         } else {
@@ -205,12 +221,21 @@ mod tests {
         assert!(parse_line("status-under-stop --timeout").is_err());
         assert_eq!(
             parse_line(""),
-            Ok(Parsed::Run(Command::Table { quick: false }))
+            Ok(Parsed::Run(Command::Table {
+                quick: false,
+                sections: vec![],
+                sizes: None
+            }))
         );
         assert_eq!(
-            parse_line("--quick"),
-            Ok(Parsed::Run(Command::Table { quick: true }))
+            parse_line("--quick --sections 1,3 --sizes=1000"),
+            Ok(Parsed::Run(Command::Table {
+                quick: true,
+                sections: vec![1, 3],
+                sizes: Some(vec![1000])
+            }))
         );
+        assert!(parse_line("--sections 7").is_err());
         assert_eq!(parse_line("--help"), Ok(Parsed::Help));
         assert!(parse_line("--fast").is_err());
         assert!(parse_line("floor-client").is_err());

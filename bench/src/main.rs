@@ -79,7 +79,11 @@ fn main() -> ExitCode {
     }
     proc::catch_interrupts();
     let result = daemon::Bins::locate().and_then(|bins| match command {
-        args::Command::Table { quick } => suite::run(&bins, quick),
+        args::Command::Table {
+            quick,
+            sections,
+            sizes,
+        } => suite::run(&bins, quick, &sections, sizes),
         args::Command::FloorClient(_) => Ok(()),
         args::Command::Shutdown { sizes, timeout } => shutdown::run(&bins, &sizes, timeout),
         args::Command::StatusUnderStop { size, timeout } => under_stop::run(&bins, size, timeout),

@@ -56,31 +56,50 @@ impl Plan {
     }
 }
 
-pub fn run(bins: &Bins, quick: bool) -> Result<()> {
-    let plan = Plan::new(quick);
+/// Runs the sections `only` names (all when it is empty), the scale section on `sizes` when
+/// given.
+pub fn run(bins: &Bins, quick: bool, only: &[u8], sizes: Option<Vec<usize>>) -> Result<()> {
+    let mut plan = Plan::new(quick);
+    if let Some(sizes) = sizes {
+        plan.sizes = sizes;
+    }
+    let wanted = |section: u8| only.is_empty() || only.contains(&section);
     let mut table = Table::start();
     let echo = Echo::start()?;
-    {
+    if wanted(1) || wanted(2) {
         eprintln!("[round trips] msbd --isolation none with 10 sessions");
         let args = crate::shutdown::daemon_args("1h", &["--isolation", "none"]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let daemon = Daemon::start(bins, &args)?;
         let ids = daemon.create_sessions(&[None; 10], crate::daemon::CLIENTS)?;
-        table
-            .section("1. CLI round trip (median of interleaved runs; reference: the floor client)");
-        round_trip::run(&daemon, &echo, &plan, &table)?;
-        table.section("2. throughput (status/touch/health in turn; reference: the same load on a tokio echo server)");
-        load::run(&daemon, &echo, &ids[0], &plan, &table)?;
+        if wanted(1) {
+            table.section(
+                "1. CLI round trip (median of interleaved runs; reference: the floor client)",
+            );
+            round_trip::run(&daemon, &echo, &plan, &table)?;
+        }
+        if wanted(2) {
+            table.section("2. throughput (status/touch/health in turn; reference: the same load on a tokio echo server)");
+            load::run(&daemon, &echo, &ids[0], &plan, &table)?;
+        }
     }
-    table.section("3. registry scale with real process sandboxes");
-    scale::run(bins, &echo, &plan, &table)?;
-    table.section("4. registry scale without processes: msbd's own cost, in-process");
-    in_process::run(&plan, &table)?;
-    table.section(
-        "5. exec (reference: nsenter into the sandbox's namespaces, or the command run here)",
-    );
-    exec::run(bins, &plan, &table)?;
-    table.section("6. idle daemon with 100 sessions");
-    idle::run(bins, &plan, &table)?;
+    if wanted(3) {
+        table.section("3. registry scale with real process sandboxes");
+        scale::run(bins, &echo, &plan, &table)?;
+    }
+    if wanted(4) {
+        table.section("4. registry scale without processes: msbd's own cost, in-process");
+        in_process::run(&plan, &table)?;
+    }
+    if wanted(5) {
+        table.section(
+            "5. exec (reference: nsenter into the sandbox's namespaces, or the command run here)",
+        );
+        exec::run(bins, &plan, &table)?;
+    }
+    if wanted(6) {
+        table.section("6. idle daemon with 100 sessions");
+        idle::run(bins, &plan, &table)?;
+    }
     Ok(())
 }
