@@ -6,11 +6,14 @@ use crate::backend::SandboxInfo;
 use crate::session::Session;
 use crate::store::Change;
 use msb_proto::SessionStatus;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Touches reach the store at most this late; a crash loses at most this much of them.
 const TOUCH_BATCH: Duration = Duration::from_secs(1);
+/// Adopted sandboxes taken in side by side at start-up.
+const ADOPT_AT_ONCE: usize = 16;
 
 impl SessionManager {
     /// Notes a touch; the writer stores it within a second.
@@ -91,8 +94,10 @@ impl SessionManager {
     pub async fn restore(&self, stored: Vec<Session>, running: &[SandboxInfo]) -> (u64, u64) {
         let (mut adopted, mut lost) = (0, 0);
         let mut watch = Vec::new();
+        let running: HashMap<&str, &SandboxInfo> =
+            running.iter().map(|s| (s.name.as_str(), s)).collect();
         for mut session in stored {
-            let sandbox = running.iter().find(|s| s.name == session.sandbox);
+            let sandbox = running.get(session.sandbox.as_str());
             match sandbox {
                 Some(sandbox) => {
                     let mut state = self.lock();
@@ -102,7 +107,7 @@ impl SessionManager {
                         drop(self.store.keep(Change::Put(session.clone())));
                     }
                     state.registry.insert(session);
-                    watch.push(sandbox.clone());
+                    watch.push((*sandbox).clone());
                     adopted += 1;
                 }
                 None => {
@@ -116,12 +121,21 @@ impl SessionManager {
                 }
             }
         }
-        // Watched once they are registered, so an end that comes at once finds its session.
-        for sandbox in &watch {
-            if let Err(err) = self.backend.adopt(sandbox).await {
-                tracing::warn!(sandbox = %sandbox.name, error = %err, "cannot watch an adopted sandbox");
+        // Watched once they are registered, so an end that comes at once finds its session;
+        // several at a time, since each may look at its sandbox's record and process.
+        let mut adopting = tokio::task::JoinSet::new();
+        for sandbox in watch {
+            if adopting.len() >= ADOPT_AT_ONCE {
+                adopting.join_next().await;
             }
+            let backend = self.backend.clone();
+            adopting.spawn(async move {
+                if let Err(err) = backend.adopt(&sandbox).await {
+                    tracing::warn!(sandbox = %sandbox.name, error = %err, "cannot watch an adopted sandbox");
+                }
+            });
         }
+        while adopting.join_next().await.is_some() {}
         *self.restored.lock().unwrap_or_else(|e| e.into_inner()) = (adopted, lost);
         (adopted, lost)
     }

@@ -128,3 +128,46 @@ fn a_sandbox_that_exits_by_itself_ends_its_session() {
     );
     daemon.finish();
 }
+
+#[test]
+fn one_cycle_stops_every_expired_session_among_many_and_leaves_the_rest() {
+    let daemon = Daemon::start(&[
+        "--session-timeout",
+        "2s",
+        "--cleanup-interval",
+        "1h",
+        "--max-total-memory-mb",
+        "0",
+    ]);
+    let ids: Vec<String> = (0..50).map(|n| format!("s{n}")).collect();
+    let created = daemon.ctl_parallel(4, &["sessions", "create", "--id", "{}"], &ids);
+    assert!(created.iter().all(|run| run.code == 0), "every create");
+    // Busy sessions never expire: all but five stay.
+    let (idle, busy) = ids.split_at(5);
+    for run in daemon.ctl_parallel(4, &["sessions", "busy", "{}"], busy) {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let idle_pids: Vec<u32> = idle.iter().flat_map(|id| daemon.session_pids(id)).collect();
+    assert!(!idle_pids.is_empty());
+    wait_until("every session to pass its timeout", || {
+        let past = daemon.json(&["sessions", "list", "--idle-longer-than", "2s"]);
+        (past.as_array().map(Vec::len) == Some(ids.len())).then_some(())
+    });
+    let report = daemon.json(&["run", "session-cleanup"]);
+    let counts = &report["counts"];
+    assert_eq!(
+        (&counts["expired"], &counts["stopped"], &counts["failed"]),
+        (&5.into(), &5.into(), &0.into()),
+        "{report}"
+    );
+    assert!(
+        idle_pids.iter().all(|pid| !msb_tests::procfs::alive(*pid)),
+        "every expired sandbox is stopped"
+    );
+    let mut left = daemon.session_ids(&[]);
+    left.sort();
+    let mut busy = busy.to_vec();
+    busy.sort();
+    assert_eq!(left, busy, "the busy sessions stay");
+    daemon.finish();
+}

@@ -37,11 +37,12 @@ use crate::deadline::Deadline;
 use msb_proto::{BackendHealth, Health, SandboxExit};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
-use records::{Located, Record, Records, PARTIAL};
+use records::{Record, Records};
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -66,6 +67,9 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 const BLOCKING_AT_ONCE: usize = 16;
 /// Descriptors msbd holds per sandbox: the pidfd its end is watched through.
 const FDS_PER_SANDBOX: u64 = 1;
+/// How often `list` searches all of /proc for marked processes when nothing hints at a lost
+/// record: the backstop for a sandbox that lost its record and its working directory both.
+const SCAN_AT_LEAST_EVERY: Duration = Duration::from_secs(3600);
 
 pub struct ProcessBackend {
     shared: Arc<Shared>,
@@ -89,6 +93,12 @@ struct Shared {
     /// background lives outside the sandbox's group and is looked for by its marker.
     scattered: Mutex<HashSet<String>>,
     blocking: Semaphore,
+    /// When /proc was last searched for sandboxes by their marker.
+    scanned: Mutex<std::time::Instant>,
+    /// Set at start-up and by each search of /proc: the next removal of debris lists the
+    /// cgroups too. Otherwise it leaves them alone, since listing thousands of cgroups costs
+    /// more than the rest of a cycle, and a sandbox's cgroups go with it.
+    cgroups_due: AtomicBool,
 }
 
 struct Watched {
@@ -121,11 +131,12 @@ impl ProcessBackend {
         };
         // Sandboxes an earlier msbd left running keep their uids.
         let uids = isolation.uids.map(|range| {
-            let recorded = records.all().unwrap_or_default().into_iter();
+            let recorded = records.files().unwrap_or_default().into_iter();
             Uids::new(
                 range,
                 recorded
-                    .filter_map(|(_, record)| record)
+                    .filter(|file| !file.partial)
+                    .filter_map(|file| records.read(&file.name))
                     .filter_map(|record| Some((record.name, record.uid?))),
             )
         });
@@ -141,6 +152,8 @@ impl ProcessBackend {
                 execs: Mutex::new(HashMap::new()),
                 scattered: Mutex::new(HashSet::new()),
                 blocking: Semaphore::new(BLOCKING_AT_ONCE),
+                scanned: Mutex::new(std::time::Instant::now()),
+                cgroups_due: AtomicBool::new(true),
             }),
         })
     }
@@ -295,17 +308,23 @@ impl Shared {
         let wanted = name.to_string();
         let found = self
             .blocking(move || {
-                let located = records.locate(&wanted)?;
-                let session_id = records
-                    .read(&wanted)
+                let record = records.read(&wanted);
+                if let Some(record) = &record {
+                    // Opened before the check: the pidfd pins the process, so a match means
+                    // it is ours.
+                    if let Ok(pidfd) = watch::pidfd_open(record.pid) {
+                        if records.leader_is_ours(record) {
+                            let pgrp = record.pid as i32;
+                            return Some((pgrp, record.session_id.clone(), Some(pidfd)));
+                        }
+                    }
+                }
+                let located = records.locate_without_leader(&wanted, record.as_ref())?;
+                let session_id = record
                     .map(|r| r.session_id)
-                    .or_else(|| procfs::env_var(located.pgrp as u32, MARK_SESSION))
+                    .or_else(|| procfs::env_var(located as u32, MARK_SESSION))
                     .unwrap_or_default();
-                let leader = located
-                    .leader
-                    .then(|| pidfd_if_still(&records, &wanted, located))
-                    .flatten();
-                Some((located.pgrp, session_id, leader))
+                Some((located, session_id, None))
             })
             .await?;
         let Some((pgrp, session_id, pidfd)) = found else {
@@ -580,14 +599,6 @@ impl Shared {
     }
 }
 
-/// A pidfd of the located leader, if it is still the very process of the record.
-fn pidfd_if_still(records: &Records, name: &str, located: Located) -> Option<OwnedFd> {
-    let pidfd = watch::pidfd_open(located.pgrp as u32).ok()?;
-    // Checked after opening: the pidfd now pins the process, so a match means it is ours.
-    let record = records.read(name)?;
-    (record.pid as i32 == located.pgrp && records.leader_is_ours(&record)).then_some(pidfd)
-}
-
 /// The configuration refuses image templates for this backend; this says so again should one
 /// reach it.
 fn refuse_image(spec: &SandboxSpec) -> Result<(), BackendError> {
@@ -700,8 +711,8 @@ impl Backend for ProcessBackend {
     }
 
     fn list(&self) -> BoxFuture<'_, Result<Vec<SandboxInfo>, BackendError>> {
-        let records = self.shared.records.clone();
-        Box::pin(async move { self.shared.blocking(move || records.running()).await? })
+        let shared = self.shared.clone();
+        Box::pin(async move { self.shared.blocking(move || shared.running()).await? })
     }
 
     fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, SandboxState> {
@@ -719,7 +730,7 @@ impl Backend for ProcessBackend {
                 .blocking(move || {
                     let pgrp = match watched {
                         Some((pgrp, ended)) => (!ended).then_some(pgrp),
-                        None => records.locate(&wanted).map(|l| l.pgrp),
+                        None => records.locate(&wanted),
                     };
                     let host_network = records.read(&wanted).is_some_and(|r| r.host_network);
                     (pgrp, Some(workdir).filter(|dir| dir.exists()), host_network)
@@ -789,16 +800,77 @@ impl Backend for ProcessBackend {
 }
 
 impl Shared {
+    /// The running sandboxes, found without looking at every process of the host: those
+    /// whose end is watched and not seen yet, and those with a record nobody watches whose
+    /// leader is ours. /proc is searched by the marker only when something hints at a sandbox
+    /// these miss (a record whose leader is gone, a working directory nobody accounts for: a
+    /// lost record), or when it was last searched `SCAN_AT_LEAST_EVERY` ago.
+    fn running(&self) -> Result<Vec<SandboxInfo>, BackendError> {
+        let files = self.records.files()?;
+        let workdirs = dir_names(&self.work);
+        let (mut found, watched): (HashMap<String, SandboxInfo>, HashSet<String>) = {
+            let watched = self.watched();
+            let found = watched
+                .iter()
+                .filter(|(_, w)| !*w.ended.borrow())
+                .map(|(name, w)| {
+                    let info = SandboxInfo {
+                        name: name.clone(),
+                        session_id: w.session_id.clone(),
+                        pid: Some(w.pgrp as u32),
+                    };
+                    (name.clone(), info)
+                })
+                .collect();
+            (found, watched.keys().cloned().collect())
+        };
+        let mut hint = false;
+        for file in files.iter().filter(|f| !f.partial) {
+            if watched.contains(&file.name) {
+                continue;
+            }
+            match self.records.read(&file.name) {
+                Some(record) if self.records.leader_is_ours(&record) => {
+                    let info = SandboxInfo {
+                        name: record.name,
+                        session_id: record.session_id,
+                        pid: Some(record.pid),
+                    };
+                    found.insert(file.name.clone(), info);
+                }
+                // Its members may live on without it, or it is debris.
+                _ => hint = true,
+            }
+        }
+        let recorded: HashSet<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        hint |= workdirs
+            .iter()
+            .any(|name| !watched.contains(name) && !recorded.contains(name.as_str()));
+        let mut scanned = self.scanned.lock().unwrap_or_else(|e| e.into_inner());
+        if hint || scanned.elapsed() >= SCAN_AT_LEAST_EVERY {
+            *scanned = std::time::Instant::now();
+            drop(scanned);
+            self.cgroups_due.store(true, Ordering::Relaxed);
+            for sandbox in self.records.scan() {
+                found.entry(sandbox.name.clone()).or_insert(sandbox);
+            }
+        }
+        let mut found: Vec<SandboxInfo> = found.into_values().collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
     /// Removes records, partial records, working directories, logs and cgroups that belong to
     /// no running sandbox and that `keep` does not claim; returns how many. Everything is listed
     /// before `keep` is asked, so a sandbox whose session is being created right now is
-    /// always claimed by the time its directory could be seen.
+    /// always claimed by the time its directory could be seen. Only the records nothing claims
+    /// are read, and the cgroups are listed only when `cgroups_due` says so.
     fn remove_debris(
         &self,
         live: &[SandboxInfo],
         keep: &(dyn Fn(&str) -> bool + Send + Sync),
     ) -> Result<u64, BackendError> {
-        let records = self.records.all()?;
+        let records = self.records.files()?;
         let listed = |dir: &Path| -> Vec<PathBuf> {
             std::fs::read_dir(dir)
                 .map(|dir| dir.flatten().map(|e| e.path()).collect())
@@ -810,28 +882,30 @@ impl Shared {
             .isolation
             .cgroups
             .as_ref()
+            .filter(|_| self.cgroups_due.swap(false, Ordering::Relaxed))
             .map(Cgroups::sandboxes)
             .unwrap_or_default();
         let mut running: HashSet<String> = self.watched().keys().cloned().collect();
         running.extend(live.iter().map(|s| s.name.clone()));
         let claimed = |name: &str| running.contains(name) || keep(name);
         let mut removed = 0;
-        for (path, record) in records {
-            let Some((name, partial)) = sandbox_of_record(&path) else {
-                continue;
-            };
-            let stale = if partial {
+        for file in records {
+            let name = &file.name;
+            let stale = if file.partial {
                 // Written and renamed by a create before its sandbox is watched or seen
                 // running: once it is, or when no create claims it, a partial record is left
                 // over from a crash.
-                running.contains(&name) || !keep(&name)
+                running.contains(name) || !keep(name)
             } else {
-                let ours = record.is_some_and(|r| self.records.leader_is_ours(&r));
-                !ours && !claimed(&name)
+                !claimed(name)
+                    && !self
+                        .records
+                        .read(name)
+                        .is_some_and(|r| self.records.leader_is_ours(&r))
             };
-            if stale && std::fs::remove_file(&path).is_ok() {
-                self.give_back_uid(&name);
-                tracing::info!(path = %path.display(), "removed a sandbox record nothing owns");
+            if stale && std::fs::remove_file(&file.path).is_ok() {
+                self.give_back_uid(name);
+                tracing::info!(path = %file.path.display(), "removed a sandbox record nothing owns");
                 removed += 1;
             }
         }
@@ -869,16 +943,15 @@ impl Shared {
     }
 }
 
-/// The sandbox a file in the records directory is about, and whether it is a partial record:
-/// `NAME.json` or `NAME.json.tmp`.
-fn sandbox_of_record(path: &Path) -> Option<(String, bool)> {
-    let file = path.file_name()?.to_str()?;
-    match file.strip_suffix(&format!(".{PARTIAL}")) {
-        Some(name) => Some((name.to_string(), true)),
-        None => file
-            .strip_suffix(".json")
-            .map(|name| (name.to_string(), false)),
-    }
+/// The names of the entries of `dir`; none when it cannot be read.
+fn dir_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Starts the keeper in a session of its own, with the readiness pipe `ready_tx` at

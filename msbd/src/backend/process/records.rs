@@ -36,14 +36,6 @@ pub(super) struct Record {
     pub host_network: bool,
 }
 
-/// Where a running sandbox is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Located {
-    pub pgrp: i32,
-    /// Its first process is still the one we started (then `pgrp` is its pid).
-    pub leader: bool,
-}
-
 #[derive(Debug)]
 pub(super) struct Records {
     pub dir: PathBuf,
@@ -137,78 +129,84 @@ impl Records {
         found
     }
 
-    /// The running sandbox `name`: from its record, or, when the record is lost or its
-    /// leader gone, from the marker in /proc.
-    pub fn locate(&self, name: &str) -> Option<Located> {
-        if let Some(record) = self.read(name) {
-            if self.leader_is_ours(&record) {
-                return Some(Located {
-                    pgrp: record.pid as i32,
-                    leader: true,
-                });
-            }
+    /// The process group of the running sandbox `name`: from its record, or, when the record
+    /// is lost or its leader gone, from the marker in /proc.
+    pub fn locate(&self, name: &str) -> Option<i32> {
+        let record = self.read(name);
+        match &record {
+            Some(record) if self.leader_is_ours(record) => Some(record.pid as i32),
+            _ => self.locate_without_leader(name, record.as_ref()),
+        }
+    }
+
+    /// The process group of sandbox `name` whose first process is gone or not known: its
+    /// marked members live on in the group of `record`, or the marker is found in /proc.
+    pub fn locate_without_leader(&self, name: &str, record: Option<&Record>) -> Option<i32> {
+        if let Some(record) = record {
             if !self.members(record.pid as i32, name).is_empty() {
-                return Some(Located {
-                    pgrp: record.pid as i32,
-                    leader: false,
-                });
+                return Some(record.pid as i32);
             }
         }
         self.scan()
             .into_iter()
             .find(|found| found.name == name)
             .and_then(|found| found.pid)
-            .map(|pgrp| Located {
-                pgrp: pgrp as i32,
-                leader: false,
-            })
+            .map(|pgrp| pgrp as i32)
     }
 
-    /// The running sandboxes: each record whose leader is ours, then whatever else carries
-    /// the marker (records lost, or leaders gone while members live on).
-    pub fn running(&self) -> Result<Vec<SandboxInfo>, BackendError> {
-        let mut found: Vec<SandboxInfo> = self
-            .all()?
-            .into_iter()
-            .filter_map(|(_, record)| record)
-            .filter(|record| self.leader_is_ours(record))
-            .map(|record| SandboxInfo {
-                name: record.name,
-                session_id: record.session_id,
-                pid: Some(record.pid),
-            })
-            .collect();
-        for sandbox in self.scan() {
-            if !found.iter().any(|f| f.name == sandbox.name) {
-                found.push(sandbox);
-            }
-        }
-        found.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(found)
-    }
-
-    /// Every file in the records directory, with its record when it holds a readable one.
-    pub fn all(&self) -> Result<Vec<(PathBuf, Option<Record>)>, BackendError> {
+    /// The record files, each with the sandbox it is about and whether it is a partial
+    /// record; nothing is read. Files of other names are left out.
+    pub fn files(&self) -> Result<Vec<RecordFile>, BackendError> {
         let dir = std::fs::read_dir(&self.dir).map_err(|source| BackendError::List {
             path: self.dir.display().to_string(),
             source,
         })?;
         Ok(dir
             .flatten()
-            .map(|entry| {
-                let path = entry.path();
-                let record = path
-                    .extension()
-                    .is_some_and(|ext| ext == "json")
-                    .then(|| read(&path))
-                    .flatten();
-                (path, record)
-            })
+            .filter_map(|entry| RecordFile::of(entry.path()))
             .collect())
+    }
+}
+
+/// A file in the records directory: `NAME.json`, or `NAME.json.tmp` while being written.
+#[derive(Debug)]
+pub(super) struct RecordFile {
+    pub path: PathBuf,
+    pub name: String,
+    pub partial: bool,
+}
+
+impl RecordFile {
+    fn of(path: PathBuf) -> Option<Self> {
+        let file = path.file_name()?.to_str()?;
+        let (name, partial) = match file.strip_suffix(&format!(".{PARTIAL}")) {
+            Some(name) => (name.to_string(), true),
+            None => (file.strip_suffix(".json")?.to_string(), false),
+        };
+        Some(Self {
+            path,
+            name,
+            partial,
+        })
     }
 }
 
 fn read(path: &Path) -> Option<Record> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_file_names_its_sandbox_and_says_whether_it_is_partial() {
+        let of = |file: &str| {
+            RecordFile::of(Path::new("sandboxes").join(file)).map(|f| (f.name, f.partial))
+        };
+        assert_eq!(of("msb-a-1.json"), Some(("msb-a-1".into(), false)));
+        assert_eq!(of("msb-a-1.json.tmp"), Some(("msb-a-1".into(), true)));
+        assert_eq!(of("notes.txt"), None);
+    }
 }
