@@ -192,6 +192,13 @@ impl Cgroups {
         })
     }
 
+    /// The live processes in the sandbox's cgroup (zombies are not listed); none when it has
+    /// no cgroup to read. Every process of a sandbox is in it, whatever its group or session.
+    pub fn procs(&self, sandbox: &str) -> Option<Vec<u32>> {
+        let text = std::fs::read_to_string(self.pids.join(sandbox).join("cgroup.procs")).ok()?;
+        Some(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
     /// The sandboxes that have cgroups here, by name.
     pub fn sandboxes(&self) -> Vec<String> {
         let mut names: Vec<String> = self

@@ -343,10 +343,11 @@ impl Shared {
         )))
     }
 
-    /// Kills what is left of a sandbox's group once its first process has ended (members
-    /// that outlived it, as can happen without a pid namespace). Members are told by their
-    /// marker, so a group id that was reused is never signalled.
-    async fn sweep(&self, pgrp: i32, name: &str) -> Result<(), BackendError> {
+    /// Kills what is left of a sandbox once its first process has ended (members that
+    /// outlived it, as can happen without a pid namespace): those in its cgroup, or, where it
+    /// has none, the members of its group told by their marker, so a group id that was reused
+    /// is never signalled.
+    async fn sweep(self: &Arc<Self>, pgrp: i32, name: &str) -> Result<(), BackendError> {
         let scattered = self
             .scattered
             .lock()
@@ -356,16 +357,17 @@ impl Shared {
         if !scattered && matches!(killpg(Pid::from_raw(pgrp), None), Err(nix::Error::ESRCH)) {
             return Ok(());
         }
-        let records = self.records.clone();
+        let shared = self.clone();
         let sandbox = name.to_string();
         let cleared = self
             .blocking(move || {
                 let deadline = std::time::Instant::now() + KILL_WAIT;
+                let cgroups = shared.isolation.cgroups.as_ref();
                 loop {
-                    let left = if scattered {
-                        records.marked(&sandbox)
-                    } else {
-                        records.members(pgrp, &sandbox)
+                    let left = match cgroups.and_then(|c| c.procs(&sandbox)) {
+                        Some(procs) => procs,
+                        None if scattered => shared.records.marked(&sandbox),
+                        None => shared.records.members(pgrp, &sandbox),
                     };
                     if left.is_empty() {
                         return true;
@@ -404,7 +406,11 @@ impl Shared {
                 }
                 let _ = std::fs::remove_dir_all(shared.work.join(&name));
                 if let Some(cgroups) = &shared.isolation.cgroups {
-                    cgroups.remove(&name);
+                    if !cgroups.remove(&name) {
+                        // Still in use (a zombie the host's init has not reaped): the next
+                        // removal of debris lists the cgroups and tries again.
+                        shared.cgroups_due.store(true, Ordering::Relaxed);
+                    }
                 }
                 shared.watched().remove(&name);
             })
@@ -803,8 +809,9 @@ impl Shared {
     /// The running sandboxes, found without looking at every process of the host: those
     /// whose end is watched and not seen yet, and those with a record nobody watches whose
     /// leader is ours. /proc is searched by the marker only when something hints at a sandbox
-    /// these miss (a record whose leader is gone, a working directory nobody accounts for: a
-    /// lost record), or when it was last searched `SCAN_AT_LEAST_EVERY` ago.
+    /// these miss (a record whose leader is gone, a partial record, a working directory
+    /// nobody accounts for: a lost record), or when it was last searched
+    /// `SCAN_AT_LEAST_EVERY` ago.
     fn running(&self) -> Result<Vec<SandboxInfo>, BackendError> {
         let files = self.records.files()?;
         let workdirs = dir_names(&self.work);
@@ -825,8 +832,14 @@ impl Shared {
             (found, watched.keys().cloned().collect())
         };
         let mut hint = false;
-        for file in files.iter().filter(|f| !f.partial) {
+        for file in &files {
             if watched.contains(&file.name) {
+                continue;
+            }
+            if file.partial {
+                // A create under way, or one a crash cut short between starting the keeper
+                // and naming its record: then only the marker finds what it started.
+                hint = true;
                 continue;
             }
             match self.records.read(&file.name) {
@@ -932,10 +945,12 @@ impl Shared {
             }
         }
         if let Some(groups) = &self.isolation.cgroups {
-            for name in cgroups {
-                if !claimed(&name) && groups.remove(&name) {
+            for name in cgroups.iter().filter(|name| !claimed(name)) {
+                if groups.remove(name) {
                     tracing::info!(sandbox = %name, "removed cgroups nothing owns");
                     removed += 1;
+                } else {
+                    self.cgroups_due.store(true, Ordering::Relaxed);
                 }
             }
         }
