@@ -32,10 +32,16 @@ impl LogFiles {
         }
     }
 
-    pub fn remove(&self) {
-        for path in [&self.log, &self.rotated, &self.exit] {
-            let _ = std::fs::remove_file(path);
-        }
+    /// Removes the log's files; false when one is still there.
+    pub fn remove(&self) -> bool {
+        [&self.log, &self.rotated, &self.exit]
+            .into_iter()
+            .filter(|path| match std::fs::remove_file(path) {
+                Ok(()) => false,
+                Err(err) => err.kind() != std::io::ErrorKind::NotFound,
+            })
+            .count()
+            == 0
     }
 }
 

@@ -37,7 +37,7 @@ use crate::deadline::Deadline;
 use msb_proto::{BackendHealth, Health, SandboxExit};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
-use records::{Record, Records};
+use records::{Record, RecordFile, Records};
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -95,10 +95,14 @@ struct Shared {
     blocking: Semaphore,
     /// When /proc was last searched for sandboxes by their marker.
     scanned: Mutex<std::time::Instant>,
-    /// Set at start-up and by each search of /proc: the next removal of debris lists the
-    /// cgroups too. Otherwise it leaves them alone, since listing thousands of cgroups costs
-    /// more than the rest of a cycle, and a sandbox's cgroups go with it.
-    cgroups_due: AtomicBool,
+    /// Set at start-up, by each search of /proc and when a sandbox's log or cgroups could
+    /// not be removed: the next removal of debris lists the logs and the cgroups too.
+    /// Otherwise it leaves them alone, since listing thousands of them costs more than the
+    /// rest of a cycle, and a sandbox's logs and cgroups go with it.
+    debris_due: AtomicBool,
+    /// What the last `running` listed, for the removal of debris that follows it in the same
+    /// cycle: each directory is read once a cycle.
+    listed: Mutex<Option<Listing>>,
 }
 
 struct Watched {
@@ -153,7 +157,8 @@ impl ProcessBackend {
                 scattered: Mutex::new(HashSet::new()),
                 blocking: Semaphore::new(BLOCKING_AT_ONCE),
                 scanned: Mutex::new(std::time::Instant::now()),
-                cgroups_due: AtomicBool::new(true),
+                debris_due: AtomicBool::new(true),
+                listed: Mutex::new(None),
             }),
         })
     }
@@ -226,7 +231,9 @@ impl Shared {
         tokio::spawn(async move {
             let end = watch::ended(leader, shared.records.clone()).await;
             ended_tx.send_replace(true);
-            shared.on_end(&name, end).await;
+            // Boxed, so that until the end comes a sandbox's task holds only what waiting
+            // takes: thousands of them wait at once.
+            Box::pin(shared.on_end(&name, end)).await;
         });
         ended
     }
@@ -401,15 +408,14 @@ impl Shared {
             .blocking(move || {
                 shared.records.remove(&name);
                 shared.give_back_uid(&name);
-                if log {
-                    shared.log_files(&name).remove();
+                if log && !shared.log_files(&name).remove() {
+                    shared.debris_due.store(true, Ordering::Relaxed);
                 }
                 let _ = std::fs::remove_dir_all(shared.work.join(&name));
                 if let Some(cgroups) = &shared.isolation.cgroups {
                     if !cgroups.remove(&name) {
-                        // Still in use (a zombie the host's init has not reaped): the next
-                        // removal of debris lists the cgroups and tries again.
-                        shared.cgroups_due.store(true, Ordering::Relaxed);
+                        // Still in use: the next removal of debris tries again.
+                        shared.debris_due.store(true, Ordering::Relaxed);
                     }
                 }
                 shared.watched().remove(&name);
@@ -775,7 +781,11 @@ impl Backend for ProcessBackend {
     fn discard<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()> {
         let files = self.shared.log_files(name);
         Box::pin(async move {
-            let _ = self.shared.blocking(move || files.remove()).await;
+            let shared = self.shared.clone();
+            let removed = self.shared.blocking(move || files.remove()).await;
+            if !removed.unwrap_or(false) {
+                shared.debris_due.store(true, Ordering::Relaxed);
+            }
         })
     }
 
@@ -863,11 +873,12 @@ impl Shared {
         if hint || scanned.elapsed() >= SCAN_AT_LEAST_EVERY {
             *scanned = std::time::Instant::now();
             drop(scanned);
-            self.cgroups_due.store(true, Ordering::Relaxed);
+            self.debris_due.store(true, Ordering::Relaxed);
             for sandbox in self.records.scan() {
                 found.entry(sandbox.name.clone()).or_insert(sandbox);
             }
         }
+        *self.listed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Listing { files, workdirs });
         let mut found: Vec<SandboxInfo> = found.into_values().collect();
         found.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(found)
@@ -876,26 +887,36 @@ impl Shared {
     /// Removes records, partial records, working directories, logs and cgroups that belong to
     /// no running sandbox and that `keep` does not claim; returns how many. Everything is listed
     /// before `keep` is asked, so a sandbox whose session is being created right now is
-    /// always claimed by the time its directory could be seen. Only the records nothing claims
-    /// are read, and the cgroups are listed only when `cgroups_due` says so.
+    /// always claimed by the time its directory could be seen (the records and working
+    /// directories `running` listed just before serve). Only the records nothing claims are
+    /// read, and the logs and cgroups are listed only when `debris_due` says so.
     fn remove_debris(
         &self,
         live: &[SandboxInfo],
         keep: &(dyn Fn(&str) -> bool + Send + Sync),
     ) -> Result<u64, BackendError> {
-        let records = self.records.files()?;
-        let listed = |dir: &Path| -> Vec<PathBuf> {
-            std::fs::read_dir(dir)
-                .map(|dir| dir.flatten().map(|e| e.path()).collect())
-                .unwrap_or_default()
+        let listed = self.listed.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Listing {
+            files: records,
+            workdirs,
+        } = match listed {
+            Some(listed) => listed,
+            None => Listing {
+                files: self.records.files()?,
+                workdirs: dir_names(&self.work),
+            },
         };
-        let workdirs = listed(&self.work);
-        let logs = listed(&self.logs);
+        let due = self.debris_due.swap(false, Ordering::Relaxed);
+        let logs = if due {
+            dir_names(&self.logs)
+        } else {
+            Vec::new()
+        };
         let cgroups = self
             .isolation
             .cgroups
             .as_ref()
-            .filter(|_| self.cgroups_due.swap(false, Ordering::Relaxed))
+            .filter(|_| due)
             .map(Cgroups::sandboxes)
             .unwrap_or_default();
         let mut running: HashSet<String> = self.watched().keys().cloned().collect();
@@ -922,26 +943,27 @@ impl Shared {
                 removed += 1;
             }
         }
-        for dir in workdirs {
-            let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if !claimed(name) && std::fs::remove_dir_all(&dir).is_ok() {
+        for name in workdirs.iter().filter(|name| !claimed(name)) {
+            let dir = self.work.join(name);
+            if std::fs::remove_dir_all(&dir).is_ok() {
                 tracing::info!(dir = %dir.display(), "removed a working directory nothing owns");
                 removed += 1;
             }
         }
         for file in logs {
-            let Some(name) = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(log::sandbox_of)
-            else {
+            if log::sandbox_of(&file).is_none_or(&claimed) {
                 continue;
-            };
-            if !claimed(name) && std::fs::remove_file(&file).is_ok() {
-                tracing::info!(file = %file.display(), "removed a log nothing owns");
-                removed += 1;
+            }
+            let path = self.logs.join(&file);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!(file = %path.display(), "removed a log nothing owns");
+                    removed += 1;
+                }
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                    self.debris_due.store(true, Ordering::Relaxed);
+                }
+                Err(_) => {}
             }
         }
         if let Some(groups) = &self.isolation.cgroups {
@@ -950,12 +972,18 @@ impl Shared {
                     tracing::info!(sandbox = %name, "removed cgroups nothing owns");
                     removed += 1;
                 } else {
-                    self.cgroups_due.store(true, Ordering::Relaxed);
+                    self.debris_due.store(true, Ordering::Relaxed);
                 }
             }
         }
         Ok(removed)
     }
+}
+
+/// The record files and working directories of one look at the state dir.
+struct Listing {
+    files: Vec<RecordFile>,
+    workdirs: Vec<String>,
 }
 
 /// The names of the entries of `dir`; none when it cannot be read.
