@@ -32,6 +32,7 @@ mod idle;
 mod in_process;
 mod load;
 mod proc;
+mod recording;
 mod round_trip;
 mod scale;
 mod shutdown;
