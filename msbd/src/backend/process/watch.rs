@@ -4,8 +4,10 @@
 
 use super::records::Records;
 use crate::backend::log::Ending;
+use std::future::Future;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
@@ -52,43 +54,57 @@ impl From<String> for End {
     }
 }
 
-/// Resolves when the sandbox has ended; says how.
-pub(super) async fn ended(leader: Leader, records: Arc<Records>) -> End {
-    let how: String = match leader {
-        Leader::Child(mut child) => {
-            return match child.wait().await {
-                Ok(status) => End {
-                    how: status.to_string(),
-                    ending: status
-                        .code()
-                        .map(Ending::Exited)
-                        .or(status.signal().map(Ending::Killed)),
-                },
-                Err(err) => format!("cannot wait for it: {err}").into(),
-            }
+/// Resolves when the sandbox has ended; says how. Each kind of leader is waited for by a
+/// future of its own size, boxed: thousands of these wait at once, and one future for every
+/// kind would hold the leader twice and the largest kind's state for all.
+pub(super) fn ended(
+    leader: Leader,
+    records: Arc<Records>,
+) -> Pin<Box<dyn Future<Output = End> + Send>> {
+    match leader {
+        Leader::Child(child) => Box::pin(child_ended(child)),
+        Leader::Pidfd(fd) => Box::pin(async move { End::from(pidfd_readable(fd).await) }),
+        Leader::Gone { pgrp, name } => {
+            Box::pin(async move { End::from(members_gone(pgrp, name, records).await) })
         }
-        // SAFETY: the OwnedFd keeps its descriptor open for as long as the AsyncFd owns it.
-        Leader::Pidfd(fd) => {
-            match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
-                // A pidfd becomes readable when its process exits.
-                Ok(fd) => match fd.readable().await {
-                    Ok(_) => "exited".into(),
-                    Err(err) => format!("cannot watch it: {err}"),
-                },
-                Err(err) => format!("cannot watch it: {err}"),
-            }
-        }
-        Leader::Gone { pgrp, name } => loop {
-            let records = records.clone();
-            let name = name.clone();
-            let left = tokio::task::spawn_blocking(move || records.members(pgrp, &name).len())
-                .await
-                .unwrap_or(0);
-            if left == 0 {
-                break "its last process exited".into();
-            }
-            tokio::time::sleep(LEADERLESS_POLL).await;
+    }
+}
+
+async fn child_ended(mut child: tokio::process::Child) -> End {
+    match child.wait().await {
+        Ok(status) => End {
+            how: status.to_string(),
+            ending: status
+                .code()
+                .map(Ending::Exited)
+                .or(status.signal().map(Ending::Killed)),
         },
-    };
-    how.into()
+        Err(err) => format!("cannot wait for it: {err}").into(),
+    }
+}
+
+async fn pidfd_readable(fd: OwnedFd) -> String {
+    // SAFETY: the OwnedFd keeps its descriptor open for as long as the AsyncFd owns it.
+    match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
+        // A pidfd becomes readable when its process exits.
+        Ok(fd) => match fd.readable().await {
+            Ok(_) => "exited".into(),
+            Err(err) => format!("cannot watch it: {err}"),
+        },
+        Err(err) => format!("cannot watch it: {err}"),
+    }
+}
+
+async fn members_gone(pgrp: i32, name: String, records: Arc<Records>) -> String {
+    loop {
+        let records = records.clone();
+        let name = name.clone();
+        let left = tokio::task::spawn_blocking(move || records.members(pgrp, &name).len())
+            .await
+            .unwrap_or(0);
+        if left == 0 {
+            return "its last process exited".into();
+        }
+        tokio::time::sleep(LEADERLESS_POLL).await;
+    }
 }
