@@ -4,11 +4,11 @@ pub mod cli;
 mod commands;
 mod output;
 mod paint;
+mod parse;
 mod render;
 mod table;
 pub mod target;
 
-use clap::Parser;
 use cli::{Cli, Command};
 use output::{Failure, Out};
 use paint::Paint;
@@ -23,7 +23,7 @@ pub mod exit {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse().and_then(Cli::checked) {
+    let cli = match parse::cli(std::env::args_os().collect()).and_then(Cli::checked) {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(usage(&err)),
     };

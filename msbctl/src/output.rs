@@ -167,10 +167,13 @@ impl Out {
         }
     }
 
-    /// Writes `text` (a newline is added) to stdout.
+    /// Writes `text` (a newline is added) to stdout, in one write: stdout's line buffering
+    /// would split a table in two, waking whoever reads it twice.
     pub fn line(&self, text: &str) -> Result<(), Failure> {
-        let mut stdout = std::io::stdout().lock();
-        written(writeln!(stdout, "{text}").and_then(|()| stdout.flush()))
+        let mut whole = String::with_capacity(text.len() + 1);
+        whole.push_str(text);
+        whole.push('\n');
+        self.raw(whole.as_bytes())
     }
 
     /// Writes `bytes` as they are to stdout, at once, for output that streams.

@@ -1,10 +1,11 @@
 //! Tables for people: a header and left-aligned columns two spaces apart, as `ps` prints
 //! them. A cell may be painted: its colour codes take no room, so columns stay aligned.
 
-/// One cell: the text that takes room, and what is printed (the text, perhaps painted).
+/// One cell: the text that takes room, and the same text with colour codes around it where
+/// it is painted.
 pub struct Cell {
     text: String,
-    shown: String,
+    painted: Option<String>,
 }
 
 impl Cell {
@@ -12,16 +13,21 @@ impl Cell {
     pub fn painted(text: &str, shown: String) -> Self {
         Self {
             text: text.to_string(),
-            shown,
+            painted: Some(shown),
         }
+    }
+
+    /// What is printed.
+    fn shown(&self) -> &str {
+        self.painted.as_deref().unwrap_or(&self.text)
     }
 }
 
 impl From<String> for Cell {
     fn from(text: String) -> Self {
         Self {
-            shown: text.clone(),
             text,
+            painted: None,
         }
     }
 }
@@ -62,17 +68,24 @@ pub fn lines(table: &Table) -> String {
             }
         }
     }
-    let mut out = Vec::with_capacity(table.rows.len());
-    for row in &table.rows {
-        let mut line = String::new();
-        for (cell, width) in row.iter().zip(&widths) {
-            line.push_str(&cell.shown);
-            let pad = width - cell.text.chars().count() + 2;
-            line.extend(std::iter::repeat_n(' ', pad));
+    // One string for the whole table, sized for it unpainted: a session list is hundreds of
+    // cells.
+    let line: usize = widths.iter().map(|w| w + 2).sum();
+    let mut out = String::with_capacity(table.rows.len() * (line + 1));
+    for (i, row) in table.rows.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
         }
-        out.push(line.trim_end().to_string());
+        let start = out.len();
+        for (cell, width) in row.iter().zip(&widths) {
+            out.push_str(cell.shown());
+            let pad = width - cell.text.chars().count() + 2;
+            out.extend(std::iter::repeat_n(' ', pad));
+        }
+        let kept = out[start..].trim_end().len();
+        out.truncate(start + kept);
     }
-    out.join("\n")
+    out
 }
 
 #[cfg(test)]
@@ -93,5 +106,13 @@ mod tests {
              session-cleanup  running\n\
              x                \x1b[33mpaused\x1b[0m"
         );
+    }
+
+    #[test]
+    fn a_blank_row_is_an_empty_line_and_no_line_ends_in_spaces() {
+        let mut t = table(&["A", "B"]);
+        t.add_row(["", ""]);
+        t.add_row(["long value", ""]);
+        assert_eq!(lines(&t), "A           B\n\nlong value");
     }
 }

@@ -34,7 +34,7 @@ use ended::{Ended, EndedSession};
 use msb_proto::{
     SandboxDetails, SandboxExit, SessionFate, SessionFilter, SessionInfo, SessionStatus,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -306,7 +306,7 @@ impl SessionManager {
             (at, s.id.as_str())
         }
         let paged = filter.paged();
-        let mut picked: Vec<_> = registry
+        let candidates = registry
             .iter()
             .filter(|s| matches(s))
             .map(Listed::Live)
@@ -317,19 +317,10 @@ impl SessionManager {
                     .filter(|e| with_ended && matches(e.session()))
                     .map(Listed::Ended),
             )
-            .map(|listed| (key(listed.session(), paged), listed))
-            .collect();
+            .map(|listed| (key(listed.session(), paged), listed));
         let offset = filter.offset as usize;
         let limit = filter.limit.map_or(usize::MAX, |limit| limit as usize);
-        // Only what the page reaches is sorted: a page of 100 among thousands costs a
-        // selection, not a full sort.
-        let end = offset.saturating_add(limit);
-        if end < picked.len() {
-            picked.select_nth_unstable_by(end, |a, b| a.0.cmp(&b.0));
-            picked.truncate(end);
-        }
-        picked.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        picked
+        smallest(candidates, offset.saturating_add(limit))
             .into_iter()
             .skip(offset)
             .map(|(_, listed)| show(registry, listed))
@@ -458,6 +449,49 @@ fn unknown(id: &str) -> SessionError {
     SessionError::Unknown { id: id.to_string() }
 }
 
+/// The `n` smallest of `items` by key, in order. A page (`n` of 100 among thousands) keeps
+/// no more than `n` at a time: no copy of them all, no sort beyond the page.
+fn smallest<K: Ord, T>(items: impl Iterator<Item = (K, T)>, n: usize) -> Vec<(K, T)> {
+    /// Ordered by its key alone.
+    struct ByKey<K, T>(K, T);
+    impl<K: Ord, T> PartialEq for ByKey<K, T> {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl<K: Ord, T> Eq for ByKey<K, T> {}
+    impl<K: Ord, T> PartialOrd for ByKey<K, T> {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl<K: Ord, T> Ord for ByKey<K, T> {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.cmp(&other.0)
+        }
+    }
+    if n == usize::MAX {
+        let mut all: Vec<_> = items.collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        return all;
+    }
+    // A max-heap of the smallest seen so far: its top is the first to give way.
+    let mut kept = BinaryHeap::with_capacity(n.min(1024));
+    for (key, item) in items {
+        if kept.len() < n {
+            kept.push(ByKey(key, item));
+        } else if let Some(mut top) = kept.peek_mut() {
+            if key < top.0 {
+                *top = ByKey(key, item);
+            }
+        }
+    }
+    kept.into_sorted_vec()
+        .into_iter()
+        .map(|ByKey(key, item)| (key, item))
+        .collect()
+}
+
 /// A session a listing picked: live, or ended and kept for its exit.
 #[derive(Clone, Copy)]
 enum Listed<'a> {
@@ -470,6 +504,25 @@ impl<'a> Listed<'a> {
         match self {
             Self::Live(s) => s,
             Self::Ended(e) => e.session(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::smallest;
+
+    #[test]
+    fn smallest_gives_the_first_n_in_order_whatever_the_input_order() {
+        // 0..50 in a scrambled order (7 and 50 are coprime), each with a payload.
+        let items: Vec<(u64, String)> = (0..50u64)
+            .map(|i| ((i * 7) % 50, format!("s{i}")))
+            .collect();
+        for n in [0, 1, 10, 49, 50, 80, usize::MAX] {
+            let mut sorted = items.clone();
+            sorted.sort();
+            sorted.truncate(n);
+            assert_eq!(smallest(items.clone().into_iter(), n), sorted, "n = {n}");
         }
     }
 }
