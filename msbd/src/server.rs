@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::dispatch::{dispatch, Peer};
 use crate::reply::{Inbox, Incoming, Outgoing, Reply};
 use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
-use msb_proto::frame::{write_frame, FrameReader};
+use msb_proto::frame::{write_frame, write_frame_in, FrameReader};
 use msb_proto::{
     ErrorBody, ErrorCode, FrameError, HandshakeReply, Hello, Request, Response, Welcome, MAX_FRAME,
     PROTOCOL,
@@ -25,6 +25,8 @@ pub const MAX_CONNECTIONS: usize = 256;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A frame that has started must have arrived whole within this long.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer buffer a connection keeps between requests.
+const KEPT_BUFFER: usize = 64 * 1024;
 
 pub async fn serve(listener: Listener, ctx: Arc<Context>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -204,6 +206,8 @@ async fn connection(stream: Stream, ctx: Arc<Context>) {
     let (gone_tx, gone) = watch::channel(false);
     let (early_tx, mut early) = mpsc::channel(1);
     let mut idle = Idle::new(Instant::now() + ctx.config().idle_timeout);
+    // Every answer is encoded in this one buffer.
+    let mut out = Vec::new();
     loop {
         let incoming = match early.try_recv() {
             Ok(incoming) => incoming,
@@ -239,7 +243,7 @@ async fn connection(stream: Stream, ctx: Arc<Context>) {
             while let Some(outgoing) = outbox.recv().await {
                 match outgoing {
                     Outgoing::Frame(frame) if !broken => {
-                        if write_frame(&mut send, &frame).await.is_err() {
+                        if write_frame_in(&mut send, &frame, &mut out).await.is_err() {
                             broken = true;
                             gone_tx.send_replace(true);
                         }
@@ -257,19 +261,25 @@ async fn connection(stream: Stream, ctx: Arc<Context>) {
         };
         let answering = ctx.answering();
         let inbox = Inbox::new(&mut early);
-        let answered =
-            async { tokio::join!(dispatch(&ctx, peer, request, reply, inbox), writer).1 };
-        tokio::pin!(answered);
-        // Answered first: most answers are written in their first poll, before the client
-        // is read again.
-        let broken = tokio::select! {
-            biased;
-            broken = &mut answered => broken,
-            () = listen(&mut frames, &early_tx, &gone_tx) => answered.await,
+        let broken = {
+            let answered =
+                async { tokio::join!(dispatch(&ctx, peer, request, reply, inbox), writer).1 };
+            tokio::pin!(answered);
+            // Answered first: most answers are written in their first poll, before the
+            // client is read again.
+            tokio::select! {
+                biased;
+                broken = &mut answered => broken,
+                () = listen(&mut frames, &early_tx, &gone_tx) => answered.await,
+            }
         };
         drop(answering);
         if broken {
             break;
+        }
+        // Kept for the next answer, unless a large one left it large.
+        if out.capacity() > KEPT_BUFFER {
+            out = Vec::new();
         }
     }
 }

@@ -205,6 +205,8 @@ pub struct Client {
     endpoint: Endpoint,
     name: String,
     last_used: Instant,
+    /// Every request is encoded in this one buffer.
+    out: Vec<u8>,
 }
 
 /// How far the handshake is. The hello travels with the first request, in the same write,
@@ -218,6 +220,9 @@ enum Handshake {
     /// What the daemon said about itself.
     Done(Welcome),
 }
+
+/// The largest request buffer a client keeps between requests.
+const KEPT_BUFFER: usize = 64 * 1024;
 
 /// A connection unused this long may have been closed by msbd as idle: a request that then
 /// finds it closed before any answer is sent again on a new connection.
@@ -246,6 +251,7 @@ impl Client {
             endpoint: endpoint.clone(),
             name: client_name.to_string(),
             last_used: Instant::now(),
+            out: Vec::new(),
         })
     }
 
@@ -328,12 +334,18 @@ impl Client {
 
     async fn send(&mut self, request: &Request) -> Result<(), ClientError> {
         self.last_used = Instant::now();
-        let mut frames = Vec::new();
+        let mut frames = std::mem::take(&mut self.out);
+        frames.clear();
         if let Handshake::Pending = self.handshake {
             encode_into(&self.hello(), &mut frames)?;
         }
         encode_into(request, &mut frames)?;
-        self.write(&frames).await
+        let written = self.write(&frames).await;
+        // Kept for the next request, unless a large one left it large.
+        if frames.capacity() <= KEPT_BUFFER {
+            self.out = frames;
+        }
+        written
     }
 
     async fn receive(&mut self) -> Result<Response, ClientError> {

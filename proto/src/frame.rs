@@ -84,8 +84,23 @@ where
     W: AsyncWrite + Unpin,
     T: Serialize,
 {
-    let frame = encode(value)?;
-    writer.write_all(&frame).await?;
+    write_frame_in(writer, value, &mut Vec::new()).await
+}
+
+/// Writes one frame as [`write_frame`] does, encoding it in `buf` (cleared first): a writer
+/// of many frames keeps one, so that once it has grown, writing a frame allocates nothing.
+pub async fn write_frame_in<W, T>(
+    writer: &mut W,
+    value: &T,
+    buf: &mut Vec<u8>,
+) -> Result<(), FrameError>
+where
+    W: AsyncWrite + Unpin,
+    T: Serialize,
+{
+    buf.clear();
+    encode_into(value, buf)?;
+    writer.write_all(buf).await?;
     writer.flush().await?;
     Ok(())
 }
