@@ -62,6 +62,8 @@ pub struct Context {
     pub events: Events,
     started_wall: SystemTime,
     started: Instant,
+    /// This process's id, asked once: every `status` reports it, and asking is a system call.
+    pid: u32,
     /// The door: set once a shutdown begins, after which only reads are served.
     stopping: AtomicBool,
     /// Where shutdown orders go; the daemon takes the first one.
@@ -122,6 +124,7 @@ impl Context {
             events,
             started_wall: SystemTime::now(),
             started: Instant::now(),
+            pid: std::process::id(),
             stopping: AtomicBool::new(false),
             orders,
             answering: AtomicUsize::new(0),
@@ -224,6 +227,10 @@ impl Context {
         if waited.is_err() {
             tracing::warn!("some answers were still being written when msbd exited");
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     pub fn started_at(&self) -> u64 {

@@ -96,7 +96,8 @@ fn work_code(err: &WorkError) -> ErrorCode {
     }
 }
 
-/// Answers `request` into `reply`.
+/// Answers `request` into `reply`. Whatever waits is boxed, so that this future (made
+/// for every request) stays small to build and move for the many that do not.
 pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply, inbox: Inbox<'_>) {
     let read_only = matches!(
         request,
@@ -117,37 +118,27 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
         match request {
             Request::Status(req) => status(ctx, req).map(Response::Status),
             Request::Health => Ok(Response::Health(health(ctx))),
-            Request::Restart(req) => ctx
-                .supervisor
-                .restart(&req.tasks, req.force)
+            Request::Restart(req) => Box::pin(ctx.supervisor.restart(&req.tasks, req.force))
                 .await
                 .map(Response::Tasks)
                 .map_err(Error::from),
-            Request::Pause(req) => pause(ctx, peer, req).await.map(Response::Tasks),
-            Request::Resume(req) => ctx
-                .supervisor
-                .resume(&req.tasks, peer.uid)
+            Request::Pause(req) => Box::pin(pause(ctx, peer, req)).await.map(Response::Tasks),
+            Request::Resume(req) => Box::pin(ctx.supervisor.resume(&req.tasks, peer.uid))
                 .await
                 .map(Response::Tasks)
                 .map_err(Error::from),
-            Request::RunNow(req) => ctx
-                .supervisor
-                .run_now(&req.task)
+            Request::RunNow(req) => Box::pin(ctx.supervisor.run_now(&req.task))
                 .await
                 .map(Response::Cycle)
                 .map_err(Error::from),
-            Request::Shutdown(req) => return shutdown(ctx, req, reply).await,
+            Request::Shutdown(req) => return Box::pin(shutdown(ctx, req, reply)).await,
             Request::SessionList(filter) => Ok(Response::Sessions(ctx.sessions.list(&filter))),
             Request::SessionIds(filter) => Ok(Response::SessionIds(ctx.sessions.ids(&filter))),
-            Request::SessionShow(req) => ctx
-                .sessions
-                .show(&req.id)
+            Request::SessionShow(req) => Box::pin(ctx.sessions.show(&req.id))
                 .await
                 .map(Response::Session)
                 .map_err(Error::from),
-            Request::SessionCreate(req) => ctx
-                .resources
-                .create_session(req, peer.uid)
+            Request::SessionCreate(req) => Box::pin(ctx.resources.create_session(req, peer.uid))
                 .await
                 .map(Response::Session)
                 .map_err(Error::from),
@@ -157,9 +148,7 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
                 .map(Response::Session)
                 .map_err(Error::from),
             Request::SessionStop(req) => match ctx.sessions.check_owner(&req.id, peer.uid) {
-                Ok(()) => ctx
-                    .sessions
-                    .stop(&req.id)
+                Ok(()) => Box::pin(ctx.sessions.stop(&req.id))
                     .await
                     .map(Response::Session)
                     .map_err(Error::from),
@@ -167,17 +156,13 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             },
             Request::Fault(req) => inject(ctx, req).map(Response::Ack),
             Request::SessionMark(req) => match ctx.sessions.check_owner(&req.id, peer.uid) {
-                Ok(()) => ctx
-                    .sessions
-                    .mark(&req.id, req.busy)
+                Ok(()) => Box::pin(ctx.sessions.mark(&req.id, req.busy))
                     .await
                     .map(Response::Session)
                     .map_err(Error::from),
                 Err(err) => Err(err.into()),
             },
-            Request::Orphans => ctx
-                .resources
-                .orphans()
+            Request::Orphans => Box::pin(ctx.resources.orphans())
                 .await
                 .map(Response::Orphans)
                 .map_err(Error::from),
@@ -185,28 +170,42 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             // unanswered: an answer would be taken for that of the client's next request.
             Request::Input(_) => return,
             Request::Exec(req) => {
-                return streamed(work::exec(ctx, peer.uid, req, &reply, inbox).await, &reply).await
+                return streamed(
+                    Box::pin(work::exec(ctx, peer.uid, req, &reply, inbox)).await,
+                    &reply,
+                )
+                .await
             }
             Request::CopyIn(req) => {
                 return streamed(
-                    work::copy(ctx, peer.uid, req, &reply, inbox, Direction::In).await,
+                    Box::pin(work::copy(ctx, peer.uid, req, &reply, inbox, Direction::In)).await,
                     &reply,
                 )
                 .await
             }
             Request::CopyOut(req) => {
                 return streamed(
-                    work::copy(ctx, peer.uid, req, &reply, inbox, Direction::Out).await,
+                    Box::pin(work::copy(
+                        ctx,
+                        peer.uid,
+                        req,
+                        &reply,
+                        inbox,
+                        Direction::Out,
+                    ))
+                    .await,
                     &reply,
                 )
                 .await
             }
-            Request::Logs(req) => match crate::logs::logs(ctx, req, &reply).await {
+            Request::Logs(req) => match Box::pin(crate::logs::logs(ctx, req, &reply)).await {
                 Ok(()) => return,
                 Err(err) => Err(err.into()),
             },
             Request::Config => Ok(Response::Config(ctx.config().report())),
-            Request::Events(req) => return crate::event_stream::events(ctx, req, &reply).await,
+            Request::Events(req) => {
+                return Box::pin(crate::event_stream::events(ctx, req, &reply)).await
+            }
             Request::Metrics => Ok(Response::Metrics(crate::metrics::render(ctx))),
         }
     };
@@ -257,7 +256,7 @@ fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
         overall,
         daemon: DaemonInfo {
             version: msb_proto::VERSION.to_string(),
-            pid: std::process::id(),
+            pid: ctx.pid(),
             uptime_secs: ctx.uptime().as_secs(),
             backend: ctx.backend.name().to_string(),
             socket: config.socket.display().to_string(),

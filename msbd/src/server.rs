@@ -8,14 +8,16 @@ use crate::context::Context;
 use crate::dispatch::{dispatch, Peer};
 use crate::reply::{Inbox, Incoming, Outgoing, Reply};
 use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
-use msb_proto::frame::{read_frame, read_frame_within, write_frame};
+use msb_proto::frame::{write_frame, write_frame_in, FrameReader};
 use msb_proto::{
     ErrorBody, ErrorCode, FrameError, HandshakeReply, Hello, Request, Response, Welcome, MAX_FRAME,
     PROTOCOL,
 };
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::time::{Instant, Sleep};
 
 /// Beyond this many open connections, new ones wait in the kernel's backlog.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -23,6 +25,8 @@ pub const MAX_CONNECTIONS: usize = 256;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A frame that has started must have arrived whole within this long.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer buffer a connection keeps between requests.
+const KEPT_BUFFER: usize = 64 * 1024;
 
 pub async fn serve(listener: Listener, ctx: Arc<Context>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -60,22 +64,24 @@ fn frame_error_body(err: &FrameError) -> Option<ErrorBody> {
 
 /// Shakes hands and admits the client by its credentials; the ticket holds its place among
 /// its uid's connections.
-async fn handshake(stream: &mut Stream, ctx: &Context, creds: &Creds) -> Option<(Hello, Ticket)> {
+async fn handshake(
+    frames: &mut FrameReader<&Stream>,
+    mut send: &Stream,
+    ctx: &Context,
+    creds: &Creds,
+) -> Option<(Hello, Ticket)> {
     let refuse = |body: ErrorBody| HandshakeReply::Refused(body);
-    let hello =
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<_, Hello>(stream, MAX_FRAME))
-            .await
-        {
-            Ok(Ok(Some(hello))) => hello,
-            Ok(Err(err)) => {
-                tracing::debug!(error = %err, "bad handshake");
-                if let Some(body) = frame_error_body(&err) {
-                    let _ = write_frame(stream, &refuse(body)).await;
-                }
-                return None;
+    let hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, frames.next::<Hello>()).await {
+        Ok(Ok(Some(hello))) => hello,
+        Ok(Err(err)) => {
+            tracing::debug!(error = %err, "bad handshake");
+            if let Some(body) = frame_error_body(&err) {
+                let _ = write_frame(&mut send, &refuse(body)).await;
             }
-            Ok(Ok(None)) | Err(_) => return None,
-        };
+            return None;
+        }
+        Ok(Ok(None)) | Err(_) => return None,
+    };
     if hello.protocol != PROTOCOL {
         let body = ErrorBody::new(
             ErrorCode::ProtocolMismatch,
@@ -85,57 +91,100 @@ async fn handshake(stream: &mut Stream, ctx: &Context, creds: &Creds) -> Option<
                 msb_proto::VERSION
             ),
         );
-        let _ = write_frame(stream, &refuse(body)).await;
+        let _ = write_frame(&mut send, &refuse(body)).await;
         return None;
     }
     let ticket = match ctx.admission.admit(creds) {
         Ok(ticket) => ticket,
         Err(body) => {
             tracing::info!(uid = ?creds.uid, pid = ?creds.pid, reason = %body.message, "connection refused");
-            let _ = write_frame(stream, &refuse(body)).await;
+            let _ = write_frame(&mut send, &refuse(body)).await;
             return None;
         }
     };
     let welcome = Welcome {
         protocol: PROTOCOL,
         version: msb_proto::VERSION.to_string(),
-        pid: std::process::id(),
+        pid: ctx.pid(),
         started_at: ctx.started_at(),
     };
-    write_frame(stream, &HandshakeReply::Welcome(welcome))
+    write_frame(&mut send, &HandshakeReply::Welcome(welcome))
         .await
         .ok()?;
     Some((hello, ticket))
 }
 
-/// Reads the client's frames in order; turns `gone` true when the client closes its end.
-async fn read_requests(
-    stream: Arc<Stream>,
-    requests: mpsc::Sender<Incoming>,
-    gone: watch::Sender<bool>,
+/// The client's next frame as the connection reads it; `None` when the client has closed
+/// its end or sent a frame that cannot be answered (after which nothing more is read).
+async fn next_frame(frames: &mut FrameReader<&Stream>) -> Option<Incoming> {
+    match frames.next_within::<Request>(FRAME_TIMEOUT).await {
+        Ok(Some(request)) => Some(Ok(request)),
+        Ok(None) => None,
+        Err(err) => {
+            tracing::debug!(error = %err, "bad request frame; closing the connection");
+            frame_error_body(&err).map(Err)
+        }
+    }
+}
+
+/// Reads what the client sends while its request is answered (stdin, a cancel, or its next
+/// request) into `early`, one frame ahead at most: a client cannot queue up work faster than
+/// it is done. Returns, turning `gone` true, once the client has closed its end or broken
+/// the protocol, so that work only for it can end.
+async fn listen(
+    frames: &mut FrameReader<&Stream>,
+    early: &mpsc::Sender<Incoming>,
+    gone: &watch::Sender<bool>,
 ) {
-    let mut recv = &*stream;
     loop {
-        match read_frame_within::<_, Request>(&mut recv, MAX_FRAME, FRAME_TIMEOUT).await {
-            Ok(Some(request)) => {
-                if requests.send(Ok(request)).await.is_err() {
+        // The slot first: a frame once read is never dropped with this future.
+        let Ok(slot) = early.reserve().await else {
+            break;
+        };
+        match next_frame(frames).await {
+            Some(incoming) => {
+                let failed = incoming.is_err();
+                slot.send(incoming);
+                if failed {
                     break;
                 }
             }
-            Ok(None) => break,
-            Err(err) => {
-                tracing::debug!(error = %err, "bad request frame; closing the connection");
-                if let Some(body) = frame_error_body(&err) {
-                    let _ = requests.send(Err(body)).await;
-                }
-                break;
-            }
+            None => break,
         }
     }
     gone.send_replace(true);
 }
 
-async fn connection(mut stream: Stream, ctx: Arc<Context>) {
+/// The idle limit on one timer for the connection's whole life: re-arming a timer for every
+/// request would cost as much as answering it. The timer may fire early (the connection
+/// was busy since it was set); it is then set again for the deadline now in force.
+struct Idle {
+    timer: Pin<Box<Sleep>>,
+}
+
+impl Idle {
+    fn new(deadline: Instant) -> Self {
+        Self {
+            timer: Box::pin(tokio::time::sleep_until(deadline)),
+        }
+    }
+
+    /// Resolves at `deadline`. Cancel-safe.
+    async fn until(&mut self, deadline: Instant) {
+        if self.timer.deadline() > deadline {
+            self.timer.as_mut().reset(deadline);
+        }
+        loop {
+            self.timer.as_mut().await;
+            if Instant::now() >= deadline {
+                return;
+            }
+            self.timer.as_mut().reset(deadline);
+        }
+    }
+}
+
+async fn connection(stream: Stream, ctx: Arc<Context>) {
     let creds = stream
         .peer_creds()
         .map(|c| Creds {
@@ -146,26 +195,39 @@ async fn connection(mut stream: Stream, ctx: Arc<Context>) {
         })
         .unwrap_or_default();
     let peer = Peer { uid: creds.uid };
-    let Some((hello, _ticket)) = handshake(&mut stream, &ctx, &creds).await else {
+    // Read and written at once: `&Stream` is both ends. The hello and the first request
+    // come in one write, so the same buffer reads both.
+    let mut frames = FrameReader::new(&stream, MAX_FRAME);
+    let mut send = &stream;
+    let Some((hello, _ticket)) = handshake(&mut frames, send, &ctx, &creds).await else {
         return;
     };
     tracing::debug!(client = %hello.client, uid = ?peer.uid, "client connected");
-    // Read and written at once: `&Stream` is both ends.
-    let stream = Arc::new(stream);
-    let mut send = &*stream;
     let (gone_tx, gone) = watch::channel(false);
-    // One request ahead at most: a client cannot queue up work faster than it is done.
-    let (requests_tx, mut requests) = mpsc::channel(1);
-    let reader = tokio::spawn(read_requests(stream.clone(), requests_tx, gone_tx.clone()));
+    let (early_tx, mut early) = mpsc::channel(1);
+    let mut idle = Idle::new(Instant::now() + ctx.config().idle_timeout);
+    // Every answer is encoded in this one buffer.
+    let mut out = Vec::new();
     loop {
-        let incoming = match tokio::time::timeout(ctx.config().idle_timeout, requests.recv()).await
-        {
-            Ok(Some(incoming)) => incoming,
-            Ok(None) => break,
+        let incoming = match early.try_recv() {
+            Ok(incoming) => incoming,
+            // The client has closed its end, or could not be read or written.
+            Err(_) if *gone.borrow() => break,
             Err(_) => {
-                // Idle clients cannot pile up; the client reconnects when it needs msbd again.
-                tracing::debug!(client = %hello.client, "idle connection closed");
-                break;
+                let deadline = Instant::now() + ctx.config().idle_timeout;
+                tokio::select! {
+                    biased;
+                    incoming = next_frame(&mut frames) => match incoming {
+                        Some(incoming) => incoming,
+                        None => break,
+                    },
+                    () = idle.until(deadline) => {
+                        // Idle clients cannot pile up; the client reconnects when it needs
+                        // msbd again.
+                        tracing::debug!(client = %hello.client, "idle connection closed");
+                        break;
+                    }
+                }
             }
         };
         let request = match incoming {
@@ -181,7 +243,7 @@ async fn connection(mut stream: Stream, ctx: Arc<Context>) {
             while let Some(outgoing) = outbox.recv().await {
                 match outgoing {
                     Outgoing::Frame(frame) if !broken => {
-                        if write_frame(&mut send, &frame).await.is_err() {
+                        if write_frame_in(&mut send, &frame, &mut out).await.is_err() {
                             broken = true;
                             gone_tx.send_replace(true);
                         }
@@ -198,12 +260,26 @@ async fn connection(mut stream: Stream, ctx: Arc<Context>) {
             broken
         };
         let answering = ctx.answering();
-        let inbox = Inbox::new(&mut requests);
-        let ((), broken) = tokio::join!(dispatch(&ctx, peer, request, reply, inbox), writer);
+        let inbox = Inbox::new(&mut early);
+        let broken = {
+            let answered =
+                async { tokio::join!(dispatch(&ctx, peer, request, reply, inbox), writer).1 };
+            tokio::pin!(answered);
+            // Answered first: most answers are written in their first poll, before the
+            // client is read again.
+            tokio::select! {
+                biased;
+                broken = &mut answered => broken,
+                () = listen(&mut frames, &early_tx, &gone_tx) => answered.await,
+            }
+        };
         drop(answering);
         if broken {
             break;
         }
+        // Kept for the next answer, unless a large one left it large.
+        if out.capacity() > KEPT_BUFFER {
+            out = Vec::new();
+        }
     }
-    reader.abort();
 }

@@ -32,7 +32,7 @@
 //! # }
 //! ```
 
-use crate::frame::{encode, read_frame, write_frame, FrameError, MAX_FRAME};
+use crate::frame::{encode, encode_into, write_frame, FrameError, FrameReader, MAX_FRAME};
 use crate::wire::*;
 use crate::PROTOCOL;
 use std::ffi::OsString;
@@ -40,7 +40,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 /// Where msbd is reached.
@@ -104,7 +104,7 @@ impl ClientError {
 /// One connection's two directions, each behind a lock of its own, so that an
 /// [`Execution`] can read from one task while another writes.
 struct Connection {
-    reader: Mutex<Box<dyn AsyncRead + Send + Unpin>>,
+    reader: Mutex<FrameReader<Box<dyn AsyncRead + Send + Unpin>>>,
     writer: Mutex<Box<dyn AsyncWrite + Send + Unpin>>,
     /// The program carrying the connection, if any: killed when the connection is dropped.
     _carrier: Option<tokio::process::Child>,
@@ -150,7 +150,7 @@ impl Connection {
         Self {
             // Buffered: a frame's length and body, or the welcome and the answer behind it,
             // come in one read.
-            reader: Mutex::new(Box::new(BufReader::new(reader))),
+            reader: Mutex::new(FrameReader::new(Box::new(reader), MAX_FRAME)),
             writer: Mutex::new(Box::new(writer)),
             _carrier: carrier,
         }
@@ -205,6 +205,8 @@ pub struct Client {
     endpoint: Endpoint,
     name: String,
     last_used: Instant,
+    /// Every request is encoded in this one buffer.
+    out: Vec<u8>,
 }
 
 /// How far the handshake is. The hello travels with the first request, in the same write,
@@ -218,6 +220,9 @@ enum Handshake {
     /// What the daemon said about itself.
     Done(Welcome),
 }
+
+/// The largest request buffer a client keeps between requests.
+const KEPT_BUFFER: usize = 64 * 1024;
 
 /// A connection unused this long may have been closed by msbd as idle: a request that then
 /// finds it closed before any answer is sent again on a new connection.
@@ -246,6 +251,7 @@ impl Client {
             endpoint: endpoint.clone(),
             name: client_name.to_string(),
             last_used: Instant::now(),
+            out: Vec::new(),
         })
     }
 
@@ -275,7 +281,7 @@ impl Client {
     /// Reads the daemon's reply to the hello. A daemon that drops the connection before it
     /// says hello is not serving (it is exiting): as unreachable as no daemon at all.
     async fn welcome(&mut self) -> Result<Welcome, ClientError> {
-        let dropped = match read_frame(self.conn.reader.get_mut(), MAX_FRAME).await {
+        let dropped = match self.conn.reader.get_mut().next().await {
             Ok(Some(HandshakeReply::Welcome(welcome))) if welcome.protocol == PROTOCOL => {
                 self.carrier = None;
                 return Ok(welcome);
@@ -328,12 +334,18 @@ impl Client {
 
     async fn send(&mut self, request: &Request) -> Result<(), ClientError> {
         self.last_used = Instant::now();
-        let mut frames = match self.handshake {
-            Handshake::Pending => encode(&self.hello())?,
-            Handshake::Sent | Handshake::Done(_) => Vec::new(),
-        };
-        frames.extend(encode(request)?);
-        self.write(&frames).await
+        let mut frames = std::mem::take(&mut self.out);
+        frames.clear();
+        if let Handshake::Pending = self.handshake {
+            encode_into(&self.hello(), &mut frames)?;
+        }
+        encode_into(request, &mut frames)?;
+        let written = self.write(&frames).await;
+        // Kept for the next request, unless a large one left it large.
+        if frames.capacity() <= KEPT_BUFFER {
+            self.out = frames;
+        }
+        written
     }
 
     async fn receive(&mut self) -> Result<Response, ClientError> {
@@ -341,7 +353,7 @@ impl Client {
             let welcome = self.welcome().await?;
             self.handshake = Handshake::Done(welcome);
         }
-        match read_frame(self.conn.reader.get_mut(), MAX_FRAME).await? {
+        match self.conn.reader.get_mut().next().await? {
             Some(Response::Error(body)) => Err(ClientError::Daemon(body)),
             Some(response) => Ok(response),
             None => Err(ClientError::Closed),
@@ -442,7 +454,7 @@ impl Client {
 
     /// Waits until the daemon closes this connection, as it does when its process exits.
     pub async fn closed(mut self) {
-        let reader = self.conn.reader.get_mut();
+        let reader = self.conn.reader.get_mut().get_mut();
         let mut sink = [0u8; 256];
         while matches!(reader.read(&mut sink).await, Ok(n) if n > 0) {}
     }
@@ -691,7 +703,7 @@ impl Execution<'_> {
     /// The next output chunk, or the end.
     pub async fn next(&self) -> Result<ExecEvent, ClientError> {
         let mut reader = self.conn.reader.lock().await;
-        match read_frame(&mut *reader, MAX_FRAME).await? {
+        match reader.next().await? {
             Some(Response::ExecOutput(chunk)) => Ok(ExecEvent::Output(chunk)),
             Some(Response::ExecExit(exit)) => Ok(ExecEvent::Exit(exit)),
             Some(Response::Copied(report)) => Ok(ExecEvent::Copied(report)),
