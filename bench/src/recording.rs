@@ -2,7 +2,7 @@
 //! in-process section run whole cycles of msbd's own session logic at a scale no host holds
 //! in processes, and count what the cycles asked for.
 
-use msb_proto::{BackendHealth, Health};
+use msb_proto::BackendHealth;
 use msbd::backend::{
     Backend, BackendError, BoxFuture, ExecSpec, Keep, OpenedLog, Running, SandboxInfo, SandboxSpec,
     SandboxState, Stopped,
@@ -38,12 +38,7 @@ impl Backend for Recording {
     }
 
     fn health(&self) -> BackendHealth {
-        BackendHealth {
-            health: Health::Healthy,
-            check: None,
-            reason: None,
-            checked_at: None,
-        }
+        BackendHealth::unchecked()
     }
 
     fn admits(&self, _spec: &SandboxSpec) -> Result<(), BackendError> {

@@ -121,3 +121,15 @@ pub struct BackendHealth {
     /// Unix seconds of the last check.
     pub checked_at: Option<u64>,
 }
+
+impl BackendHealth {
+    /// The health of a backend that needs no check of the host.
+    pub fn unchecked() -> Self {
+        Self {
+            health: Health::Healthy,
+            check: None,
+            reason: None,
+            checked_at: None,
+        }
+    }
+}

@@ -34,7 +34,7 @@ use super::{
 };
 use crate::clock::now_ms;
 use crate::deadline::Deadline;
-use msb_proto::{BackendHealth, Health, SandboxExit};
+use msb_proto::{BackendHealth, SandboxExit};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use records::{Record, RecordFile, Records};
@@ -630,12 +630,7 @@ impl Backend for ProcessBackend {
 
     fn health(&self) -> BackendHealth {
         // Needs nothing of the host; what isolation it gets is in the resources report.
-        BackendHealth {
-            health: Health::Healthy,
-            check: None,
-            reason: None,
-            checked_at: None,
-        }
+        BackendHealth::unchecked()
     }
 
     fn admits(&self, spec: &SandboxSpec) -> Result<(), BackendError> {
