@@ -34,14 +34,13 @@ impl LogFiles {
 
     /// Removes the log's files; false when one is still there.
     pub fn remove(&self) -> bool {
-        [&self.log, &self.rotated, &self.exit]
-            .into_iter()
-            .filter(|path| match std::fs::remove_file(path) {
-                Ok(()) => false,
-                Err(err) => err.kind() != std::io::ErrorKind::NotFound,
-            })
-            .count()
-            == 0
+        let mut gone = true;
+        for path in [&self.log, &self.rotated, &self.exit] {
+            if let Err(err) = std::fs::remove_file(path) {
+                gone &= err.kind() == std::io::ErrorKind::NotFound;
+            }
+        }
+        gone
     }
 }
 

@@ -776,10 +776,9 @@ impl Backend for ProcessBackend {
     fn discard<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()> {
         let files = self.shared.log_files(name);
         Box::pin(async move {
-            let shared = self.shared.clone();
             let removed = self.shared.blocking(move || files.remove()).await;
             if !removed.unwrap_or(false) {
-                shared.debris_due.store(true, Ordering::Relaxed);
+                self.shared.debris_due.store(true, Ordering::Relaxed);
             }
         })
     }
