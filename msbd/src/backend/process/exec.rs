@@ -22,7 +22,7 @@ impl Shared {
         let (pgrp, session_id) = {
             let watched = self.watched();
             match watched.get(name) {
-                Some(w) if !w.stopping && !*w.ended.borrow() => (w.pgrp, w.session_id.clone()),
+                Some(w) if !w.stopping && !w.ended => (w.pgrp, w.session_id.clone()),
                 _ => {
                     return Err(BackendError::NotRunning {
                         name: name.to_string(),
@@ -151,7 +151,7 @@ impl Shared {
             .kill_on_drop(true);
         let (ready, ready_tx) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
-        detach(&mut cmd, &ready_tx);
+        detach(cmd.as_std_mut(), &ready_tx);
         let child = cmd.spawn().map_err(spawn_err)?;
         drop(ready_tx);
         Ok((child, ready))

@@ -40,16 +40,17 @@ use nix::unistd::Pid;
 use records::{Record, RecordFile, Records};
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
-use tokio::sync::{mpsc, watch as signal, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::{timeout, Instant};
 use uids::Uids;
-use watch::Leader;
+use watch::{Reaper, Watch};
 
 /// Sandboxes get a fixed, minimal environment rather than the daemon's.
 const SANDBOX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -87,6 +88,8 @@ struct Shared {
     exits: mpsc::UnboundedSender<Exited>,
     /// Every sandbox whose end is being watched, by name.
     watched: Mutex<HashMap<String, Watched>>,
+    /// What tells the watched sandboxes' ends.
+    reaper: Arc<Reaper>,
     /// The keepers of commands running in each sandbox, by sandbox name.
     execs: Mutex<HashMap<String, HashSet<u32>>>,
     /// Sandboxes without a pid namespace that ran commands: what those left in the
@@ -108,10 +111,24 @@ struct Shared {
 struct Watched {
     pgrp: i32,
     session_id: String,
-    /// Turns true when the sandbox has ended.
-    ended: signal::Receiver<bool>,
+    ended: bool,
     /// A stop owns this sandbox's end: the watcher neither releases nor reports it.
     stopping: bool,
+    /// Told when it has ended: the stops waiting for it.
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl Watched {
+    /// What resolves once the sandbox has ended (or is no longer watched).
+    fn end(&mut self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        if self.ended {
+            let _ = tx.send(());
+        } else {
+            self.waiters.push(tx);
+        }
+        rx
+    }
 }
 
 impl ProcessBackend {
@@ -144,29 +161,41 @@ impl ProcessBackend {
                     .filter_map(|record| Some((record.name, record.uid?))),
             )
         });
-        Ok(Self {
-            shared: Arc::new(Shared {
-                records: Arc::new(records),
-                work,
-                logs,
-                isolation,
-                uids,
-                exits,
-                watched: Mutex::new(HashMap::new()),
-                execs: Mutex::new(HashMap::new()),
-                scattered: Mutex::new(HashSet::new()),
-                blocking: Semaphore::new(BLOCKING_AT_ONCE),
-                scanned: Mutex::new(std::time::Instant::now()),
-                debris_due: AtomicBool::new(true),
-                listed: Mutex::new(None),
-            }),
-        })
+        let reaper = Arc::new(Reaper::new()?);
+        let shared = Arc::new(Shared {
+            records: Arc::new(records),
+            work,
+            logs,
+            isolation,
+            uids,
+            exits,
+            watched: Mutex::new(HashMap::new()),
+            reaper: reaper.clone(),
+            execs: Mutex::new(HashMap::new()),
+            scattered: Mutex::new(HashSet::new()),
+            blocking: Semaphore::new(BLOCKING_AT_ONCE),
+            scanned: Mutex::new(std::time::Instant::now()),
+            debris_due: AtomicBool::new(true),
+            listed: Mutex::new(None),
+        });
+        // Holds the backend weakly: it ends with the backend rather than keeping it alive.
+        let weak = Arc::downgrade(&shared);
+        tokio::spawn(async move {
+            reaper
+                .run(|name, end| {
+                    if let Some(shared) = weak.upgrade() {
+                        shared.ended(name, end);
+                    }
+                })
+                .await
+        });
+        Ok(Self { shared })
     }
 }
 
 /// What a spawn made, for the async side to watch and wait on.
 struct Spawned {
-    child: tokio::process::Child,
+    child: std::process::Child,
     pid: u32,
     ready: OwnedFd,
     /// Writing the record may have failed after the keeper started.
@@ -207,66 +236,87 @@ impl Shared {
             .map_err(|err| BackendError::Internal(err.to_string()))
     }
 
-    /// Starts watching a sandbox's end; returns what turns true when it has ended.
+    /// Starts watching a sandbox's end, through `leader` or, without one, its group's
+    /// members; with `stopping`, for a stop, which then takes its end.
     fn watch(
         self: &Arc<Self>,
         name: &str,
         session_id: &str,
         pgrp: i32,
-        leader: Leader,
+        leader: Option<Watch>,
         stopping: bool,
-    ) -> signal::Receiver<bool> {
-        let (ended_tx, ended) = signal::channel(false);
-        self.watched().insert(
-            name.to_string(),
-            Watched {
-                pgrp,
-                session_id: session_id.to_string(),
-                ended: ended.clone(),
-                stopping,
-            },
-        );
+    ) {
+        let watched = Watched {
+            pgrp,
+            session_id: session_id.to_string(),
+            ended: false,
+            stopping,
+            waiters: Vec::new(),
+        };
+        self.watched().insert(name.to_string(), watched);
         let shared = self.clone();
         let name = name.to_string();
-        tokio::spawn(async move {
-            let end = watch::ended(leader, shared.records.clone()).await;
-            ended_tx.send_replace(true);
-            // Boxed, so that until the end comes a sandbox's task holds only what waiting
-            // takes: thousands of them wait at once.
-            Box::pin(shared.on_end(&name, end)).await;
-        });
-        ended
+        match leader.map(|leader| self.reaper.add(leader)) {
+            Some(Ok(())) => {}
+            // The set could not take it: looked at now and then instead.
+            Some(Err(leader)) => {
+                tokio::spawn(async move {
+                    let end = watch::polled(leader).await;
+                    shared.ended(name, end);
+                });
+            }
+            None => {
+                tokio::spawn(async move {
+                    let end = watch::members_gone(pgrp, &name, &shared.records).await;
+                    shared.ended(name, end);
+                });
+            }
+        }
     }
 
-    /// A sandbox ended. Unless a stop owns it, it ended by itself: release what it left
-    /// (its log stays, to be read) and report it, with how it ended.
-    async fn on_end(self: &Arc<Self>, name: &str, end: watch::End) {
+    /// Sandbox `name` has ended: its stop, if one waits, is told. Unless a stop owns it, it
+    /// ended by itself: what it left is released (its log stays, to be read) and its end is
+    /// reported, with how it ended.
+    fn ended(self: &Arc<Self>, name: String, end: watch::End) {
         let by_itself = {
             let mut watched = self.watched();
-            match watched.get(name) {
-                Some(w) if !w.stopping => watched.remove(name),
-                _ => None,
+            match watched.get_mut(&name) {
+                Some(w) => {
+                    w.ended = true;
+                    for waiter in w.waiters.drain(..) {
+                        let _ = waiter.send(());
+                    }
+                    if w.stopping {
+                        None
+                    } else {
+                        watched.remove(&name)
+                    }
+                }
+                None => None,
             }
         };
         let Some(gone) = by_itself else {
             tracing::debug!(sandbox = name, how = end.how, "stopped sandbox ended");
             return;
         };
-        let _ = self.sweep(gone.pgrp, name).await;
-        let exit = self.exit_of(name, end.ending).await;
-        tracing::info!(
-            sandbox = name,
-            how = end.how,
-            code = exit.code,
-            signal = exit.signal,
-            last_lines = ?exit.log_tail,
-            "sandbox ended by itself"
-        );
-        self.release(name, false).await;
-        let _ = self.exits.send(Exited {
-            session_id: gone.session_id,
-            sandbox: name.to_string(),
-            exit,
+        let shared = self.clone();
+        tokio::spawn(async move {
+            let _ = shared.sweep(gone.pgrp, &name).await;
+            let exit = shared.exit_of(&name, end.ending).await;
+            tracing::info!(
+                sandbox = name,
+                how = end.how,
+                code = exit.code,
+                signal = exit.signal,
+                last_lines = ?exit.log_tail,
+                "sandbox ended by itself"
+            );
+            shared.release(&name, false).await;
+            let _ = shared.exits.send(Exited {
+                session_id: gone.session_id,
+                sandbox: name,
+                exit,
+            });
         });
     }
 
@@ -297,20 +347,20 @@ impl Shared {
     }
 
     /// Takes a watched sandbox over for a stop: where it is and what tells its end.
-    fn take_for_stop(&self, name: &str) -> Option<(i32, signal::Receiver<bool>)> {
+    fn take_for_stop(&self, name: &str) -> Option<(i32, oneshot::Receiver<()>)> {
         let mut watched = self.watched();
         let w = watched.get_mut(name)?;
         w.stopping = true;
-        Some((w.pgrp, w.ended.clone()))
+        Some((w.pgrp, w.end()))
     }
 
     /// Finds a running sandbox nobody watches yet (adopted, an orphan, or one whose record
-    /// was lost) and watches it; `None` when it does not run.
+    /// was lost) and watches it; false when it does not run.
     async fn find_and_watch(
         self: &Arc<Self>,
         name: &str,
         stopping: bool,
-    ) -> Result<Option<(i32, signal::Receiver<bool>)>, BackendError> {
+    ) -> Result<bool, BackendError> {
         let records = self.records.clone();
         let wanted = name.to_string();
         let found = self
@@ -335,19 +385,11 @@ impl Shared {
             })
             .await?;
         let Some((pgrp, session_id, pidfd)) = found else {
-            return Ok(None);
+            return Ok(false);
         };
-        let leader = match pidfd {
-            Some(fd) => Leader::Pidfd(fd),
-            None => Leader::Gone {
-                pgrp,
-                name: name.to_string(),
-            },
-        };
-        Ok(Some((
-            pgrp,
-            self.watch(name, &session_id, pgrp, leader, stopping),
-        )))
+        let leader = pidfd.map(|fd| Watch::adopted(name, fd));
+        self.watch(name, &session_id, pgrp, leader, stopping);
+        Ok(true)
     }
 
     /// Kills what is left of a sandbox once its first process has ended (members that
@@ -470,7 +512,7 @@ impl Shared {
         }
         let (ready, ready_tx) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
-        let mut cmd = tokio::process::Command::new(KEEPER_EXE);
+        let mut cmd = std::process::Command::new(KEEPER_EXE);
         let (memory_mb, nofile, nproc) = rlimits(spec.flavor);
         cmd.arg0("msbd")
             .arg("keeper")
@@ -537,7 +579,7 @@ impl Shared {
             }
         };
         drop(ready_tx);
-        let pid = child.id().unwrap_or_default();
+        let pid = child.id();
         // The start time is fixed at fork, so reading it now is exact even before exec.
         let start_time = procfs::stat(pid).map(|s| s.start_time).unwrap_or_default();
         let recorded = self.records.write(&Record {
@@ -567,7 +609,8 @@ impl Shared {
     ) -> Result<Stopped, BackendError> {
         let found = match self.take_for_stop(name) {
             Some(found) => Some(found),
-            None => self.find_and_watch(name, true).await?,
+            None if self.find_and_watch(name, true).await? => self.take_for_stop(name),
+            None => None,
         };
         let Some((pgrp, mut ended)) = found else {
             self.release(name, true).await;
@@ -581,21 +624,18 @@ impl Shared {
             }),
         };
         self.kill_execs(name);
-        let how = if *ended.borrow() {
+        let how = if ended.try_recv().is_ok() {
             Stopped::Gone
         } else {
             signal(Signal::SIGTERM)?;
             tokio::select! {
-                _ = ended.wait_for(|ended| *ended) => Stopped::Graceful,
+                _ = &mut ended => Stopped::Graceful,
                 () = deadline.reached() => Stopped::Killed,
             }
         };
         if how == Stopped::Killed {
             signal(Signal::SIGKILL)?;
-            if timeout(KILL_WAIT, ended.wait_for(|ended| *ended))
-                .await
-                .is_err()
-            {
+            if timeout(KILL_WAIT, &mut ended).await.is_err() {
                 if let Some(w) = self.watched().get_mut(name) {
                     // Its end, whenever it comes, is reported like any other.
                     w.stopping = false;
@@ -659,7 +699,7 @@ impl Backend for ProcessBackend {
                 &spec.name,
                 &spec.session_id,
                 pid as i32,
-                Leader::Child(child),
+                Some(Watch::child(&spec.name, child)),
                 false,
             );
             let started = match recorded {
@@ -699,12 +739,7 @@ impl Backend for ProcessBackend {
             if self.shared.watched().contains_key(&sandbox.name) {
                 return Ok(());
             }
-            if self
-                .shared
-                .find_and_watch(&sandbox.name, false)
-                .await?
-                .is_none()
-            {
+            if !self.shared.find_and_watch(&sandbox.name, false).await? {
                 // It ended between the listing and now: report it like any other end.
                 let exit = self.shared.exit_of(&sandbox.name, None).await;
                 let _ = self.shared.exits.send(Exited {
@@ -724,11 +759,7 @@ impl Backend for ProcessBackend {
 
     fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, SandboxState> {
         Box::pin(async move {
-            let watched = self
-                .shared
-                .watched()
-                .get(name)
-                .map(|w| (w.pgrp, *w.ended.borrow()));
+            let watched = self.shared.watched().get(name).map(|w| (w.pgrp, w.ended));
             let records = self.shared.records.clone();
             let workdir = self.shared.work.join(name);
             let wanted = name.to_string();
@@ -823,7 +854,7 @@ impl Shared {
             let watched = self.watched();
             let found = watched
                 .iter()
-                .filter(|(_, w)| !*w.ended.borrow())
+                .filter(|(_, w)| !w.ended)
                 .map(|(name, w)| {
                     let info = SandboxInfo {
                         name: name.clone(),
@@ -993,7 +1024,7 @@ fn dir_names(dir: &Path) -> Vec<String> {
 
 /// Starts the keeper in a session of its own, with the readiness pipe `ready_tx` at
 /// `READY_FD` (which its arguments name) and nothing else of msbd's.
-fn detach(cmd: &mut tokio::process::Command, ready_tx: &OwnedFd) {
+fn detach(cmd: &mut std::process::Command, ready_tx: &OwnedFd) {
     let ready_raw = ready_tx.as_raw_fd();
     // SAFETY: setsid, dup2, fcntl and close_range are async-signal-safe and touch no
     // memory of the parent.
