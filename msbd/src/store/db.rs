@@ -9,6 +9,8 @@ use std::path::Path;
 
 /// Bumped when the schema changes; a store from a newer msbd is refused.
 const SCHEMA_VERSION: i64 = 3;
+/// SQLite's page cache, negative: in KiB rather than pages.
+const CACHE_KIB: i64 = -128;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sessions (
         id TEXT PRIMARY KEY,
@@ -94,6 +96,10 @@ pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(open_err)?;
     conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(open_err)?;
+    // Rows are written by key and read only at start-up: a small page cache does, where the
+    // default one (2 MB) would grow with the store and cost every session memory.
+    conn.pragma_update(None, "cache_size", CACHE_KIB)
         .map_err(open_err)?;
     let mut steps = vec![SCHEMA];
     if version == 1 {
@@ -275,10 +281,18 @@ fn put_pause(conn: &Connection, p: &StoredPause) -> rusqlite::Result<()> {
 }
 
 /// Applies one change in one transaction.
-pub(super) fn apply(conn: &mut Connection, change: &Change) -> rusqlite::Result<()> {
+/// Applies `changes`, in order, in one transaction.
+pub(super) fn apply(conn: &mut Connection, changes: &[Change]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    for change in changes {
+        apply_one(&tx, change)?;
+    }
+    tx.commit()
+}
+
+fn apply_one(tx: &Connection, change: &Change) -> rusqlite::Result<()> {
     match change {
-        Change::Put(session) => put(&tx, session)?,
+        Change::Put(session) => put(tx, session)?,
         Change::Delete(id) => {
             tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
                 .execute(params![id])?;
@@ -292,14 +306,14 @@ pub(super) fn apply(conn: &mut Connection, change: &Change) -> rusqlite::Result<
         }
         Change::Pause(task, Some(pause)) => {
             debug_assert_eq!(task, &pause.task);
-            put_pause(&tx, pause)?
+            put_pause(tx, pause)?
         }
         Change::Pause(task, None) => {
             tx.prepare_cached("DELETE FROM pauses WHERE task = ?1")?
                 .execute(params![task])?;
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 /// Makes the store hold exactly `sessions` and `pauses`, in one transaction.

@@ -135,7 +135,7 @@ impl Store {
             pauses: db::pauses(&conn, &path)?,
         };
         let condition = Arc::new(Mutex::new(Condition::default()));
-        let jobs = writer::start(conn, &path, &loaded, condition.clone())?;
+        let jobs = writer::start(conn, &path, condition.clone())?;
         let store = Self {
             inner: Arc::new(Inner {
                 path,

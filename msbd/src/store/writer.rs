@@ -1,7 +1,10 @@
-//! The store's own thread: it takes changes from a queue, keeps the mirror of what the store
-//! should hold, writes, and, while writes fail, retries every second until they succeed.
+//! The store's own thread: it takes changes from a queue, writes them, and, while writes
+//! fail, keeps them and retries every second until they succeed. It keeps no copy of the
+//! sessions (the registry is the one in memory): a file deleted or replaced under it is
+//! written again from the connection that still holds the old one, and only while no new
+//! file can be written does it hold what the store should, in memory.
 
-use super::{db, Change, Condition, Loaded, StoreError, StoredPause};
+use super::{db, Change, Condition, StoreError, StoredPause};
 use crate::clock::now_ms;
 use crate::session::Session;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
@@ -30,12 +33,69 @@ pub(super) enum Job {
     Close(Option<oneshot::Sender<()>>),
 }
 
-/// What a change replaced in the mirror, to put back when a change that had to be durable
+/// What the store should hold, in memory: only while its file is lost.
+#[derive(Default)]
+struct Contents {
+    sessions: HashMap<String, Session>,
+    pauses: BTreeMap<String, StoredPause>,
+}
+
+/// What a change replaced in the contents, to put back when a change that had to be durable
 /// could not be written.
 enum Undo {
     Session(String, Option<Session>),
     Pause(String, Option<StoredPause>),
     Nothing,
+}
+
+impl Contents {
+    /// Applies `change`; returns what to put back to undo it.
+    fn apply(&mut self, change: Change) -> Undo {
+        match change {
+            Change::Put(session) => {
+                let id = session.id.clone();
+                let before = self.sessions.insert(id.clone(), session);
+                Undo::Session(id, before)
+            }
+            Change::Delete(id) => {
+                let before = self.sessions.remove(&id);
+                Undo::Session(id, before)
+            }
+            Change::Touch(touches) => {
+                for (id, at) in touches {
+                    if let Some(session) = self.sessions.get_mut(&id) {
+                        session.last_accessed_ms = at;
+                    }
+                }
+                Undo::Nothing
+            }
+            Change::Pause(task, pause) => {
+                let before = match pause {
+                    Some(pause) => self.pauses.insert(task.clone(), pause),
+                    None => self.pauses.remove(&task),
+                };
+                Undo::Pause(task, before)
+            }
+        }
+    }
+
+    fn undo(&mut self, undo: Undo) {
+        match undo {
+            Undo::Session(id, Some(session)) => {
+                self.sessions.insert(id, session);
+            }
+            Undo::Session(id, None) => {
+                self.sessions.remove(&id);
+            }
+            Undo::Pause(task, Some(pause)) => {
+                self.pauses.insert(task, pause);
+            }
+            Undo::Pause(task, None) => {
+                self.pauses.remove(&task);
+            }
+            Undo::Nothing => {}
+        }
+    }
 }
 
 struct Writer {
@@ -44,10 +104,10 @@ struct Writer {
     conn: Option<Connection>,
     /// (device, inode) of the file `conn` has open, to notice it deleted or replaced.
     identity: Option<(u64, u64)>,
-    sessions: HashMap<String, Session>,
-    pauses: BTreeMap<String, StoredPause>,
-    /// Kept changes are missing from the disk: the next write rewrites everything.
-    dirty: bool,
+    /// Kept changes whose writes failed, oldest first: written before the next change.
+    pending: Vec<Change>,
+    /// The whole store, while its file is lost and `conn` is `None`.
+    lost: Option<Contents>,
     condition: Arc<Mutex<Condition>>,
 }
 
@@ -55,7 +115,6 @@ struct Writer {
 pub(super) fn start(
     conn: Connection,
     path: &Path,
-    loaded: &Loaded,
     condition: Arc<Mutex<Condition>>,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let (jobs, queue) = mpsc::channel();
@@ -63,17 +122,8 @@ pub(super) fn start(
         path: path.to_path_buf(),
         conn: Some(conn),
         identity: identity(path),
-        sessions: loaded
-            .sessions
-            .iter()
-            .map(|s| (s.id.clone(), s.clone()))
-            .collect(),
-        pauses: loaded
-            .pauses
-            .iter()
-            .map(|p| (p.task.clone(), p.clone()))
-            .collect(),
-        dirty: false,
+        pending: Vec::new(),
+        lost: None,
         condition,
     };
     std::thread::Builder::new()
@@ -187,91 +237,45 @@ impl Writer {
             .is_some()
     }
 
-    /// Applies `change` to the mirror; returns what to put back to undo it.
-    fn remember(&mut self, change: &Change) -> Undo {
-        match change {
-            Change::Put(session) => Undo::Session(
-                session.id.clone(),
-                self.sessions.insert(session.id.clone(), session.clone()),
-            ),
-            Change::Delete(id) => Undo::Session(id.clone(), self.sessions.remove(id)),
-            Change::Touch(touches) => {
-                for (id, at) in touches {
-                    if let Some(session) = self.sessions.get_mut(id) {
-                        session.last_accessed_ms = *at;
+    fn write(&mut self, change: Change, must: bool) -> Result<(), StoreError> {
+        let written = match (&mut self.conn, &mut self.lost) {
+            (Some(conn), _) => {
+                self.pending.push(change);
+                let written = db::apply(conn, &self.pending)
+                    .map_err(|e| db::write_error(conn, &self.path, e));
+                if written.is_ok() {
+                    self.pending.clear();
+                } else if must {
+                    self.pending.pop();
+                }
+                written
+            }
+            (None, Some(contents)) => {
+                let undo = contents.apply(change);
+                let written = self.recreate();
+                if let (Err(_), Some(contents)) = (&written, &mut self.lost) {
+                    if must {
+                        contents.undo(undo);
                     }
                 }
-                Undo::Nothing
+                written
             }
-            Change::Pause(task, pause) => {
-                let before = match pause {
-                    Some(pause) => self.pauses.insert(task.clone(), pause.clone()),
-                    None => self.pauses.remove(task),
-                };
-                Undo::Pause(task.clone(), before)
-            }
-        }
-    }
-
-    fn undo(&mut self, undo: Undo) {
-        match undo {
-            Undo::Session(id, Some(session)) => {
-                self.sessions.insert(id, session);
-            }
-            Undo::Session(id, None) => {
-                self.sessions.remove(&id);
-            }
-            Undo::Pause(task, Some(pause)) => {
-                self.pauses.insert(task, pause);
-            }
-            Undo::Pause(task, None) => {
-                self.pauses.remove(&task);
-            }
-            Undo::Nothing => {}
-        }
-    }
-
-    fn write(&mut self, change: Change, must: bool) -> Result<(), StoreError> {
-        let undo = self.remember(&change);
-        let written = match &mut self.conn {
-            Some(conn) if !self.dirty => {
-                db::apply(conn, &change).map_err(|e| db::write_error(conn, &self.path, e))
-            }
-            _ => self.rewrite(),
+            (None, None) => Err(StoreError::Stopped {
+                path: self.path.clone(),
+            }),
         };
-        match written {
-            Ok(()) => {
-                self.healthy();
-                Ok(())
-            }
-            Err(err) => {
-                if must {
-                    self.undo(undo);
-                } else {
-                    self.dirty = true;
-                }
-                self.fail(&err);
-                Err(err)
-            }
-        }
-    }
-
-    /// Makes the disk hold the mirror: in the open file, or in a new one when the file was
-    /// lost.
-    fn rewrite(&mut self) -> Result<(), StoreError> {
-        let written = match &mut self.conn {
-            Some(conn) => db::replace_all(conn, self.sessions.values(), self.pauses.values())
-                .map_err(|e| db::write_error(conn, &self.path, e)),
-            None => self.recreate(),
-        };
-        if written.is_ok() {
-            self.dirty = false;
+        match &written {
+            Ok(()) => self.healthy(),
+            Err(err) => self.fail(err),
         }
         written
     }
 
-    /// Writes the mirror as a new store file in place of a lost one.
+    /// Writes what the store should hold as a new file in place of a lost one.
     fn recreate(&mut self) -> Result<(), StoreError> {
+        let Some(contents) = &self.lost else {
+            return Ok(());
+        };
         let io = |source| StoreError::Io {
             path: self.path.clone(),
             source,
@@ -287,13 +291,13 @@ impl Writer {
         for leftover in [suffixed(&self.path, "-wal"), suffixed(&self.path, "-shm")] {
             let _ = std::fs::remove_file(leftover);
         }
-        db::create_full(&tmp, self.sessions.values(), self.pauses.values()).map_err(|source| {
-            StoreError::Write {
+        db::create_full(&tmp, contents.sessions.values(), contents.pauses.values()).map_err(
+            |source| StoreError::Write {
                 path: tmp.clone(),
                 source,
                 os: None,
-            }
-        })?;
+            },
+        )?;
         std::fs::rename(&tmp, &self.path).map_err(io)?;
         if let Some(dir) = self.path.parent() {
             std::fs::File::open(dir)
@@ -302,21 +306,43 @@ impl Writer {
         }
         self.conn = Some(db::connect(&self.path)?);
         self.identity = identity(&self.path);
-        tracing::warn!(store = %self.path.display(), sessions = self.sessions.len(), "the session store was written again from memory");
+        let sessions = contents.sessions.len();
+        self.lost = None;
+        tracing::warn!(store = %self.path.display(), sessions, "the session store was written again from memory");
         Ok(())
     }
 
-    /// Notices a store file that was deleted or replaced, and writes it again.
+    /// Notices a store file that was deleted or replaced, and writes it again from what the
+    /// connection, still open on the old file, holds.
     fn check_file(&mut self) {
-        if self.conn.is_none() || identity(&self.path) == self.identity {
+        let Some(conn) = &self.conn else {
+            return;
+        };
+        if identity(&self.path) == self.identity {
             return;
         }
         tracing::warn!(store = %self.path.display(), "the session store was deleted or replaced while msbd ran; writing it again from memory");
+        let read = db::sessions(conn, &self.path)
+            .and_then(|sessions| Ok((sessions, db::pauses(conn, &self.path)?)));
+        let mut contents = match read {
+            Ok((sessions, pauses)) => Contents {
+                sessions: sessions.into_iter().map(|s| (s.id.clone(), s)).collect(),
+                pauses: pauses.into_iter().map(|p| (p.task.clone(), p)).collect(),
+            },
+            Err(err) => {
+                // Kept open: the old file is still ours, and a later check tries again.
+                self.fail(&err);
+                return;
+            }
+        };
+        for change in self.pending.drain(..) {
+            contents.apply(change);
+        }
         // Closing folds our WAL into the old (now unlinked) file and removes it by name.
         drop(self.conn.take());
         self.identity = None;
-        self.dirty = true;
-        match self.rewrite() {
+        self.lost = Some(contents);
+        match self.recreate() {
             Ok(()) => self.healthy(),
             Err(err) => self.fail(&err),
         }
@@ -324,14 +350,13 @@ impl Writer {
 
     /// One retry of a failing store.
     fn recover(&mut self) {
-        let result = if self.dirty || self.conn.is_none() {
-            self.rewrite()
-        } else {
-            match &self.conn {
-                Some(conn) => {
-                    db::probe(conn, now_ms()).map_err(|e| db::write_error(conn, &self.path, e))
-                }
-                None => Ok(()),
+        let result = match &mut self.conn {
+            None => self.recreate(),
+            Some(conn) if !self.pending.is_empty() => db::apply(conn, &self.pending)
+                .map(|()| self.pending.clear())
+                .map_err(|e| db::write_error(conn, &self.path, e)),
+            Some(conn) => {
+                db::probe(conn, now_ms()).map_err(|e| db::write_error(conn, &self.path, e))
             }
         };
         match result {
