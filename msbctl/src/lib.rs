@@ -12,7 +12,6 @@ pub mod target;
 use cli::{Cli, Command};
 use output::{Failure, Out};
 use paint::Paint;
-use std::process::ExitCode;
 
 /// Exit codes shared by every command (`health` has its own scale on top).
 pub mod exit {
@@ -22,16 +21,17 @@ pub mod exit {
     pub const UNREACHABLE: u8 = 3;
 }
 
-pub fn main() -> ExitCode {
+/// Runs msbctl on its command line; returns the exit code.
+pub fn main() -> u8 {
     let cli = match parse::cli(std::env::args_os().collect()).and_then(Cli::checked) {
         Ok(cli) => cli,
-        Err(err) => return ExitCode::from(usage(&err)),
+        Err(err) => return usage(&err),
     };
     let target = target::Target::new(cli.host.clone(), cli.socket.clone());
     let out = Out::new(cli.json, Paint::new(cli.color), target.clone());
     // A bridge of bytes, for a client on another host: no runtime needed.
     if let Command::DialStdio = cli.command {
-        return ExitCode::from(commands::dial::dial_stdio(&target.local_socket()));
+        return commands::dial::dial_stdio(&target.local_socket());
     }
     // One thread is all a single round trip needs, and it starts faster.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -39,13 +39,11 @@ pub fn main() -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => {
-            return ExitCode::from(out.fail(&Failure::Local(format!("cannot start: {err}"))))
-        }
+        Err(err) => return out.fail(&Failure::Local(format!("cannot start: {err}"))),
     };
     match runtime.block_on(commands::run(cli, &target, &out)) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => ExitCode::from(out.fail(&failure)),
+        Ok(code) => code,
+        Err(failure) => out.fail(&failure),
     }
 }
 

@@ -19,7 +19,12 @@ pub fn cli(args: Vec<OsString>) -> Result<Cli, clap::Error> {
     }
     let mut matches = command.try_get_matches_from_mut(args)?;
     // As `Parser::try_parse` does: an error found here is told with the whole command.
-    Cli::from_arg_matches_mut(&mut matches).map_err(|err| err.format(&mut Cli::command()))
+    let cli =
+        Cli::from_arg_matches_mut(&mut matches).map_err(|err| err.format(&mut Cli::command()));
+    // Freeing clap's tree of hundreds of small allocations costs a short command more than
+    // keeping it does: msbctl parses once, and the process ends soon after.
+    std::mem::forget((command, matches));
+    cli
 }
 
 /// The subcommands `args` name, outermost first, as clap reads them: each after msbctl's
