@@ -3,7 +3,7 @@
 use crate::paint::ColorWhen;
 use crate::target::SshHost;
 use clap::error::ErrorKind;
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use msb_proto::units::parse_duration;
 use msb_proto::{Fault, Flavor, SessionStatus, MAX_PAUSE, TASK_NAMES};
 use std::collections::BTreeMap;
@@ -52,17 +52,17 @@ impl Cli {
     /// Checks what clap cannot (see `repeated_key`); a failure is a usage error like clap's.
     pub fn checked(self) -> Result<Self, clap::Error> {
         let (name, labels) = match &self.command {
-            Command::Sessions(SessionsCommand::List { labels, .. }) => ("list", labels),
-            Command::Sessions(SessionsCommand::Create { labels, .. }) => ("create", labels),
-            Command::Sessions(SessionsCommand::Exec { run, .. }) => ("exec", &run.labels),
-            Command::Sessions(SessionsCommand::Run { run, .. }) => ("run", &run.labels),
+            Command::Sessions(Family(SessionsCommand::List { labels, .. })) => ("list", labels),
+            Command::Sessions(Family(SessionsCommand::Create { labels, .. })) => ("create", labels),
+            Command::Sessions(Family(SessionsCommand::Exec { run, .. })) => ("exec", &run.labels),
+            Command::Sessions(Family(SessionsCommand::Run { run, .. })) => ("run", &run.labels),
             _ => return Ok(self),
         };
         match repeated_key(labels) {
             None => Ok(self),
             Some(message) => {
                 // Told with the usage of the subcommand at fault, as clap tells its own.
-                let mut cli = Self::command();
+                let mut cli = command();
                 cli.build();
                 let sessions = cli.find_subcommand_mut("sessions");
                 Err(match sessions.and_then(|s| s.find_subcommand_mut(name)) {
@@ -71,6 +71,79 @@ impl Cli {
                 })
             }
         }
+    }
+}
+
+/// The whole command line, every family's subcommands included: for help, completions and
+/// man pages. A parse needs only the families it names (see [`expanded`]).
+pub fn command() -> clap::Command {
+    FAMILIES
+        .iter()
+        .fold(Cli::command(), |command, (name, _)| expanded(command, name))
+}
+
+/// `command` with the subcommands of its family `name` added now (unchanged if `name` is no
+/// family): as they are in [`command`], for a parse to read them before clap builds it.
+pub fn expanded(mut command: clap::Command, name: &str) -> clap::Command {
+    let family = FAMILIES.iter().find(|(family, _)| *family == name);
+    let sub = command
+        .get_subcommands_mut()
+        .find(|sub| sub.get_name() == name);
+    if let (Some(&(_, augment)), Some(sub)) = (family, sub) {
+        // In its place: clap's `mut_subcommand` would move it last, and help keeps the order.
+        *sub = augment(std::mem::take(sub).defer(|sub| sub));
+    }
+    command
+}
+
+/// What adds a family's subcommands to it.
+type Augment = fn(clap::Command) -> clap::Command;
+
+/// The families of subcommands, each with what adds its subcommands.
+const FAMILIES: [(&str, Augment); 2] = [
+    (
+        "sessions",
+        <SessionsCommand as Subcommand>::augment_subcommands,
+    ),
+    ("debug", <DebugCommand as Subcommand>::augment_subcommands),
+];
+
+/// A family of subcommands (`sessions`, `debug`) whose subcommands clap adds when it builds
+/// the family: only when a command line enters it, so `msbctl status` does not build the
+/// dozen it never looks at. A family has no options of its own, so what clap hands down to
+/// it is the same whenever its subcommands arrive.
+#[derive(Debug)]
+pub struct Family<T>(pub T);
+
+impl<T: Subcommand> Subcommand for Family<T> {
+    fn augment_subcommands(command: clap::Command) -> clap::Command {
+        command.defer(T::augment_subcommands)
+    }
+
+    fn augment_subcommands_for_update(command: clap::Command) -> clap::Command {
+        command.defer(T::augment_subcommands_for_update)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        T::has_subcommand(name)
+    }
+}
+
+impl<T: FromArgMatches> FromArgMatches for Family<T> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(matches).map(Self)
+    }
+
+    fn from_arg_matches_mut(matches: &mut ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(matches).map(Self)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+
+    fn update_from_arg_matches_mut(&mut self, matches: &mut ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(matches)
     }
 }
 
@@ -170,10 +243,10 @@ pub enum Command {
     Metrics,
     /// The session registry
     #[command(subcommand)]
-    Sessions(SessionsCommand),
+    Sessions(Family<SessionsCommand>),
     /// Tools for testing msbd itself
     #[command(subcommand)]
-    Debug(DebugCommand),
+    Debug(Family<DebugCommand>),
     /// Print a completion script for SHELL
     Completions {
         #[arg(value_enum)]

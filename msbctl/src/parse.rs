@@ -6,13 +6,17 @@
 //! subcommands it names, and only to them; clap parses as it would have. Anything else
 //! (`--help` before a subcommand, a typo, `--`) is parsed with the whole tree, as before.
 
-use crate::cli::Cli;
+use crate::cli::{self, Cli};
 use clap::{Arg, Command, CommandFactory, FromArgMatches};
 use std::ffi::OsString;
 
 /// Parses `args` (the program name first) as clap parses them with `Cli`'s whole tree.
 pub fn cli(args: Vec<OsString>) -> Result<Cli, clap::Error> {
     let mut command = Cli::command();
+    // A family named first gets its subcommands now, for the path to go on into them.
+    if let Some(first) = invoked(&command, &args).first() {
+        command = cli::expanded(command, first);
+    }
     let path = invoked(&command, &args);
     if !path.is_empty() {
         command = scoped(command, &path);
@@ -128,7 +132,6 @@ fn hand_down(command: Command, path: &[String], globals: &[Arg]) -> Command {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn args(line: &str) -> Vec<OsString> {
         std::iter::once("msbctl")
@@ -145,13 +148,19 @@ mod tests {
         }
     }
 
+    /// What `Cli::try_parse_from` gives with every family's subcommands built from the start.
     fn whole(line: &str) -> String {
-        outcome(Cli::try_parse_from(args(line)))
+        let parsed = cli::command()
+            .try_get_matches_from(args(line))
+            .and_then(|matches| {
+                Cli::from_arg_matches(&matches).map_err(|err| err.format(&mut cli::command()))
+            });
+        outcome(parsed)
     }
 
     #[test]
     fn the_path_is_read_past_global_options_and_stops_where_unsure() {
-        let root = Cli::command();
+        let root = cli::command();
         let path = |line: &str| invoked(&root, &args(line)).join(" ");
         assert_eq!(path("status"), "status");
         assert_eq!(path("--socket /s --json status --watch"), "status");
@@ -205,6 +214,9 @@ mod tests {
             "sessions run s-1 -l python --timeout 1s",
             "sessions create --flavor large --label k=v",
             "debug fault session-cleanup panic",
+            "--json debug fault bogus hang",
+            "debug",
+            "help debug fault",
             "completions bash",
             "dial-stdio",
             "version --json",

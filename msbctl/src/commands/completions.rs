@@ -2,14 +2,13 @@
 //! session ids from the running msbd. Task names are in clap's script already: they are the
 //! daemon's own (`msb_proto::TASK_NAMES`).
 
-use crate::cli::Cli;
+use crate::cli;
 use crate::exit;
 use crate::output::{Failure, Out};
-use clap::CommandFactory;
 use clap_complete::Shell;
 
 pub fn completions(shell: Shell, out: &Out) -> Result<u8, Failure> {
-    let mut command = Cli::command();
+    let mut command = cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "msbctl", &mut script);
     if shell != Shell::Bash {

@@ -11,7 +11,7 @@ mod version;
 mod wait;
 mod work;
 
-use crate::cli::{Cli, Command, DebugCommand, SessionsCommand};
+use crate::cli::{Cli, Command, DebugCommand, Family, SessionsCommand};
 use crate::output::{Failure, Out};
 use crate::target::Target;
 use crate::{exit, render};
@@ -80,12 +80,12 @@ pub async fn run(cli: Cli, target: &Target, out: &Out) -> Result<u8, Failure> {
             | Command::Pause { .. }
             | Command::Status { watch: true, .. }
             | Command::Events { follow: true }
-            | Command::Sessions(
+            | Command::Sessions(Family(
                 SessionsCommand::Exec { .. }
                     | SessionsCommand::Run { .. }
                     | SessionsCommand::Cp { .. }
                     | SessionsCommand::Logs { follow: true, .. }
-            )
+            ))
     );
     let limit = cli.timeout;
     let work = answer(cli, target, out);
@@ -137,8 +137,8 @@ async fn answer(cli: Cli, target: &Target, out: &Out) -> Result<u8, Failure> {
         }
         Command::Events { follow } => observe::events(&mut client, follow, out).await,
         Command::Metrics => observe::metrics(&mut client, out).await,
-        Command::Sessions(command) => sessions::run(&mut client, command, out).await,
-        Command::Debug(DebugCommand::Fault { task, fault }) => {
+        Command::Sessions(Family(command)) => sessions::run(&mut client, command, out).await,
+        Command::Debug(Family(DebugCommand::Fault { task, fault })) => {
             let fault = fault.into();
             let message = client.fault(task.clone(), fault).await?;
             let injected = Injected {

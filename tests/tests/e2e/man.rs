@@ -10,7 +10,7 @@ use std::path::Path;
 fn pages() -> BTreeMap<String, Vec<u8>> {
     let mut pages = BTreeMap::new();
     render(msbd::config::Cli::command(), "8", &mut pages);
-    render(msbctl::cli::Cli::command(), "1", &mut pages);
+    render(msbctl::cli::command(), "1", &mut pages);
     pages
 }
 
