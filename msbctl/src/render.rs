@@ -41,10 +41,9 @@ fn now_secs() -> u64 {
 
 /// "5m ago" for a unix-seconds stamp.
 fn ago(secs: u64) -> String {
-    format!(
-        "{} ago",
-        format_duration(Duration::from_secs(now_secs().saturating_sub(secs)))
-    )
+    let mut text = format_duration(Duration::from_secs(now_secs().saturating_sub(secs)));
+    text.push_str(" ago");
+    text
 }
 
 fn ms(ms: u64) -> String {
