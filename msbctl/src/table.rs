@@ -56,12 +56,24 @@ impl Table {
     }
 }
 
+const SPACES: &str = "                                ";
+
+/// The room `text` takes: a character a column. Most cells are ASCII, whose bytes are its
+/// characters and are checked a word at a time.
+fn width(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    }
+}
+
 /// The table's text, each column as wide as its widest cell, no space trailing a line.
 pub fn lines(table: &Table) -> String {
     let mut widths: Vec<usize> = Vec::new();
     for row in &table.rows {
         for (i, cell) in row.iter().enumerate() {
-            let width = cell.text.chars().count();
+            let width = width(&cell.text);
             match widths.get_mut(i) {
                 Some(w) => *w = (*w).max(width),
                 None => widths.push(width),
@@ -79,8 +91,13 @@ pub fn lines(table: &Table) -> String {
         let start = out.len();
         for (cell, width) in row.iter().zip(&widths) {
             out.push_str(cell.shown());
-            let pad = width - cell.text.chars().count() + 2;
-            out.extend(std::iter::repeat_n(' ', pad));
+            let mut pad = width - self::width(&cell.text) + 2;
+            // A run of spaces at a time: a list of a hundred sessions pads eight hundred cells.
+            while pad > 0 {
+                let run = pad.min(SPACES.len());
+                out.push_str(&SPACES[..run]);
+                pad -= run;
+            }
         }
         let kept = out[start..].trim_end().len();
         out.truncate(start + kept);
@@ -106,6 +123,17 @@ mod tests {
              session-cleanup  running\n\
              x                \x1b[33mpaused\x1b[0m"
         );
+    }
+
+    #[test]
+    fn a_character_is_a_column_whatever_its_bytes_and_long_cells_pad_in_full() {
+        let mut t = table(&["NAME", "X"]);
+        t.add_row(["héllo", "1"]);
+        assert_eq!(lines(&t), "NAME   X\nhéllo  1");
+        let long = "x".repeat(40);
+        let mut t = table(&["A", "B"]);
+        t.add_row([long.as_str(), "1"]);
+        assert_eq!(lines(&t), format!("A{}B\n{long}  1", " ".repeat(41)));
     }
 
     #[test]
