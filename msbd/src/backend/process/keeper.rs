@@ -6,7 +6,8 @@
 //! becomes pid 1 there (it builds the sandbox's root filesystem, see `rootfs`, and reaps),
 //! and the command runs as pid 2, as the sandbox's user with `--as-user`. Without
 //! `--isolate` the command is its child.
-//! Without a command it idles until SIGTERM (the `default` template).
+//! Without a command it idles until SIGTERM (the `default` template): pid 1 itself, with
+//! `--isolate`.
 //!
 //! With `--log`, the command's stdout and stderr go to a bounded log that the keeper itself
 //! writes while it waits (see `output`), and records how the command ended beside it (told by
@@ -446,6 +447,13 @@ fn init(args: &KeeperArgs, ready: &mut Ready, ending: OwnedFd) -> ExitCode {
         // Stopped before the command existed: it is never started.
         return died_of(signal);
     }
+    if args.command.is_empty() {
+        // Without a command pid 1 idles itself: one process fewer to start, and to end.
+        ready.close();
+        idle_as_init();
+        let _ = nix::unistd::write(&ending, Ending::Exited(0).text().as_bytes());
+        return ExitCode::SUCCESS;
+    }
     // SAFETY: still a single thread.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => start(args, ready).unwrap_or_else(|err| ready.fail(&err)),
@@ -459,6 +467,26 @@ fn init(args: &KeeperArgs, ready: &mut Ready, ending: OwnedFd) -> ExitCode {
             exit_code(status)
         }
         Err(err) => ready.fail(&format!("fork: {err}")),
+    }
+}
+
+/// Pid 1 of a sandbox without a command: reaps what commands run in it leave behind until
+/// a termination signal comes from outside the sandbox: msbd's, or one its keeper relays.
+fn idle_as_init() {
+    loop {
+        let (signo, info) = next_signal();
+        if signo == libc::SIGCHLD {
+            while matches!(
+                waitpid(None, Some(WaitPidFlag::WNOHANG)),
+                Ok(status) if status != WaitStatus::StillAlive
+            ) {}
+            continue;
+        }
+        // SAFETY: every signal waited for carries a sender's pid, 0 for one outside the
+        // sandbox's pid namespace.
+        if unsafe { info.si_pid() } == 0 {
+            return;
+        }
     }
 }
 
