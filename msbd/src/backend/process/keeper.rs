@@ -44,7 +44,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::identity::{self, become_root};
@@ -235,12 +235,13 @@ fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
         return super::enter::run(args, ready);
     }
     let output = args.log.as_deref().map(Output::open).transpose()?;
+    let record = open_record(args)?;
     if let Some(signal) = pending_termination() {
         // Stopped before the sandbox's first process existed: it is never made.
         return Ok(died_of(signal));
     }
     if args.isolate || args.probe {
-        return isolate(args, ready, output);
+        return isolate(args, ready, output, record);
     }
     // SAFETY: no other thread exists in this process.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
@@ -255,7 +256,7 @@ fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
             Ok(exit_code(supervise(
                 child,
                 Forward::UnlessFromParent,
-                ending_file(args).as_deref(),
+                record,
                 output.map(Output::into_pump),
             )))
         }
@@ -269,6 +270,7 @@ fn isolate(
     args: &KeeperArgs,
     ready: &mut Ready,
     output: Option<Output>,
+    record: Option<File>,
 ) -> Result<ExitCode, String> {
     let (go_rx, go_tx) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (ending_rx, ending_tx) =
@@ -288,7 +290,7 @@ fn isolate(
     };
     match clone_namespaced(namespaces)? {
         None => {
-            drop((go_tx, ending_rx));
+            drop((go_tx, ending_rx, record));
             if let Some(output) = output {
                 output.attach()?;
             }
@@ -320,7 +322,7 @@ fn isolate(
             let told = nix::unistd::read(&ending_rx, &mut told)
                 .ok()
                 .and_then(|n| Ending::parse(&String::from_utf8_lossy(&told[..n])));
-            record_ending(ending_file(args).as_deref(), told);
+            record_ending(record, told);
             Ok(exit_code(status))
         }
     }
@@ -374,9 +376,17 @@ fn confine(args: &KeeperArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Where the command's end is recorded, when there is a log.
-fn ending_file(args: &KeeperArgs) -> Option<PathBuf> {
-    args.log.as_deref().map(|log| LogFiles::of(log).exit)
+/// The file the command's end is recorded in, when there is a log: made now, as the sandbox
+/// starts, since making a file amid the many removals of a stop of many sandboxes is slow on
+/// some file systems, and then only written.
+fn open_record(args: &KeeperArgs) -> Result<Option<File>, String> {
+    let Some(log) = args.log.as_deref() else {
+        return Ok(None);
+    };
+    let path = LogFiles::of(log).exit;
+    File::create(&path)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Pid 1 of the sandbox's pid namespace: its own root filesystem, then the command as pid 2;
@@ -549,7 +559,7 @@ pub(super) enum Forward {
 pub(super) fn supervise(
     main: Pid,
     forward: Forward,
-    record: Option<&Path>,
+    record: Option<File>,
     mut pump: Option<Pump>,
 ) -> WaitStatus {
     // A signal that came between the last look and the fork reached only this process:
@@ -666,14 +676,11 @@ pub(super) fn reap(main: Pid) -> Option<WaitStatus> {
     }
 }
 
-/// Records how the command ended at `path`, when there is one and the end is known.
-fn record_ending(path: Option<&Path>, ending: Option<Ending>) {
-    if let (Some(path), Some(ending)) = (path, ending) {
-        if let Err(err) = ending.record(path) {
-            eprintln!(
-                "msbd keeper: cannot record the exit at {}: {err}",
-                path.display()
-            );
+/// Records how the command ended in `record`, when there is one and the end is known.
+fn record_ending(record: Option<File>, ending: Option<Ending>) {
+    if let (Some(mut record), Some(ending)) = (record, ending) {
+        if let Err(err) = ending.record(&mut record) {
+            eprintln!("msbd keeper: cannot record the exit: {err}");
         }
     }
 }
