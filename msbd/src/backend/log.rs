@@ -1,8 +1,9 @@
 //! A sandbox's own log on disk: its command's stdout and stderr, merged in the order they were
 //! written, kept bounded. The writer appends to `NAME.log` and, once that has passed `LIMIT`,
 //! renames it over `NAME.log.1` and starts afresh, so the two files together always hold at
-//! least the last `LIMIT` bytes. Beside them, `NAME.exit` says how the command ended. Readers
-//! take what is kept, then follow the log as it grows, across rotations.
+//! least the last `LIMIT` bytes. Beside them, `NAME.exit` says how the command ended (empty
+//! until it has). Readers take what is kept, then follow the log as it grows, across
+//! rotations.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -59,9 +60,10 @@ pub enum Ending {
 }
 
 impl Ending {
-    /// Records it for msbd, which may not be the keeper's parent (an adopted sandbox).
-    pub fn record(self, path: &Path) -> std::io::Result<()> {
-        std::fs::write(path, self.text())
+    /// Records it for msbd, which may not be the keeper's parent (an adopted sandbox), in
+    /// the file made for it.
+    pub fn record(self, to: &mut File) -> std::io::Result<()> {
+        to.write_all(self.text().as_bytes())
     }
 
     /// What `record` wrote; `None` when nothing (or something unreadable) was.
@@ -278,7 +280,9 @@ mod tests {
         let path = dir.path().join("s.exit");
         assert_eq!(Ending::read(&path), None);
         for ending in [Ending::Exited(3), Ending::Killed(9)] {
-            ending.record(&path).expect("record");
+            let mut file = std::fs::File::create(&path).expect("create");
+            assert_eq!(Ending::read(&path), None, "made, not yet written");
+            ending.record(&mut file).expect("record");
             assert_eq!(Ending::read(&path), Some(ending));
         }
         std::fs::write(&path, "garbage").expect("write");

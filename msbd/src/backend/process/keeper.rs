@@ -6,7 +6,8 @@
 //! becomes pid 1 there (it builds the sandbox's root filesystem, see `rootfs`, and reaps),
 //! and the command runs as pid 2, as the sandbox's user with `--as-user`. Without
 //! `--isolate` the command is its child.
-//! Without a command it idles until SIGTERM (the `default` template).
+//! Without a command it idles until SIGTERM (the `default` template): pid 1 itself, with
+//! `--isolate`.
 //!
 //! With `--log`, the command's stdout and stderr go to a bounded log that the keeper itself
 //! writes while it waits (see `output`), and records how the command ended beside it (told by
@@ -43,7 +44,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::identity::{self, become_root};
@@ -234,12 +235,13 @@ fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
         return super::enter::run(args, ready);
     }
     let output = args.log.as_deref().map(Output::open).transpose()?;
+    let record = open_record(args)?;
     if let Some(signal) = pending_termination() {
         // Stopped before the sandbox's first process existed: it is never made.
         return Ok(died_of(signal));
     }
     if args.isolate || args.probe {
-        return isolate(args, ready, output);
+        return isolate(args, ready, output, record);
     }
     // SAFETY: no other thread exists in this process.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
@@ -254,7 +256,7 @@ fn keep(args: &KeeperArgs, ready: &mut Ready) -> Result<ExitCode, String> {
             Ok(exit_code(supervise(
                 child,
                 Forward::UnlessFromParent,
-                ending_file(args).as_deref(),
+                record,
                 output.map(Output::into_pump),
             )))
         }
@@ -268,6 +270,7 @@ fn isolate(
     args: &KeeperArgs,
     ready: &mut Ready,
     output: Option<Output>,
+    record: Option<File>,
 ) -> Result<ExitCode, String> {
     let (go_rx, go_tx) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (ending_rx, ending_tx) =
@@ -287,7 +290,7 @@ fn isolate(
     };
     match clone_namespaced(namespaces)? {
         None => {
-            drop((go_tx, ending_rx));
+            drop((go_tx, ending_rx, record));
             if let Some(output) = output {
                 output.attach()?;
             }
@@ -319,7 +322,7 @@ fn isolate(
             let told = nix::unistd::read(&ending_rx, &mut told)
                 .ok()
                 .and_then(|n| Ending::parse(&String::from_utf8_lossy(&told[..n])));
-            record_ending(ending_file(args).as_deref(), told);
+            record_ending(record, told);
             Ok(exit_code(status))
         }
     }
@@ -373,9 +376,17 @@ fn confine(args: &KeeperArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Where the command's end is recorded, when there is a log.
-fn ending_file(args: &KeeperArgs) -> Option<PathBuf> {
-    args.log.as_deref().map(|log| LogFiles::of(log).exit)
+/// The file the command's end is recorded in, when there is a log: made now, as the sandbox
+/// starts, since making a file amid the many removals of a stop of many sandboxes is slow on
+/// some file systems, and then only written.
+fn open_record(args: &KeeperArgs) -> Result<Option<File>, String> {
+    let Some(log) = args.log.as_deref() else {
+        return Ok(None);
+    };
+    let path = LogFiles::of(log).exit;
+    File::create(&path)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Pid 1 of the sandbox's pid namespace: its own root filesystem, then the command as pid 2;
@@ -446,6 +457,13 @@ fn init(args: &KeeperArgs, ready: &mut Ready, ending: OwnedFd) -> ExitCode {
         // Stopped before the command existed: it is never started.
         return died_of(signal);
     }
+    if args.command.is_empty() {
+        // Without a command pid 1 idles itself: one process fewer to start, and to end.
+        ready.close();
+        idle_as_init();
+        let _ = nix::unistd::write(&ending, Ending::Exited(0).text().as_bytes());
+        return ExitCode::SUCCESS;
+    }
     // SAFETY: still a single thread.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => start(args, ready).unwrap_or_else(|err| ready.fail(&err)),
@@ -459,6 +477,26 @@ fn init(args: &KeeperArgs, ready: &mut Ready, ending: OwnedFd) -> ExitCode {
             exit_code(status)
         }
         Err(err) => ready.fail(&format!("fork: {err}")),
+    }
+}
+
+/// Pid 1 of a sandbox without a command: reaps what commands run in it leave behind until
+/// a termination signal comes from outside the sandbox: msbd's, or one its keeper relays.
+fn idle_as_init() {
+    loop {
+        let (signo, info) = next_signal();
+        if signo == libc::SIGCHLD {
+            while matches!(
+                waitpid(None, Some(WaitPidFlag::WNOHANG)),
+                Ok(status) if status != WaitStatus::StillAlive
+            ) {}
+            continue;
+        }
+        // SAFETY: every signal waited for carries a sender's pid, 0 for one outside the
+        // sandbox's pid namespace.
+        if unsafe { info.si_pid() } == 0 {
+            return;
+        }
     }
 }
 
@@ -521,7 +559,7 @@ pub(super) enum Forward {
 pub(super) fn supervise(
     main: Pid,
     forward: Forward,
-    record: Option<&Path>,
+    record: Option<File>,
     mut pump: Option<Pump>,
 ) -> WaitStatus {
     // A signal that came between the last look and the fork reached only this process:
@@ -638,14 +676,11 @@ pub(super) fn reap(main: Pid) -> Option<WaitStatus> {
     }
 }
 
-/// Records how the command ended at `path`, when there is one and the end is known.
-fn record_ending(path: Option<&Path>, ending: Option<Ending>) {
-    if let (Some(path), Some(ending)) = (path, ending) {
-        if let Err(err) = ending.record(path) {
-            eprintln!(
-                "msbd keeper: cannot record the exit at {}: {err}",
-                path.display()
-            );
+/// Records how the command ended in `record`, when there is one and the end is known.
+fn record_ending(record: Option<File>, ending: Option<Ending>) {
+    if let (Some(mut record), Some(ending)) = (record, ending) {
+        if let Err(err) = ending.record(&mut record) {
+            eprintln!("msbd keeper: cannot record the exit: {err}");
         }
     }
 }

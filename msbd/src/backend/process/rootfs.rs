@@ -3,8 +3,14 @@
 //! host's system directories read-only, a minimal `/etc` written for the sandbox, its working
 //! directory at `/work`, a size-limited `/tmp`, its own `/proc` and a minimal `/dev`, and the
 //! host paths its template's options bind in on purpose. Nothing else of the host (msbd's
-//! state and socket, other sandboxes, `/root`, `/home`, secrets in `/etc`) exists inside. Every mount lives in the sandbox's mount namespace and goes with
-//! it: nothing is left on the host.
+//! state and socket, other sandboxes, `/root`, `/home`, secrets in `/etc`) exists inside.
+//! Every mount lives in the sandbox's mount namespace and goes with it: nothing is left on
+//! the host.
+//!
+//! The root, `/tmp`, `/dev` and `/dev/shm` are one tmpfs, each of the last three a writable
+//! mount of its own directory in it: every file system is a kernel object that each removal
+//! of a memory cgroup on the host walks (its shrinker and caches), so a sandbox makes as few
+//! as it can, three with `/proc` and `/dev/pts`.
 
 use super::identity::{USER, USER_ID};
 use crate::template_options::Mount;
@@ -16,7 +22,8 @@ use std::path::{Path, PathBuf};
 
 /// Where the sandbox's working directory appears inside, its commands' start and `HOME`.
 pub const WORK: &str = "/work";
-/// The size of the sandbox's `/tmp`.
+/// The size of the sandbox's tmpfs: `/tmp` and `/dev/shm` share it, beside the few files
+/// of its root.
 pub const TMP_LIMIT_MB: u64 = 64;
 /// Where the new root is assembled before it becomes `/`: a tmpfs mounted over the host's
 /// `/tmp`, in the sandbox's mount namespace only.
@@ -49,7 +56,7 @@ pub fn enter(plan: &Plan) -> Result<(), String> {
         "tmpfs",
         staging,
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        "mode=0755",
+        &format!("mode=0755,size={TMP_LIMIT_MB}m"),
     )?;
     for name in SYSTEM {
         share_system(&Path::new("/").join(name), &staging.join(name))?;
@@ -64,12 +71,7 @@ pub fn enter(plan: &Plan) -> Result<(), String> {
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         )?;
     }
-    mount_fs(
-        "tmpfs",
-        &mkdir(&staging.join("tmp"))?,
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        &format!("mode=1777,size={}m", TMP_LIMIT_MB),
-    )?;
+    writable_dir(&staging.join("tmp"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV)?;
     for (source, mount) in plan.mounts {
         bind_option(source, mount, staging)?;
     }
@@ -79,7 +81,7 @@ pub fn enter(plan: &Plan) -> Result<(), String> {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         "",
     )?;
-    make_dev(&mkdir(&staging.join("dev"))?)?;
+    make_dev(&staging.join("dev"))?;
     // pivot_root(".", "."): the old root ends up stacked under the new one, and is detached
     // at once, so no path leads back to the host.
     chdir(staging).map_err(|e| format!("chdir {STAGING}: {e}"))?;
@@ -193,15 +195,30 @@ fn write_etc(etc: &Path, hostname: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A directory of the root's tmpfs, sticky and writable by all, made a mount of its own with
+/// `flags`, so it stays writable once the root is made read-only.
+fn writable_dir(dir: &Path, flags: MsFlags) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    mkdir(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777))
+        .map_err(|e| format!("chmod {}: {e}", dir.display()))?;
+    bind(dir, dir, flags)
+}
+
 /// A minimal `/dev`: the harmless host devices, the usual links, its own shared memory and
 /// its own pseudo-terminals.
 fn make_dev(dev: &Path) -> Result<(), String> {
-    mount_fs(
-        "tmpfs",
+    // `/dev/shm` first, from the root's mount: made inside `/dev`'s, it would be no-exec.
+    writable_dir(
+        &mkdir(dev)?.join("shm"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+    )?;
+    // Its devices are bind mounts, which keep the host's flags: `/dev` itself needs none.
+    // (The mount of `/dev/shm` comes along.)
+    bind(
         dev,
-        // Its devices are bind mounts, which keep the host's flags: the tmpfs needs none.
+        dev,
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        "mode=0755,size=64k",
     )?;
     for name in DEVICES {
         let host = Path::new("/dev").join(name);
@@ -223,12 +240,6 @@ fn make_dev(dev: &Path) -> Result<(), String> {
         std::os::unix::fs::symlink(target, dev.join(name))
             .map_err(|e| format!("link /dev/{name}: {e}"))?;
     }
-    mount_fs(
-        "tmpfs",
-        &mkdir(&dev.join("shm"))?,
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        "mode=1777",
-    )?;
     mount_fs(
         "devpts",
         &mkdir(&dev.join("pts"))?,
