@@ -87,7 +87,7 @@ struct Shared {
     /// Told when a sandbox ends by itself, not through a stop.
     exits: mpsc::UnboundedSender<Exited>,
     /// Every sandbox whose end is being watched, by name.
-    watched: Mutex<HashMap<String, Watched>>,
+    watched: Mutex<HashMap<Arc<str>, Watched>>,
     /// What tells the watched sandboxes' ends.
     reaper: Arc<Reaper>,
     /// The keepers of commands running in each sandbox, by sandbox name.
@@ -195,6 +195,8 @@ impl ProcessBackend {
 
 /// What a spawn made, for the async side to watch and wait on.
 struct Spawned {
+    /// The sandbox's name, shared by the tables that hold it.
+    name: Arc<str>,
     child: std::process::Child,
     pid: u32,
     ready: OwnedFd,
@@ -203,7 +205,7 @@ struct Spawned {
 }
 
 impl Shared {
-    fn watched(&self) -> MutexGuard<'_, HashMap<String, Watched>> {
+    fn watched(&self) -> MutexGuard<'_, HashMap<Arc<str>, Watched>> {
         self.watched.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -240,7 +242,7 @@ impl Shared {
     /// members; with `stopping`, for a stop, which then takes its end.
     fn watch(
         self: &Arc<Self>,
-        name: &str,
+        name: Arc<str>,
         session_id: &str,
         pgrp: i32,
         leader: Option<Watch>,
@@ -253,9 +255,8 @@ impl Shared {
             stopping,
             waiters: Vec::new(),
         };
-        self.watched().insert(name.to_string(), watched);
+        self.watched().insert(name.clone(), watched);
         let shared = self.clone();
-        let name = name.to_string();
         match leader.map(|leader| self.reaper.add(leader)) {
             Some(Ok(())) => {}
             // The set could not take it: looked at now and then instead.
@@ -277,10 +278,10 @@ impl Shared {
     /// Sandbox `name` has ended: its stop, if one waits, is told. Unless a stop owns it, it
     /// ended by itself: what it left is released (its log stays, to be read) and its end is
     /// reported, with how it ended.
-    fn ended(self: &Arc<Self>, name: String, end: watch::End) {
+    fn ended(self: &Arc<Self>, name: Arc<str>, end: watch::End) {
         let by_itself = {
             let mut watched = self.watched();
-            match watched.get_mut(&name) {
+            match watched.get_mut(&*name) {
                 Some(w) => {
                     w.ended = true;
                     for waiter in w.waiters.drain(..) {
@@ -289,14 +290,14 @@ impl Shared {
                     if w.stopping {
                         None
                     } else {
-                        watched.remove(&name)
+                        watched.remove(&*name)
                     }
                 }
                 None => None,
             }
         };
         let Some(gone) = by_itself else {
-            tracing::debug!(sandbox = name, how = end.how, "stopped sandbox ended");
+            tracing::debug!(sandbox = &*name, how = end.how, "stopped sandbox ended");
             return;
         };
         let shared = self.clone();
@@ -304,7 +305,7 @@ impl Shared {
             let _ = shared.sweep(gone.pgrp, &name).await;
             let exit = shared.exit_of(&name, end.ending).await;
             tracing::info!(
-                sandbox = name,
+                sandbox = &*name,
                 how = end.how,
                 code = exit.code,
                 signal = exit.signal,
@@ -314,7 +315,7 @@ impl Shared {
             shared.release(&name, false).await;
             let _ = shared.exits.send(Exited {
                 session_id: gone.session_id,
-                sandbox: name,
+                sandbox: name.to_string(),
                 exit,
             });
         });
@@ -387,7 +388,8 @@ impl Shared {
         let Some((pgrp, session_id, pidfd)) = found else {
             return Ok(false);
         };
-        let leader = pidfd.map(|fd| Watch::adopted(name, fd));
+        let name: Arc<str> = Arc::from(name);
+        let leader = pidfd.map(|fd| Watch::adopted(name.clone(), fd));
         self.watch(name, &session_id, pgrp, leader, stopping);
         Ok(true)
     }
@@ -460,7 +462,7 @@ impl Shared {
                         shared.debris_due.store(true, Ordering::Relaxed);
                     }
                 }
-                shared.watched().remove(&name);
+                shared.watched().remove(name.as_str());
             })
             .await;
         if let Err(err) = released {
@@ -469,7 +471,10 @@ impl Shared {
     }
 
     /// Gives the sandbox host uids of its own (where sandboxes get them), then starts it.
-    fn spawn(&self, spec: &SandboxSpec) -> Result<Spawned, BackendError> {
+    /// `name` is the spec's, made on the runtime's side: what the sandbox keeps for its life
+    /// is not made amid a blocking thread's short-lived allocations, which would pin that
+    /// thread's allocator arena.
+    fn spawn(&self, spec: &SandboxSpec, name: Arc<str>) -> Result<Spawned, BackendError> {
         refuse_image(spec)?;
         if !self.isolation.namespaces && !spec.options.mounts.is_empty() {
             return Err(BackendError::Setup {
@@ -478,13 +483,13 @@ impl Shared {
             });
         }
         let uid = match &self.uids {
-            Some(uids) => Some(uids.take(&spec.name).ok_or_else(|| BackendError::Setup {
+            Some(uids) => Some(uids.take(&name).ok_or_else(|| BackendError::Setup {
                 name: spec.name.clone(),
                 message: format!("every uid of --uid-range {} is taken", uids.range()),
             })?),
             None => None,
         };
-        self.spawn_as(spec, uid)
+        self.spawn_as(spec, uid, name)
             .inspect_err(|_| self.give_back_uid(&spec.name))
     }
 
@@ -496,7 +501,12 @@ impl Shared {
 
     /// Makes the sandbox's directory (owned by its ordinary user, whose host uid follows
     /// `uid`, its root's) and cgroups, starts its keeper and writes its record.
-    fn spawn_as(&self, spec: &SandboxSpec, uid: Option<u32>) -> Result<Spawned, BackendError> {
+    fn spawn_as(
+        &self,
+        spec: &SandboxSpec,
+        uid: Option<u32>,
+        name: Arc<str>,
+    ) -> Result<Spawned, BackendError> {
         let spawn_err = |source| BackendError::Spawn {
             name: spec.name.clone(),
             source,
@@ -593,6 +603,7 @@ impl Shared {
             host_network: spec.options.host_network,
         });
         Ok(Spawned {
+            name,
             child,
             pid,
             ready,
@@ -687,19 +698,25 @@ impl Backend for ProcessBackend {
             let shared = self.shared.clone();
             let spawned = {
                 let spec = spec.clone();
-                self.shared.blocking(move || shared.spawn(&spec)).await??
+                let name = Arc::from(spec.name.as_str());
+                self.shared
+                    .blocking(move || shared.spawn(&spec, name))
+                    .await??
             };
             let Spawned {
+                name,
                 child,
                 pid,
                 ready,
                 recorded,
             } = spawned;
+            // Reaped by the watch, through its pid.
+            drop(child);
             self.shared.watch(
-                &spec.name,
+                name.clone(),
                 &spec.session_id,
                 pid as i32,
-                Some(Watch::child(&spec.name, child)),
+                Some(Watch::child(name, pid)),
                 false,
             );
             let started = match recorded {
@@ -736,7 +753,7 @@ impl Backend for ProcessBackend {
 
     fn adopt<'a>(&'a self, sandbox: &'a SandboxInfo) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            if self.shared.watched().contains_key(&sandbox.name) {
+            if self.shared.watched().contains_key(sandbox.name.as_str()) {
                 return Ok(());
             }
             if !self.shared.find_and_watch(&sandbox.name, false).await? {
@@ -857,14 +874,14 @@ impl Shared {
                 .filter(|(_, w)| !w.ended)
                 .map(|(name, w)| {
                     let info = SandboxInfo {
-                        name: name.clone(),
+                        name: name.to_string(),
                         session_id: w.session_id.clone(),
                         pid: Some(w.pgrp as u32),
                     };
-                    (name.clone(), info)
+                    (name.to_string(), info)
                 })
                 .collect();
-            (found, watched.keys().cloned().collect())
+            (found, watched.keys().map(|name| name.to_string()).collect())
         };
         let mut hint = false;
         for file in &files {
@@ -944,7 +961,8 @@ impl Shared {
             .filter(|_| due)
             .map(Cgroups::sandboxes)
             .unwrap_or_default();
-        let mut running: HashSet<String> = self.watched().keys().cloned().collect();
+        let mut running: HashSet<String> =
+            self.watched().keys().map(|name| name.to_string()).collect();
         running.extend(live.iter().map(|s| s.name.clone()));
         let claimed = |name: &str| running.contains(name) || keep(name);
         let mut removed = 0;

@@ -5,13 +5,13 @@
 
 use super::UidRange;
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug)]
 pub(super) struct Uids {
     range: UidRange,
     /// Sandbox by root's uid, and where the next search starts (a pair's offset).
-    taken: Mutex<(BTreeMap<u32, String>, u32)>,
+    taken: Mutex<(BTreeMap<u32, Arc<str>>, u32)>,
 }
 
 impl Uids {
@@ -20,7 +20,7 @@ impl Uids {
         let taken = recorded
             .into_iter()
             .filter(|(_, uid)| range.contains(*uid))
-            .map(|(name, uid)| (uid, name))
+            .map(|(name, uid)| (uid, Arc::from(name)))
             .collect();
         Self {
             range,
@@ -28,13 +28,13 @@ impl Uids {
         }
     }
 
-    fn taken(&self) -> MutexGuard<'_, (BTreeMap<u32, String>, u32)> {
+    fn taken(&self) -> MutexGuard<'_, (BTreeMap<u32, Arc<str>>, u32)> {
         self.taken.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A free pair for `sandbox`: root's uid (the user's is the next); `None` when every
     /// pair of the range is taken.
-    pub fn take(&self, sandbox: &str) -> Option<u32> {
+    pub fn take(&self, sandbox: &Arc<str>) -> Option<u32> {
         let mut guard = self.taken();
         let (taken, next) = &mut *guard;
         let pairs = self.range.count / 2;
@@ -44,14 +44,14 @@ impl Uids {
             !taken.contains_key(&root) && !taken.contains_key(&(root + 1))
         })?;
         let uid = self.range.start + 2 * pair;
-        taken.insert(uid, sandbox.to_string());
+        taken.insert(uid, sandbox.clone());
         *next = (pair + 1) % pairs;
         Some(uid)
     }
 
     /// Frees the uids of `sandbox`, if it holds them.
     pub fn give_back(&self, sandbox: &str) {
-        self.taken().0.retain(|_, name| name != sandbox);
+        self.taken().0.retain(|_, name| &**name != sandbox);
     }
 
     pub fn range(&self) -> UidRange {
@@ -74,20 +74,20 @@ mod tests {
             [("old".to_string(), 1000), ("older".to_string(), 1003)],
         );
         // 1002 is free, but 1003 is root of a sandbox from before pairs.
-        assert_eq!(uids.take("a"), Some(1004));
-        assert_eq!(uids.take("b"), None);
+        assert_eq!(uids.take(&"a".into()), Some(1004));
+        assert_eq!(uids.take(&"b".into()), None);
         uids.give_back("older");
         uids.give_back("a");
-        assert_eq!(uids.take("a"), Some(1002));
-        assert_eq!(uids.take("b"), Some(1004));
+        assert_eq!(uids.take(&"a".into()), Some(1002));
+        assert_eq!(uids.take(&"b".into()), Some(1004));
         // 1006 alone is no pair.
-        assert_eq!(uids.take("c"), None);
+        assert_eq!(uids.take(&"c".into()), None);
         uids.give_back("a");
-        assert_eq!(uids.take("c"), Some(1002));
+        assert_eq!(uids.take(&"c".into()), Some(1002));
         uids.give_back("old");
         uids.give_back("b");
         // In turn: the pair after the last one given, not the lowest free.
-        assert_eq!(uids.take("d"), Some(1004));
-        assert_eq!(uids.take("e"), Some(1000));
+        assert_eq!(uids.take(&"d".into()), Some(1004));
+        assert_eq!(uids.take(&"e".into()), Some(1000));
     }
 }

@@ -10,11 +10,11 @@ use crate::backend::log::Ending;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::ExitStatusExt;
-use std::process::Child;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -53,59 +53,70 @@ impl From<String> for End {
 
 /// A sandbox's first process, waited for: its pidfd (none for a child of ours the kernel
 /// gave none) and, when it is our child (rather than one adopted from a previous daemon),
-/// the child to reap.
+/// its pid, to reap it. Kept small: thousands wait at once.
 #[derive(Debug)]
 pub(super) struct Watch {
-    pub name: String,
+    pub name: Arc<str>,
     pidfd: Option<OwnedFd>,
-    child: Option<Child>,
+    child: Option<Pid>,
 }
 
 impl Watch {
-    pub fn child(name: &str, child: Child) -> Self {
+    pub fn child(name: Arc<str>, pid: u32) -> Self {
         Self {
-            name: name.to_string(),
+            name,
             // Nothing reaps it before us, so its pid cannot be reused under the pidfd.
-            pidfd: pidfd_open(child.id()).ok(),
-            child: Some(child),
+            pidfd: pidfd_open(pid).ok(),
+            child: Some(Pid::from_raw(pid as i32)),
         }
     }
 
-    pub fn adopted(name: &str, pidfd: OwnedFd) -> Self {
+    pub fn adopted(name: Arc<str>, pidfd: OwnedFd) -> Self {
         Self {
-            name: name.to_string(),
+            name,
             pidfd: Some(pidfd),
             child: None,
         }
     }
 
-    /// Whether it has ended, without waiting.
-    fn ended_now(&mut self) -> bool {
-        if let Some(child) = &mut self.child {
-            return !matches!(child.try_wait(), Ok(None));
+    /// How it ended, if it has, without waiting: reaps our child once it has.
+    fn try_end(&self) -> Option<End> {
+        if let Some(child) = self.child {
+            return match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => None,
+                status => Some(ended_with(status)),
+            };
         }
-        let Some(pidfd) = &self.pidfd else {
-            return true;
-        };
+        let pidfd = self.pidfd.as_ref()?;
         let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-        !matches!(nix::poll::poll(&mut fds, PollTimeout::ZERO), Ok(0))
+        match nix::poll::poll(&mut fds, PollTimeout::ZERO) {
+            Ok(0) => None,
+            _ => Some(String::from("exited").into()),
+        }
     }
 
     /// How it ended; reaps our child, which has ended.
-    fn end(mut self) -> End {
-        let Some(child) = &mut self.child else {
-            return String::from("exited").into();
-        };
-        match child.wait() {
-            Ok(status) => End {
-                how: status.to_string(),
-                ending: status
-                    .code()
-                    .map(Ending::Exited)
-                    .or(status.signal().map(Ending::Killed)),
-            },
-            Err(err) => format!("cannot wait for it: {err}").into(),
+    fn end(self) -> End {
+        match self.child {
+            Some(child) => ended_with(waitpid(child, None)),
+            None => String::from("exited").into(),
         }
+    }
+}
+
+/// What reaping our child said of its end.
+fn ended_with(status: nix::Result<WaitStatus>) -> End {
+    match status {
+        Ok(WaitStatus::Exited(_, code)) => End {
+            how: format!("exit status: {code}"),
+            ending: Some(Ending::Exited(code)),
+        },
+        Ok(WaitStatus::Signaled(_, signal, _)) => End {
+            how: format!("signal: {signal}"),
+            ending: Some(Ending::Killed(signal as i32)),
+        },
+        Ok(other) => format!("{other:?}").into(),
+        Err(err) => format!("cannot wait for it: {err}").into(),
     }
 }
 
@@ -165,7 +176,7 @@ impl Reaper {
 
     /// Takes ends from the set as they come, for as long as msbd runs: `ended` is told of
     /// each with the sandbox's name.
-    pub async fn run(&self, ended: impl Fn(String, End)) {
+    pub async fn run(&self, ended: impl Fn(Arc<str>, End)) {
         let mut events = vec![EpollEvent::empty(); BATCH];
         loop {
             let mut ready = match self.set.readable().await {
@@ -203,11 +214,13 @@ impl Reaper {
 }
 
 /// Waits for `watch` by looking now and then: for a leader the set cannot hold.
-pub(super) async fn polled(mut watch: Watch) -> End {
-    while !watch.ended_now() {
+pub(super) async fn polled(watch: Watch) -> End {
+    loop {
+        if let Some(end) = watch.try_end() {
+            return end;
+        }
         tokio::time::sleep(POLL_EVERY).await;
     }
-    watch.end()
 }
 
 /// Waits until none of the marked members of group `pgrp` is left.
