@@ -34,7 +34,6 @@ pub(super) enum Job {
 }
 
 /// What the store should hold, in memory: only while its file is lost.
-#[derive(Default)]
 struct Contents {
     sessions: HashMap<String, Session>,
     pauses: BTreeMap<String, StoredPause>,
