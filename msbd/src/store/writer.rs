@@ -237,19 +237,16 @@ impl Writer {
     }
 
     fn write(&mut self, change: Change, must: bool) -> Result<(), StoreError> {
-        let written = match (&mut self.conn, &mut self.lost) {
-            (Some(conn), _) => {
+        let written = match (self.conn.is_some(), &mut self.lost) {
+            (true, _) => {
                 self.pending.push(change);
-                let written = db::apply(conn, &self.pending)
-                    .map_err(|e| db::write_error(conn, &self.path, e));
-                if written.is_ok() {
-                    self.pending.clear();
-                } else if must {
+                let written = self.flush();
+                if written.is_err() && must {
                     self.pending.pop();
                 }
                 written
             }
-            (None, Some(contents)) => {
+            (false, Some(contents)) => {
                 let undo = contents.apply(change);
                 let written = self.recreate();
                 if let (Err(_), Some(contents)) = (&written, &mut self.lost) {
@@ -259,15 +256,26 @@ impl Writer {
                 }
                 written
             }
-            (None, None) => Err(StoreError::Stopped {
-                path: self.path.clone(),
-            }),
+            (false, None) => Err(self.stopped()),
         };
-        match &written {
-            Ok(()) => self.healthy(),
-            Err(err) => self.fail(err),
-        }
+        self.note(&written);
         written
+    }
+
+    /// Writes the changes that wait, in one transaction; once written they wait no more.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let Some(conn) = &mut self.conn else {
+            return Err(self.stopped());
+        };
+        db::apply(conn, &self.pending).map_err(|e| db::write_error(conn, &self.path, e))?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn stopped(&self) -> StoreError {
+        StoreError::Stopped {
+            path: self.path.clone(),
+        }
     }
 
     /// Writes what the store should hold as a new file in place of a lost one.
@@ -341,26 +349,27 @@ impl Writer {
         drop(self.conn.take());
         self.identity = None;
         self.lost = Some(contents);
-        match self.recreate() {
-            Ok(()) => self.healthy(),
-            Err(err) => self.fail(&err),
-        }
+        let rewritten = self.recreate();
+        self.note(&rewritten);
     }
 
     /// One retry of a failing store.
     fn recover(&mut self) {
-        let result = match &mut self.conn {
+        let result = match &self.conn {
             None => self.recreate(),
-            Some(conn) if !self.pending.is_empty() => db::apply(conn, &self.pending)
-                .map(|()| self.pending.clear())
-                .map_err(|e| db::write_error(conn, &self.path, e)),
+            Some(_) if !self.pending.is_empty() => self.flush(),
             Some(conn) => {
                 db::probe(conn, now_ms()).map_err(|e| db::write_error(conn, &self.path, e))
             }
         };
+        self.note(&result);
+    }
+
+    /// Tells the store's condition how a write (or a retry) went.
+    fn note(&self, result: &Result<(), StoreError>) {
         match result {
             Ok(()) => self.healthy(),
-            Err(err) => self.fail(&err),
+            Err(err) => self.fail(err),
         }
     }
 

@@ -155,23 +155,18 @@ impl Reaper {
     /// Puts `watch` in the set; gives it back when the set cannot take it (no pidfd, or no
     /// room for one more), to be polled instead.
     pub fn add(&self, watch: Watch) -> Result<(), Watch> {
-        let Some(fd) = watch.pidfd.as_ref().map(|fd| fd.as_raw_fd()) else {
+        let Some(pidfd) = &watch.pidfd else {
             return Err(watch);
         };
+        let fd = pidfd.as_raw_fd();
         let mut watches = self.watches();
-        let event = EpollEvent::new(EpollFlags::EPOLLIN, fd as u64);
         // Added under the lock: an end cannot be taken before its watch is in the table.
-        match watch
-            .pidfd
-            .as_ref()
-            .map(|pidfd| self.set.get_ref().0.add(pidfd, event))
-        {
-            Some(Ok(())) => {
-                watches.insert(fd, watch);
-                Ok(())
-            }
-            _ => Err(watch),
+        let event = EpollEvent::new(EpollFlags::EPOLLIN, fd as u64);
+        if self.set.get_ref().0.add(pidfd, event).is_err() {
+            return Err(watch);
         }
+        watches.insert(fd, watch);
+        Ok(())
     }
 
     /// Takes ends from the set as they come, for as long as msbd runs: `ended` is told of
@@ -224,7 +219,7 @@ pub(super) async fn polled(watch: Watch) -> End {
 }
 
 /// Waits until none of the marked members of group `pgrp` is left.
-pub(super) async fn members_gone(pgrp: i32, name: &str, records: &std::sync::Arc<Records>) -> End {
+pub(super) async fn members_gone(pgrp: i32, name: &str, records: &Arc<Records>) -> End {
     loop {
         let records = records.clone();
         let name = name.to_string();
