@@ -196,7 +196,7 @@ impl Context {
         let config = self.config();
         let loads = self.loads();
         ConfigStatus {
-            file: config.file().display().to_string(),
+            file: config.file().to_string_lossy().into_owned(),
             found: config.file_found,
             loaded_at: crate::clock::unix_secs(loads.loaded_at),
             reloads: loads.reloads,

@@ -10,8 +10,7 @@ use crate::work::{self, Direction, WorkError};
 use msb_proto::units::format_duration;
 use msb_proto::{
     DaemonInfo, ErrorBody, ErrorCode, Fault, FaultRequest, HealthReport, PauseRequest, Request,
-    Response, SessionsSummary, ShutdownRequest, StatusReport, StatusRequest, TaskAction,
-    TaskHealth, MAX_PAUSE,
+    Response, SessionsSummary, ShutdownRequest, StatusReport, StatusRequest, TaskAction, MAX_PAUSE,
 };
 use std::time::Duration;
 
@@ -96,10 +95,9 @@ fn work_code(err: &WorkError) -> ErrorCode {
     }
 }
 
-/// Answers `request` into `reply`. Whatever waits is boxed, so that this future (made
-/// for every request) stays small to build and move for the many that do not.
-pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply, inbox: Inbox<'_>) {
-    let read_only = matches!(
+/// Whether `request` only reads, and so is still answered while msbd stops.
+fn read_only(request: &Request) -> bool {
+    matches!(
         request,
         Request::Status(_)
             | Request::Health
@@ -111,13 +109,63 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
             | Request::Config
             | Request::Events(_)
             | Request::Metrics
-    );
-    let answer = if ctx.is_stopping() && !read_only {
+    )
+}
+
+/// The answer to a request that waits on nothing (status, health, touch, list: the most
+/// frequent kinds), computed now for the connection to write itself, without the reply sink
+/// and writer a stream needs. `None` for a request that waits or streams: see [`dispatch`].
+pub fn at_once(ctx: &Context, request: &Request) -> Option<Response> {
+    let answer = if ctx.is_stopping() && !read_only(request) {
         Err(Error::ShuttingDown)
     } else {
         match request {
-            Request::Status(req) => status(ctx, req).map(Response::Status),
+            Request::Status(req) => {
+                status(ctx, req).map(|report| Response::Status(Box::new(report)))
+            }
             Request::Health => Ok(Response::Health(health(ctx))),
+            Request::SessionList(filter) => Ok(Response::Sessions(ctx.sessions.list(filter))),
+            Request::SessionIds(filter) => Ok(Response::SessionIds(ctx.sessions.ids(filter))),
+            Request::SessionTouch(req) => ctx
+                .sessions
+                .touch(&req.id)
+                .map(|info| Response::Session(Box::new(info)))
+                .map_err(Error::from),
+            Request::Fault(req) => inject(ctx, req).map(Response::Ack),
+            Request::Config => Ok(Response::Config(ctx.config().report())),
+            Request::Metrics => Ok(Response::Metrics(crate::metrics::render(ctx))),
+            Request::Restart(_)
+            | Request::Pause(_)
+            | Request::Resume(_)
+            | Request::RunNow(_)
+            | Request::Shutdown(_)
+            | Request::SessionShow(_)
+            | Request::SessionCreate(_)
+            | Request::SessionStop(_)
+            | Request::SessionMark(_)
+            | Request::Orphans
+            | Request::Input(_)
+            | Request::Exec(_)
+            | Request::CopyIn(_)
+            | Request::CopyOut(_)
+            | Request::Logs(_)
+            | Request::Events(_) => return None,
+        }
+    };
+    Some(answer.unwrap_or_else(|err| Response::Error(err.into())))
+}
+
+/// Answers `request` into `reply`. Whatever waits is boxed, so that this future (made
+/// for every request) stays small to build and move for the many that do not.
+pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply, inbox: Inbox<'_>) {
+    if let Some(response) = at_once(ctx, &request) {
+        let _ = reply.send(response).await;
+        return;
+    }
+    let answer = if ctx.is_stopping() && !read_only(&request) {
+        Err(Error::ShuttingDown)
+    } else {
+        match request {
             Request::Restart(req) => Box::pin(ctx.supervisor.restart(&req.tasks, req.force))
                 .await
                 .map(Response::Tasks)
@@ -132,33 +180,25 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
                 .map(Response::Cycle)
                 .map_err(Error::from),
             Request::Shutdown(req) => return Box::pin(shutdown(ctx, req, reply)).await,
-            Request::SessionList(filter) => Ok(Response::Sessions(ctx.sessions.list(&filter))),
-            Request::SessionIds(filter) => Ok(Response::SessionIds(ctx.sessions.ids(&filter))),
             Request::SessionShow(req) => Box::pin(ctx.sessions.show(&req.id))
                 .await
-                .map(Response::Session)
+                .map(|info| Response::Session(Box::new(info)))
                 .map_err(Error::from),
             Request::SessionCreate(req) => Box::pin(ctx.resources.create_session(req, peer.uid))
                 .await
-                .map(Response::Session)
-                .map_err(Error::from),
-            Request::SessionTouch(req) => ctx
-                .sessions
-                .touch(&req.id)
-                .map(Response::Session)
+                .map(|info| Response::Session(Box::new(info)))
                 .map_err(Error::from),
             Request::SessionStop(req) => match ctx.sessions.check_owner(&req.id, peer.uid) {
                 Ok(()) => Box::pin(ctx.sessions.stop(&req.id))
                     .await
-                    .map(Response::Session)
+                    .map(|info| Response::Session(Box::new(info)))
                     .map_err(Error::from),
                 Err(err) => Err(err.into()),
             },
-            Request::Fault(req) => inject(ctx, req).map(Response::Ack),
             Request::SessionMark(req) => match ctx.sessions.check_owner(&req.id, peer.uid) {
                 Ok(()) => Box::pin(ctx.sessions.mark(&req.id, req.busy))
                     .await
-                    .map(Response::Session)
+                    .map(|info| Response::Session(Box::new(info)))
                     .map_err(Error::from),
                 Err(err) => Err(err.into()),
             },
@@ -202,11 +242,18 @@ pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply,
                 Ok(()) => return,
                 Err(err) => Err(err.into()),
             },
-            Request::Config => Ok(Response::Config(ctx.config().report())),
             Request::Events(req) => {
                 return Box::pin(crate::event_stream::events(ctx, req, &reply)).await
             }
-            Request::Metrics => Ok(Response::Metrics(crate::metrics::render(ctx))),
+            // Answered by `at_once` above.
+            Request::Status(_)
+            | Request::Health
+            | Request::SessionList(_)
+            | Request::SessionIds(_)
+            | Request::SessionTouch(_)
+            | Request::Fault(_)
+            | Request::Config
+            | Request::Metrics => return,
         }
     };
     let response = answer.unwrap_or_else(|err| Response::Error(err.into()));
@@ -237,7 +284,7 @@ async fn shutdown(ctx: &Context, req: ShutdownRequest, reply: Reply) {
     }
 }
 
-fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
+fn status(ctx: &Context, req: &StatusRequest) -> Result<StatusReport, Error> {
     let all = ctx.supervisor.status();
     let store = ctx.store.health();
     let backend = ctx.backend.health();
@@ -248,8 +295,8 @@ fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
     );
     let (adopted, lost_at_start) = ctx.sessions.restored();
     let config = ctx.config();
-    let tasks = match req.task {
-        Some(name) => vec![ctx.supervisor.status_of(&name)?],
+    let tasks = match &req.task {
+        Some(name) => vec![ctx.supervisor.status_of(name)?],
         None => all,
     };
     Ok(StatusReport {
@@ -259,8 +306,8 @@ fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
             pid: ctx.pid(),
             uptime_secs: ctx.uptime().as_secs(),
             backend: ctx.backend.name().to_string(),
-            socket: config.socket.display().to_string(),
-            state_dir: config.state_dir.display().to_string(),
+            socket: config.socket.to_string_lossy().into_owned(),
+            state_dir: config.state_dir.to_string_lossy().into_owned(),
         },
         tasks,
         sessions: SessionsSummary {
@@ -277,17 +324,7 @@ fn status(ctx: &Context, req: StatusRequest) -> Result<StatusReport, Error> {
 }
 
 fn health(ctx: &Context) -> HealthReport {
-    let tasks: Vec<TaskHealth> = ctx
-        .supervisor
-        .status()
-        .into_iter()
-        .map(|t| TaskHealth {
-            name: t.name,
-            state: t.state,
-            health: t.health,
-            reason: t.reason,
-        })
-        .collect();
+    let tasks = ctx.supervisor.health();
     let store = ctx.store.health();
     let backend = ctx.backend.health();
     HealthReport {
@@ -336,12 +373,13 @@ async fn pause(ctx: &Context, peer: Peer, req: PauseRequest) -> Result<Vec<TaskA
         .await?)
 }
 
-fn inject(ctx: &Context, req: FaultRequest) -> Result<String, Error> {
+fn inject(ctx: &Context, req: &FaultRequest) -> Result<String, Error> {
     if !ctx.config().enable_fault_injection {
         return Err(Error::FaultsOff);
     }
     let FaultRequest { task, fault } = req;
-    ctx.supervisor.inject(&task, fault)?;
+    let fault = *fault;
+    ctx.supervisor.inject(task, fault)?;
     tracing::warn!(task, ?fault, "fault injected");
     Ok(match fault {
         Fault::Clear => format!("faults on {task} cleared"),

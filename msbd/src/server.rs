@@ -5,7 +5,7 @@
 
 use crate::admission::{Creds, Ticket};
 use crate::context::Context;
-use crate::dispatch::{dispatch, Peer};
+use crate::dispatch::{at_once, dispatch, Peer};
 use crate::reply::{Inbox, Incoming, Outgoing, Reply};
 use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
 use msb_proto::frame::{write_frame, write_frame_in, FrameReader};
@@ -16,6 +16,8 @@ use msb_proto::{
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::net::unix::{ReadHalf, WriteHalf};
+use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::{Instant, Sleep};
 
@@ -65,8 +67,8 @@ fn frame_error_body(err: &FrameError) -> Option<ErrorBody> {
 /// Shakes hands and admits the client by its credentials; the ticket holds its place among
 /// its uid's connections.
 async fn handshake(
-    frames: &mut FrameReader<&Stream>,
-    mut send: &Stream,
+    frames: &mut FrameReader<ReadHalf<'_>>,
+    send: &mut WriteHalf<'_>,
     ctx: &Context,
     creds: &Creds,
 ) -> Option<(Hello, Ticket)> {
@@ -76,7 +78,7 @@ async fn handshake(
         Ok(Err(err)) => {
             tracing::debug!(error = %err, "bad handshake");
             if let Some(body) = frame_error_body(&err) {
-                let _ = write_frame(&mut send, &refuse(body)).await;
+                let _ = write_frame(send, &refuse(body)).await;
             }
             return None;
         }
@@ -91,14 +93,14 @@ async fn handshake(
                 msb_proto::VERSION
             ),
         );
-        let _ = write_frame(&mut send, &refuse(body)).await;
+        let _ = write_frame(send, &refuse(body)).await;
         return None;
     }
     let ticket = match ctx.admission.admit(creds) {
         Ok(ticket) => ticket,
         Err(body) => {
             tracing::info!(uid = ?creds.uid, pid = ?creds.pid, reason = %body.message, "connection refused");
-            let _ = write_frame(&mut send, &refuse(body)).await;
+            let _ = write_frame(send, &refuse(body)).await;
             return None;
         }
     };
@@ -108,7 +110,7 @@ async fn handshake(
         pid: ctx.pid(),
         started_at: ctx.started_at(),
     };
-    write_frame(&mut send, &HandshakeReply::Welcome(welcome))
+    write_frame(send, &HandshakeReply::Welcome(welcome))
         .await
         .ok()?;
     Some((hello, ticket))
@@ -116,7 +118,7 @@ async fn handshake(
 
 /// The client's next frame as the connection reads it; `None` when the client has closed
 /// its end or sent a frame that cannot be answered (after which nothing more is read).
-async fn next_frame(frames: &mut FrameReader<&Stream>) -> Option<Incoming> {
+async fn next_frame(frames: &mut FrameReader<ReadHalf<'_>>) -> Option<Incoming> {
     match frames.next_within::<Request>(FRAME_TIMEOUT).await {
         Ok(Some(request)) => Some(Ok(request)),
         Ok(None) => None,
@@ -132,7 +134,7 @@ async fn next_frame(frames: &mut FrameReader<&Stream>) -> Option<Incoming> {
 /// it is done. Returns, turning `gone` true, once the client has closed its end or broken
 /// the protocol, so that work only for it can end.
 async fn listen(
-    frames: &mut FrameReader<&Stream>,
+    frames: &mut FrameReader<ReadHalf<'_>>,
     early: &mpsc::Sender<Incoming>,
     gone: &watch::Sender<bool>,
 ) {
@@ -195,11 +197,15 @@ async fn connection(stream: Stream, ctx: Arc<Context>) {
         })
         .unwrap_or_default();
     let peer = Peer { uid: creds.uid };
-    // Read and written at once: `&Stream` is both ends. The hello and the first request
-    // come in one write, so the same buffer reads both.
-    let mut frames = FrameReader::new(&stream, MAX_FRAME);
-    let mut send = &stream;
-    let Some((hello, _ticket)) = handshake(&mut frames, send, &ctx, &creds).await else {
+    // Tokio's own halves, not interprocess's `&Stream`: a read that leaves the buffer part
+    // empty tells tokio the socket is drained, saving a `recv` that would only say so (one
+    // in two of every connection's reads).
+    let Stream::UdSocket(stream) = stream;
+    let mut stream = UnixStream::from(stream);
+    let (read, mut send) = stream.split();
+    // The hello and the first request come in one write, so the same buffer reads both.
+    let mut frames = FrameReader::new(read, MAX_FRAME);
+    let Some((hello, _ticket)) = handshake(&mut frames, &mut send, &ctx, &creds).await else {
         return;
     };
     tracing::debug!(client = %hello.client, uid = ?peer.uid, "client connected");
@@ -237,6 +243,20 @@ async fn connection(stream: Stream, ctx: Arc<Context>) {
                 break;
             }
         };
+        let answering = ctx.answering();
+        // Most requests wait on nothing: their answer is written here, without the reply
+        // sink, writer and reading ahead that a request which waits or streams needs.
+        if let Some(response) = at_once(&ctx, &request) {
+            if write_frame_in(&mut send, &response, &mut out)
+                .await
+                .is_err()
+            {
+                break;
+            }
+            drop(answering);
+            trim(&mut out);
+            continue;
+        }
         let (reply, mut outbox) = Reply::new(gone.clone());
         let writer = async {
             let mut broken = false;
@@ -259,7 +279,6 @@ async fn connection(stream: Stream, ctx: Arc<Context>) {
             }
             broken
         };
-        let answering = ctx.answering();
         let inbox = Inbox::new(&mut early);
         let broken = {
             let answered =
@@ -277,9 +296,13 @@ async fn connection(stream: Stream, ctx: Arc<Context>) {
         if broken {
             break;
         }
-        // Kept for the next answer, unless a large one left it large.
-        if out.capacity() > KEPT_BUFFER {
-            out = Vec::new();
-        }
+        trim(&mut out);
+    }
+}
+
+/// The answer buffer is kept for the next answer, unless a large one left it large.
+fn trim(out: &mut Vec<u8>) {
+    if out.capacity() > KEPT_BUFFER {
+        *out = Vec::new();
     }
 }

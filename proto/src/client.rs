@@ -382,7 +382,7 @@ impl Client {
 
     pub async fn status(&mut self, task: Option<String>) -> Result<StatusReport, ClientError> {
         match self.call(Request::Status(StatusRequest { task })).await? {
-            Response::Status(report) => Ok(report),
+            Response::Status(report) => Ok(*report),
             other => Err(unexpected("status", &other)),
         }
     }
@@ -506,7 +506,7 @@ impl Client {
         request: Request,
     ) -> Result<SessionInfo, ClientError> {
         match self.call(request).await? {
-            Response::Session(info) => Ok(info),
+            Response::Session(info) => Ok(*info),
             other => Err(unexpected(name, &other)),
         }
     }

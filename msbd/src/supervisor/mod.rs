@@ -25,7 +25,7 @@ pub type LeaseHook = Arc<
 
 use crate::backend::BoxFuture;
 use crate::events::Events;
-use msb_proto::{CycleReport, Fault, TaskAction, TaskSelection, TaskStatus};
+use msb_proto::{CycleReport, Fault, TaskAction, TaskHealth, TaskSelection, TaskStatus};
 use runner::{Control, Runner};
 use state::Shared;
 use std::sync::Arc;
@@ -114,6 +114,10 @@ impl Supervisor {
 
     pub fn status(&self) -> Vec<TaskStatus> {
         self.tasks.iter().map(|h| h.shared.status()).collect()
+    }
+
+    pub fn health(&self) -> Vec<TaskHealth> {
+        self.tasks.iter().map(|h| h.shared.health()).collect()
     }
 
     pub fn status_of(&self, name: &str) -> Result<TaskStatus, TaskError> {

@@ -5,7 +5,9 @@
 use super::health::health_of;
 use crate::clock::unix_secs;
 use crate::events::Events;
-use msb_proto::{CycleReport, EventKind, Fault, Health, PauseInfo, TaskState, TaskStatus};
+use msb_proto::{
+    CycleReport, EventKind, Fault, Health, PauseInfo, TaskHealth, TaskState, TaskStatus,
+};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -177,15 +179,7 @@ impl Shared {
         let state = record.reported_state();
         let health = health_of(state, record.consecutive_failures);
         let now = Instant::now();
-        let pause = record.pause.as_ref().map(|lease| PauseInfo {
-            by_uid: lease.by_uid,
-            reason: lease.reason.clone(),
-            since: unix_secs(lease.since),
-            until: lease.until.map(|(_, wall)| unix_secs(wall)),
-            remaining_ms: lease
-                .until
-                .map(|(at, _)| at.saturating_duration_since(now).as_millis() as u64),
-        });
+        let pause = pause_info(&record, now);
         TaskStatus {
             name: self.name.to_string(),
             state,
@@ -208,6 +202,41 @@ impl Shared {
             pause,
         }
     }
+
+    /// What `health` tells of the task: its status without the counters and the last
+    /// cycle, which are not copied for it.
+    pub fn health(&self) -> TaskHealth {
+        let record = self.lock();
+        let state = record.reported_state();
+        let health = health_of(state, record.consecutive_failures);
+        let reason = match health {
+            Health::Healthy => None,
+            _ => reason(
+                &record,
+                state,
+                health,
+                pause_info(&record, Instant::now()).as_ref(),
+            ),
+        };
+        TaskHealth {
+            name: self.name.to_string(),
+            state,
+            health,
+            reason,
+        }
+    }
+}
+
+fn pause_info(record: &Record, now: Instant) -> Option<PauseInfo> {
+    record.pause.as_ref().map(|lease| PauseInfo {
+        by_uid: lease.by_uid,
+        reason: lease.reason.clone(),
+        since: unix_secs(lease.since),
+        until: lease.until.map(|(_, wall)| unix_secs(wall)),
+        remaining_ms: lease
+            .until
+            .map(|(at, _)| at.saturating_duration_since(now).as_millis() as u64),
+    })
 }
 
 /// One line on why a task is not healthy, for `health` and `status`.

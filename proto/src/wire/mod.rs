@@ -80,14 +80,16 @@ pub enum Request {
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum Response {
     Error(ErrorBody),
-    Status(StatusReport),
+    /// Boxed: the largest answer by far, it would make every `Response` its size.
+    Status(Box<StatusReport>),
     Health(HealthReport),
     Tasks(Vec<TaskAction>),
     Cycle(CycleReport),
     Progress(String),
     Stopped(StopReport),
     Sessions(Vec<SessionInfo>),
-    Session(SessionInfo),
+    /// Boxed: the answer to the frequent `touch`, kept from costing a large move.
+    Session(Box<SessionInfo>),
     Ack(String),
     Orphans(Vec<OrphanInfo>),
     ExecStarted(ExecStarted),

@@ -643,7 +643,7 @@ pub fn samples() -> Vec<Sample> {
         })),
         request(Request::Orphans),
         response(Response::Error(error_body(ErrorCode::Conflict))),
-        response(Response::Status(status_report())),
+        response(Response::Status(Box::new(status_report()))),
         response(Response::Health(health_report(Health::Unhealthy))),
         response(Response::Tasks(vec![
             task_action(ActionResult::Paused, TaskState::Paused),
@@ -664,7 +664,7 @@ pub fn samples() -> Vec<Sample> {
             session_info("sb-1"),
             session_info("sb-2"),
         ])),
-        response(Response::Session(session_info("sb-1"))),
+        response(Response::Session(Box::new(session_info("sb-1")))),
         response(Response::Ack(s("fault hang armed for session-cleanup"))),
         response(Response::Orphans(vec![orphan_info()])),
         request(Request::Exec(exec_request(
