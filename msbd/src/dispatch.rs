@@ -10,7 +10,8 @@ use crate::work::{self, Direction, WorkError};
 use msb_proto::units::format_duration;
 use msb_proto::{
     DaemonInfo, ErrorBody, ErrorCode, Fault, FaultRequest, HealthReport, PauseRequest, Request,
-    Response, SessionsSummary, ShutdownRequest, StatusReport, StatusRequest, TaskAction, MAX_PAUSE,
+    Response, SessionInfo, SessionsSummary, ShutdownRequest, StatusReport, StatusRequest,
+    TaskAction, MAX_PAUSE,
 };
 use std::time::Duration;
 
@@ -113,8 +114,9 @@ fn read_only(request: &Request) -> bool {
 }
 
 /// The answer to a request that waits on nothing (status, health, touch, list: the most
-/// frequent kinds), computed now for the connection to write itself, without the reply sink
-/// and writer a stream needs. `None` for a request that waits or streams: see [`dispatch`].
+/// frequent kinds), or the refusal of any that would change something while msbd stops,
+/// computed now for the connection to write itself, without the reply sink and writer a
+/// stream needs. `None` for a request that waits or streams: see [`dispatch`].
 pub fn at_once(ctx: &Context, request: &Request) -> Option<Response> {
     let answer = if ctx.is_stopping() && !read_only(request) {
         Err(Error::ShuttingDown)
@@ -129,7 +131,7 @@ pub fn at_once(ctx: &Context, request: &Request) -> Option<Response> {
             Request::SessionTouch(req) => ctx
                 .sessions
                 .touch(&req.id)
-                .map(|info| Response::Session(Box::new(info)))
+                .map(session)
                 .map_err(Error::from),
             Request::Fault(req) => inject(ctx, req).map(Response::Ack),
             Request::Config => Ok(Response::Config(ctx.config().report())),
@@ -158,107 +160,108 @@ pub fn at_once(ctx: &Context, request: &Request) -> Option<Response> {
 /// Answers `request` into `reply`. Whatever waits is boxed, so that this future (made
 /// for every request) stays small to build and move for the many that do not.
 pub async fn dispatch(ctx: &Context, peer: Peer, request: Request, reply: Reply, inbox: Inbox<'_>) {
+    // Also refuses, while msbd stops, every request that would change something.
     if let Some(response) = at_once(ctx, &request) {
         let _ = reply.send(response).await;
         return;
     }
-    let answer = if ctx.is_stopping() && !read_only(&request) {
-        Err(Error::ShuttingDown)
-    } else {
-        match request {
-            Request::Restart(req) => Box::pin(ctx.supervisor.restart(&req.tasks, req.force))
+    let answer = match request {
+        Request::Restart(req) => Box::pin(ctx.supervisor.restart(&req.tasks, req.force))
+            .await
+            .map(Response::Tasks)
+            .map_err(Error::from),
+        Request::Pause(req) => Box::pin(pause(ctx, peer, req)).await.map(Response::Tasks),
+        Request::Resume(req) => Box::pin(ctx.supervisor.resume(&req.tasks, peer.uid))
+            .await
+            .map(Response::Tasks)
+            .map_err(Error::from),
+        Request::RunNow(req) => Box::pin(ctx.supervisor.run_now(&req.task))
+            .await
+            .map(Response::Cycle)
+            .map_err(Error::from),
+        Request::Shutdown(req) => return Box::pin(shutdown(ctx, req, reply)).await,
+        Request::SessionShow(req) => Box::pin(ctx.sessions.show(&req.id))
+            .await
+            .map(session)
+            .map_err(Error::from),
+        Request::SessionCreate(req) => Box::pin(ctx.resources.create_session(req, peer.uid))
+            .await
+            .map(session)
+            .map_err(Error::from),
+        Request::SessionStop(req) => match ctx.sessions.check_owner(&req.id, peer.uid) {
+            Ok(()) => Box::pin(ctx.sessions.stop(&req.id))
                 .await
-                .map(Response::Tasks)
+                .map(session)
                 .map_err(Error::from),
-            Request::Pause(req) => Box::pin(pause(ctx, peer, req)).await.map(Response::Tasks),
-            Request::Resume(req) => Box::pin(ctx.supervisor.resume(&req.tasks, peer.uid))
+            Err(err) => Err(err.into()),
+        },
+        Request::SessionMark(req) => match ctx.sessions.check_owner(&req.id, peer.uid) {
+            Ok(()) => Box::pin(ctx.sessions.mark(&req.id, req.busy))
                 .await
-                .map(Response::Tasks)
+                .map(session)
                 .map_err(Error::from),
-            Request::RunNow(req) => Box::pin(ctx.supervisor.run_now(&req.task))
-                .await
-                .map(Response::Cycle)
-                .map_err(Error::from),
-            Request::Shutdown(req) => return Box::pin(shutdown(ctx, req, reply)).await,
-            Request::SessionShow(req) => Box::pin(ctx.sessions.show(&req.id))
-                .await
-                .map(|info| Response::Session(Box::new(info)))
-                .map_err(Error::from),
-            Request::SessionCreate(req) => Box::pin(ctx.resources.create_session(req, peer.uid))
-                .await
-                .map(|info| Response::Session(Box::new(info)))
-                .map_err(Error::from),
-            Request::SessionStop(req) => match ctx.sessions.check_owner(&req.id, peer.uid) {
-                Ok(()) => Box::pin(ctx.sessions.stop(&req.id))
-                    .await
-                    .map(|info| Response::Session(Box::new(info)))
-                    .map_err(Error::from),
-                Err(err) => Err(err.into()),
-            },
-            Request::SessionMark(req) => match ctx.sessions.check_owner(&req.id, peer.uid) {
-                Ok(()) => Box::pin(ctx.sessions.mark(&req.id, req.busy))
-                    .await
-                    .map(|info| Response::Session(Box::new(info)))
-                    .map_err(Error::from),
-                Err(err) => Err(err.into()),
-            },
-            Request::Orphans => Box::pin(ctx.resources.orphans())
-                .await
-                .map(Response::Orphans)
-                .map_err(Error::from),
-            // Input that comes after its stream has ended (stdin racing the exit) is dropped
-            // unanswered: an answer would be taken for that of the client's next request.
-            Request::Input(_) => return,
-            Request::Exec(req) => {
-                return streamed(
-                    Box::pin(work::exec(ctx, peer.uid, req, &reply, inbox)).await,
-                    &reply,
-                )
-                .await
-            }
-            Request::CopyIn(req) => {
-                return streamed(
-                    Box::pin(work::copy(ctx, peer.uid, req, &reply, inbox, Direction::In)).await,
-                    &reply,
-                )
-                .await
-            }
-            Request::CopyOut(req) => {
-                return streamed(
-                    Box::pin(work::copy(
-                        ctx,
-                        peer.uid,
-                        req,
-                        &reply,
-                        inbox,
-                        Direction::Out,
-                    ))
-                    .await,
-                    &reply,
-                )
-                .await
-            }
-            Request::Logs(req) => match Box::pin(crate::logs::logs(ctx, req, &reply)).await {
-                Ok(()) => return,
-                Err(err) => Err(err.into()),
-            },
-            Request::Events(req) => {
-                return Box::pin(crate::event_stream::events(ctx, req, &reply)).await
-            }
-            // Answered by `at_once` above.
-            Request::Status(_)
-            | Request::Health
-            | Request::SessionList(_)
-            | Request::SessionIds(_)
-            | Request::SessionTouch(_)
-            | Request::Fault(_)
-            | Request::Config
-            | Request::Metrics => return,
+            Err(err) => Err(err.into()),
+        },
+        Request::Orphans => Box::pin(ctx.resources.orphans())
+            .await
+            .map(Response::Orphans)
+            .map_err(Error::from),
+        // Input that comes after its stream has ended (stdin racing the exit) is dropped
+        // unanswered: an answer would be taken for that of the client's next request.
+        Request::Input(_) => return,
+        Request::Exec(req) => {
+            return streamed(
+                Box::pin(work::exec(ctx, peer.uid, req, &reply, inbox)).await,
+                &reply,
+            )
+            .await
         }
+        Request::CopyIn(req) => {
+            return streamed(
+                Box::pin(work::copy(ctx, peer.uid, req, &reply, inbox, Direction::In)).await,
+                &reply,
+            )
+            .await
+        }
+        Request::CopyOut(req) => {
+            return streamed(
+                Box::pin(work::copy(
+                    ctx,
+                    peer.uid,
+                    req,
+                    &reply,
+                    inbox,
+                    Direction::Out,
+                ))
+                .await,
+                &reply,
+            )
+            .await
+        }
+        Request::Logs(req) => match Box::pin(crate::logs::logs(ctx, req, &reply)).await {
+            Ok(()) => return,
+            Err(err) => Err(err.into()),
+        },
+        Request::Events(req) => {
+            return Box::pin(crate::event_stream::events(ctx, req, &reply)).await
+        }
+        // Answered by `at_once` above.
+        Request::Status(_)
+        | Request::Health
+        | Request::SessionList(_)
+        | Request::SessionIds(_)
+        | Request::SessionTouch(_)
+        | Request::Fault(_)
+        | Request::Config
+        | Request::Metrics => return,
     };
     let response = answer.unwrap_or_else(|err| Response::Error(err.into()));
     // A client that went away misses its answer; there is nobody left to tell.
     let _ = reply.send(response).await;
+}
+
+fn session(info: SessionInfo) -> Response {
+    Response::Session(Box::new(info))
 }
 
 /// A stream's handler has sent its frames; what is left to send is its error, if any.
