@@ -11,9 +11,10 @@ mod tally;
 pub use tally::{Tally, TaskLabel};
 
 use crate::clock::now_ms;
-use msb_proto::{Event, EventKind};
+use msb_proto::{CycleReport, Event, EventKind};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::broadcast;
 
 /// A handle to the bus; cheap to clone.
@@ -76,6 +77,13 @@ impl Events {
             let _ = sender.send(event.clone());
         }
         bus.recent.push_back(event);
+    }
+
+    /// Records that a cycle ended now, and how long it took: exactly, for the metrics,
+    /// where the report's whole milliseconds would make a cycle of microseconds take none.
+    pub fn emit_cycle(&self, report: CycleReport, took: Duration) {
+        self.inner.tally.cycle(&report.task, took);
+        self.emit(EventKind::Cycle { report });
     }
 
     /// The recent events, oldest first, and a receiver of every later one.

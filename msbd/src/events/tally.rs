@@ -1,6 +1,7 @@
 //! What the events add up to, for the metrics: how many of each kind, how long cycles and
 //! commands took, how commands ended, how many orphans were reaped (orphan-cleanup's cycles
-//! count them), and how many events followers missed. Counted as each event is emitted, so nothing is counted twice or
+//! count them), and how many events followers missed. Counted as each event is emitted (a
+//! cycle's duration with it, by `Events::emit_cycle`), so nothing is counted twice or
 //! forgotten by a part that happens to emit.
 
 use msb_proto::EventKind;
@@ -8,6 +9,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use std::time::Duration;
 
 /// The task whose cycles count the orphans they stopped (`stopped`).
 const ORPHAN_CLEANUP: &str = msb_proto::TASK_NAMES[1];
@@ -77,21 +79,24 @@ impl Default for Tally {
 }
 
 impl Tally {
+    /// Observes how long one of `task`'s cycles took.
+    pub(super) fn cycle(&self, task: &str, took: Duration) {
+        self.cycle_seconds
+            .get_or_create(&TaskLabel {
+                task: task.to_string(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
     pub(super) fn count(&self, kind: &EventKind) {
         self.events
             .get_or_create(&KindLabel { kind: kind.name() })
             .inc();
         match kind {
-            EventKind::Cycle { report } => {
-                self.cycle_seconds
-                    .get_or_create(&TaskLabel {
-                        task: report.task.clone(),
-                    })
-                    .observe(report.duration_ms as f64 / 1000.0);
-                if report.task == ORPHAN_CLEANUP {
-                    let reaped = report.counts.get("stopped").copied().unwrap_or(0);
-                    self.orphans_reaped.inc_by(reaped);
-                }
+            // The duration is observed by `cycle`, from the exact time.
+            EventKind::Cycle { report } if report.task == ORPHAN_CLEANUP => {
+                let reaped = report.counts.get("stopped").copied().unwrap_or(0);
+                self.orphans_reaped.inc_by(reaped);
             }
             EventKind::ExecEnded {
                 exit_code,

@@ -544,6 +544,7 @@ impl Runner {
 
     /// Books the cycle's outcome into the counters and applies the restart policy to a panic.
     fn record_end(&mut self, end: End, started: Instant, started_wall: SystemTime) -> CycleReport {
+        let took = started.elapsed();
         let name = self.shared.name;
         let report = match end {
             End::Finished(Ok(Ok(result))) => {
@@ -594,9 +595,7 @@ impl Runner {
             ),
         };
         // Told before the state the cycle leads to (a backoff, a failure).
-        self.shared.events.emit(EventKind::Cycle {
-            report: report.clone(),
-        });
+        self.shared.events.emit_cycle(report.clone(), took);
         let next_state = (report.outcome == CycleOutcome::Panicked).then(|| self.after_panic());
         self.shared.update(|r: &mut Record| {
             r.cycles += 1;

@@ -348,6 +348,12 @@ fn check_against_status(status: &Value, metrics: &Exposition) {
         );
         let cycles = metrics.value("msbd_task_cycle_duration_seconds_count", &labels);
         assert_eq!(cycles, task["cycles"].as_f64().expect("cycles"), "{name}");
+        // Cycles of microseconds count: durations are not cut to whole milliseconds.
+        let took = metrics.value("msbd_task_cycle_duration_seconds_sum", &labels);
+        assert!(
+            cycles == 0.0 || took > 0.0,
+            "{name}: {cycles} cycles took {took} s in all"
+        );
     }
     let live: f64 = metrics
         .by("msbd_sessions", "status")
