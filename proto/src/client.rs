@@ -333,7 +333,18 @@ impl Client {
     }
 
     async fn send(&mut self, request: &Request) -> Result<(), ClientError> {
-        self.last_used = Instant::now();
+        self.used();
+        self.put(request).await
+    }
+
+    /// Marks the connection used now; returns how long it had been idle.
+    fn used(&mut self) -> Duration {
+        let now = Instant::now();
+        now.saturating_duration_since(std::mem::replace(&mut self.last_used, now))
+    }
+
+    /// Writes `request` (after the hello, if that has not gone yet).
+    async fn put(&mut self, request: &Request) -> Result<(), ClientError> {
         let mut frames = std::mem::take(&mut self.out);
         frames.clear();
         if let Handshake::Pending = self.handshake {
@@ -364,7 +375,8 @@ impl Client {
     /// errors become `Err`. A connection msbd closed while it was idle is replaced
     /// transparently: the request had not been read, so it is sent again.
     pub async fn call(&mut self, request: Request) -> Result<Response, ClientError> {
-        let idle = self.last_used.elapsed() >= IDLE_BEFORE_RETRY;
+        // One clock read marks the use and tells how long the connection had been idle.
+        let idle = self.used() >= IDLE_BEFORE_RETRY;
         let first = self.round_trip(&request).await;
         match first {
             Err(err) if idle && closed_unanswered(&err) => {
@@ -376,7 +388,7 @@ impl Client {
     }
 
     async fn round_trip(&mut self, request: &Request) -> Result<Response, ClientError> {
-        self.send(request).await?;
+        self.put(request).await?;
         self.receive().await
     }
 
