@@ -430,7 +430,7 @@ impl Runner {
                     Some(control) => self.on_control_in_cycle(control, &mut cycle).await,
                     None => {
                         handle.abort();
-                        let report = self.report(started, started_wall, CycleOutcome::Interrupted, 0, None, Default::default());
+                        let report = self.report(started.elapsed(), started_wall, CycleOutcome::Interrupted, 0, None, Default::default());
                         return (Flow::Exit, report);
                     }
                 },
@@ -440,7 +440,7 @@ impl Runner {
                 break End::Abandoned;
             }
         };
-        let report = self.record_end(end, started, started_wall);
+        let report = self.record_end(end, started.elapsed(), started_wall);
         self.shared.update(|r| {
             r.in_cycle = false;
             if r.state == TaskState::Stalled {
@@ -521,7 +521,7 @@ impl Runner {
 
     fn report(
         &self,
-        started: Instant,
+        took: Duration,
         started_wall: SystemTime,
         outcome: CycleOutcome,
         processed: u64,
@@ -534,7 +534,7 @@ impl Runner {
         CycleReport {
             task: self.shared.name.to_string(),
             started_at: unix_secs(started_wall),
-            duration_ms: started.elapsed().as_millis() as u64,
+            duration_ms: took.as_millis() as u64,
             outcome,
             processed,
             error,
@@ -543,8 +543,7 @@ impl Runner {
     }
 
     /// Books the cycle's outcome into the counters and applies the restart policy to a panic.
-    fn record_end(&mut self, end: End, started: Instant, started_wall: SystemTime) -> CycleReport {
-        let took = started.elapsed();
+    fn record_end(&mut self, end: End, took: Duration, started_wall: SystemTime) -> CycleReport {
         let name = self.shared.name;
         let report = match end {
             End::Finished(Ok(Ok(result))) => {
@@ -554,7 +553,7 @@ impl Runner {
                     CycleOutcome::Ok
                 };
                 self.report(
-                    started,
+                    took,
                     started_wall,
                     outcome,
                     result.processed,
@@ -565,7 +564,7 @@ impl Runner {
             End::Finished(Ok(Err(error))) => {
                 tracing::warn!(task = name, %error, "cycle failed");
                 self.report(
-                    started,
+                    took,
                     started_wall,
                     CycleOutcome::Failed,
                     0,
@@ -577,7 +576,7 @@ impl Runner {
                 let message = panic_message(join);
                 tracing::error!(task = name, %message, "cycle panicked");
                 self.report(
-                    started,
+                    took,
                     started_wall,
                     CycleOutcome::Panicked,
                     0,
@@ -586,7 +585,7 @@ impl Runner {
                 )
             }
             End::Finished(Err(_)) | End::Abandoned => self.report(
-                started,
+                took,
                 started_wall,
                 CycleOutcome::Interrupted,
                 0,
